@@ -1,0 +1,174 @@
+"""Latency of one engine iteration (a batch of decodes plus prefill chunks) on one TP replica.
+
+Per GPU of a TP group of size tp, for a batch of T = n_decode + prefill_tokens tokens:
+
+  FLOPs    = [2 * n_active_params * T  +  A_dec * decode_ctx_sum  +  A_pre * prefill_attn_ctx] / tp
+             A = attention FLOPs per (query token, context token) over all layers:
+               GQA: 4 * n_layers * n_heads * head_dim        (QK^T and PV, 2 FLOPs per MAC)
+               MLA decode (absorbed):   2 * n_layers * n_heads * (2 * kv_lora_rank + qk_rope_head_dim)
+               MLA prefill (expanded):  2 * n_layers * n_heads * (2 * head_dim + qk_rope_head_dim)
+  bytes    = dense_weight_bytes / tp
+             + routed_expert_bytes / tp * (1 - (1 - k/E)^T)           (MoE only)
+             + (decode_ctx_sum + prefill_kv_read + T) * kv_bytes_per_token_per_gpu
+             The MoE term is E_distinct/E, with E_distinct = E * (1 - (1 - k/E)^T) the expected number
+             of distinct experts T tokens touch in one layer (each picks k of E uniformly);
+             dense_weight_bytes = weight_bytes - routed_expert_bytes (attention, shared experts,
+             embeddings, dense layers). KV: read the cached context, write the T new tokens.
+  gpu_s    = slowdown * max(FLOPs / (peak * mfu), bytes / (hbm_Bps * memory_efficiency))
+             peak = fp8_flops for FP8 weights (weight_dtype_bytes == 1), else bf16_flops. The plain
+             max keeps the roofline monotone: more tokens or context never lower the latency.
+  comm_s   = 2 * n_layers all-reduces (after attention and after the FFN) when tp > 1, each a ring:
+             2 * (tp-1)/tp * T * hidden_size * 2 bytes / (link_Bps * allreduce_efficiency)
+             + 2 * (tp-1) * link_latency_s
+  latency  = gpu_s + comm_s + overhead_s, and exactly 0.0 when T == 0.
+
+Every term is linear in its work argument except the MoE term, which is increasing and saturates at
+all experts. The constants are folded into per-unit seconds once, in build_perf_model; the scalar
+path is plain float math and the array path runs the same expression on numpy arrays.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from chaos.catalog import GPUSpec, ModelSpec
+from chaos.errors import InputError, PlacementError
+from chaos.perf.efficiency import Efficiency
+from chaos.perf.memory import kv_bytes_per_token_per_gpu
+
+_ARRAYS = (np.ndarray, list, tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class PerfModel:
+    """Iteration latency of one replica; built once by build_perf_model, called in the engine's hot loop."""
+
+    model: ModelSpec
+    gpu: GPUSpec
+    tp: int
+    link_Bps: float
+    link_latency_s: float
+    efficiency: Efficiency
+    slowdown: float
+    # folded constants, seconds per unit of work (per GPU, before slowdown)
+    compute_s_per_token: float
+    compute_s_per_decode_ctx: float
+    compute_s_per_prefill_ctx: float
+    dense_weights_s: float
+    routed_experts_s: float
+    expert_miss: float          # 1 - k/E: probability one token does not pick a given expert
+    kv_s_per_token: float
+    allreduce_fixed_s: float
+    allreduce_s_per_token: float
+    overhead_s: float
+
+    def iteration_time(self, n_decode, decode_ctx_sum, prefill_tokens, prefill_attn_ctx=0.0,
+                       prefill_kv_read=0.0):
+        """Seconds for one engine iteration; any argument may be an array (broadcast) -> array result.
+
+        n_decode: sequences decoding one token each; decode_ctx_sum: tokens already in their KV;
+        prefill_tokens: prompt tokens computed this iteration; prefill_attn_ctx: sum over those tokens
+        of the context each attends to; prefill_kv_read: prefix tokens of the chunks read from KV.
+        """
+        if (isinstance(n_decode, _ARRAYS) or isinstance(decode_ctx_sum, _ARRAYS)
+                or isinstance(prefill_tokens, _ARRAYS) or isinstance(prefill_attn_ctx, _ARRAYS)
+                or isinstance(prefill_kv_read, _ARRAYS)):
+            tokens = np.asarray(n_decode, dtype=np.float64) + np.asarray(prefill_tokens, dtype=np.float64)
+            dctx = np.asarray(decode_ctx_sum, dtype=np.float64)
+            t = _latency(self, tokens, dctx, dctx + np.asarray(prefill_kv_read, dtype=np.float64),
+                         np.asarray(prefill_attn_ctx, dtype=np.float64), np.maximum)
+            return np.where(tokens > 0, t, 0.0)
+        tokens = float(n_decode + prefill_tokens)
+        if tokens <= 0:
+            return 0.0
+        return float(_latency(self, tokens, decode_ctx_sum, decode_ctx_sum + prefill_kv_read,
+                              prefill_attn_ctx, max))
+
+    def decode_stretch(self, n_decode: int, ctx_sum0: float, k: int) -> np.ndarray:
+        """Latencies of k consecutive pure-decode iterations; iteration i has ctx sum ctx_sum0 + i*n_decode."""
+        dctx = ctx_sum0 + np.arange(k, dtype=np.float64) * n_decode
+        if n_decode <= 0:
+            return np.zeros(k)
+        tokens = float(n_decode)
+        return _latency(self, tokens, dctx, dctx + 0.0, 0.0, np.maximum)
+
+    def with_slowdown(self, slowdown: float) -> "PerfModel":
+        """The same replica with its GPU time multiplied by `slowdown` (a straggler, throttling)."""
+        _check_slowdown(slowdown)
+        return replace(self, slowdown=float(slowdown))
+
+
+def _latency(p: PerfModel, tokens, dctx, ctx_read, pattn, maximum):
+    """The one latency expression shared by the scalar and array paths (see the module docstring)."""
+    compute = tokens * p.compute_s_per_token + dctx * p.compute_s_per_decode_ctx + pattn * p.compute_s_per_prefill_ctx
+    memory = (p.dense_weights_s + p.routed_experts_s * (1.0 - p.expert_miss ** tokens)
+              + (ctx_read + tokens) * p.kv_s_per_token)
+    return p.slowdown * maximum(compute, memory) + p.allreduce_fixed_s + tokens * p.allreduce_s_per_token + p.overhead_s
+
+
+def attention_flops_per_ctx(model: ModelSpec, *, prefill: bool) -> float:
+    """Attention FLOPs per (query token, context token) over all layers, whole model (not per GPU)."""
+    if model.attention == "mla":
+        if prefill:   # K and V expanded from the latent: qk dim head_dim + rope, v dim head_dim
+            dims = 2 * model.head_dim + model.qk_rope_head_dim
+        else:         # absorbed: attend over the 512-d latent + 64-d rope key, values in the latent
+            dims = 2 * model.kv_lora_rank + model.qk_rope_head_dim
+        return 2.0 * model.n_layers * model.n_heads * dims
+    return 4.0 * model.n_layers * model.n_heads * model.head_dim
+
+
+def _check_slowdown(slowdown: float) -> None:
+    if isinstance(slowdown, bool) or not isinstance(slowdown, (int, float)) or not (
+            math.isfinite(slowdown) and slowdown > 0):
+        raise InputError(f"expected a positive finite slowdown factor but got {slowdown!r}", field="slowdown")
+
+
+def build_perf_model(model: ModelSpec, gpu: GPUSpec, tp: int, link_Bps: float, link_latency_s: float,
+                     efficiency: Efficiency | None = None, slowdown: float = 1.0, *,
+                     kv_dtype_bytes: int = 2) -> PerfModel:
+    """Fold model, GPU, TP group links and efficiencies into a PerfModel (see the module docstring).
+
+    link_Bps / link_latency_s: the slowest link on the group's all-reduce ring (ignored when tp == 1).
+    """
+    eff = efficiency or Efficiency()
+    if isinstance(tp, bool) or not isinstance(tp, (int, np.integer)) or tp < 1:
+        raise PlacementError(f"expected a positive integer tensor-parallel size but got {tp!r}",
+                             field="deployment.tp")
+    tp = int(tp)
+    if model.n_heads % tp:
+        raise PlacementError(f"{model.name} has {model.n_heads} attention heads, which tp={tp} does not "
+                             f"divide; use a tp that divides {model.n_heads}", field="deployment.tp")
+    if tp > 1 and not (link_Bps > 0 and math.isfinite(link_Bps)):
+        raise InputError(f"expected a positive link bandwidth for tp={tp} but got link_Bps={link_Bps!r}",
+                         field="link_Bps")
+    if not (link_latency_s >= 0 and math.isfinite(link_latency_s)):
+        raise InputError(f"expected a non-negative link latency but got {link_latency_s!r}", field="link_latency_s")
+    _check_slowdown(slowdown)
+
+    peak = gpu.fp8_flops if model.weight_dtype_bytes == 1 else gpu.bf16_flops
+    flops_s = 1.0 / (peak * eff.mfu * tp)                  # seconds per FLOP of whole-model work
+    bytes_s = 1.0 / (gpu.hbm_Bps * eff.memory_efficiency)  # seconds per byte on one GPU
+    routed = model.routed_expert_bytes
+    if tp > 1:
+        n_allreduce = 2 * model.n_layers
+        ring = 2.0 * (tp - 1) / tp
+        allreduce_fixed_s = n_allreduce * 2 * (tp - 1) * link_latency_s
+        allreduce_s_per_token = n_allreduce * ring * model.hidden_size * 2 / (link_Bps * eff.allreduce_efficiency)
+    else:
+        allreduce_fixed_s = allreduce_s_per_token = 0.0
+    return PerfModel(
+        model=model, gpu=gpu, tp=tp, link_Bps=float(link_Bps), link_latency_s=float(link_latency_s),
+        efficiency=eff, slowdown=float(slowdown),
+        compute_s_per_token=2.0 * model.n_active_params * flops_s,
+        compute_s_per_decode_ctx=attention_flops_per_ctx(model, prefill=False) * flops_s,
+        compute_s_per_prefill_ctx=attention_flops_per_ctx(model, prefill=True) * flops_s,
+        dense_weights_s=(model.weight_bytes - routed) / tp * bytes_s,
+        routed_experts_s=routed / tp * bytes_s,
+        expert_miss=1.0 - model.n_active_experts / model.n_experts if model.is_moe else 1.0,
+        kv_s_per_token=kv_bytes_per_token_per_gpu(model, tp, kv_dtype_bytes) * bytes_s,
+        allreduce_fixed_s=allreduce_fixed_s,
+        allreduce_s_per_token=allreduce_s_per_token,
+        overhead_s=eff.overhead_s,
+    )
