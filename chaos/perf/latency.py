@@ -94,6 +94,23 @@ class PerfModel:
         tokens = float(n_decode)
         return _latency(self, tokens, dctx, dctx + 0.0, 0.0, np.maximum)
 
+    def breakdown(self, n_decode: float, decode_ctx_sum: float, prefill_tokens: float,
+                  prefill_attn_ctx: float = 0.0, prefill_kv_read: float = 0.0) -> dict[str, float]:
+        """Scalar parts of iteration_time in seconds: compute_s and memory_s (after slowdown; the
+        roofline takes the larger), allreduce_s, overhead_s, total_s. For tests and reports."""
+        tokens = float(n_decode + prefill_tokens)
+        if tokens <= 0:
+            return dict(compute_s=0.0, memory_s=0.0, allreduce_s=0.0, overhead_s=0.0, total_s=0.0)
+        compute = (tokens * self.compute_s_per_token + decode_ctx_sum * self.compute_s_per_decode_ctx
+                   + prefill_attn_ctx * self.compute_s_per_prefill_ctx)
+        memory = (self.dense_weights_s + self.routed_experts_s * (1.0 - self.expert_miss ** tokens)
+                  + (decode_ctx_sum + prefill_kv_read + tokens) * self.kv_s_per_token)
+        return dict(compute_s=self.slowdown * compute, memory_s=self.slowdown * memory,
+                    allreduce_s=self.allreduce_fixed_s + tokens * self.allreduce_s_per_token,
+                    overhead_s=self.overhead_s,
+                    total_s=self.iteration_time(n_decode, decode_ctx_sum, prefill_tokens,
+                                                prefill_attn_ctx, prefill_kv_read))
+
     def with_slowdown(self, slowdown: float) -> "PerfModel":
         """The same replica with its GPU time multiplied by `slowdown` (a straggler, throttling)."""
         _check_slowdown(slowdown)
@@ -132,7 +149,9 @@ def build_perf_model(model: ModelSpec, gpu: GPUSpec, tp: int, link_Bps: float, l
 
     link_Bps / link_latency_s: the slowest link on the group's all-reduce ring (ignored when tp == 1).
     """
-    eff = efficiency or Efficiency()
+    eff = Efficiency() if efficiency is None else efficiency
+    if not isinstance(eff, Efficiency):
+        raise TypeError(f"expected an Efficiency or None but got efficiency={efficiency!r}")
     if isinstance(tp, bool) or not isinstance(tp, (int, np.integer)) or tp < 1:
         raise PlacementError(f"expected a positive integer tensor-parallel size but got {tp!r}",
                              field="deployment.tp")

@@ -1,0 +1,194 @@
+"""Iteration latency: hand-computed roofline numbers, TP all-reduce, MoE expert reads, invariants."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chaos.catalog import load_catalog
+from chaos.errors import InputError, PlacementError
+from chaos.perf import Efficiency, PerfModel, build_perf_model
+
+CAT = load_catalog()
+H100 = CAT.gpu("h100-sxm")
+L8B = CAT.model("llama-3.1-8b")
+L70B = CAT.model("llama-3.1-70b")
+DSV3 = CAT.model("deepseek-v3")
+MIXTRAL = CAT.model("mixtral-8x7b")
+NVLINK = 450e9
+LAT = 2e-6
+
+
+@pytest.fixture(scope="module")
+def p8b() -> PerfModel:
+    return build_perf_model(L8B, H100, 1, NVLINK, LAT)
+
+
+def test_8b_batch1_decode_is_memory_bound(p8b):
+    # 16.06 GB of weights at 3.35 TB/s = 4.79 ms, plus 2 ms overhead = 6.79 ms; the model adds the
+    # 85% bandwidth efficiency and 1k tokens of KV: 16.06e9/(3.35e12*0.85) + 2 ms = 7.64 ms.
+    t = p8b.iteration_time(1, 1000, 0)
+    ideal = L8B.weight_bytes / H100.hbm_Bps + Efficiency().overhead_s
+    assert t == pytest.approx(ideal, rel=0.15)
+    assert t == pytest.approx(7.64e-3, rel=0.01)
+    parts = p8b.breakdown(1, 1000, 0)
+    assert parts["memory_s"] > 100 * parts["compute_s"]
+    assert parts["allreduce_s"] == 0.0
+
+
+def test_8b_prefill_8192_is_compute_bound(p8b):
+    ctx = 8192 * 8193 / 2
+    flops = 2 * 8.03e9 * 8192 + 4 * 32 * 32 * 128 * ctx      # 1.316e14 + 1.76e13
+    expected = flops / (989.4e12 * 0.6) + 2e-3                   # 0.2533 s
+    assert p8b.iteration_time(0, 0, 8192, ctx) == pytest.approx(expected, rel=1e-9)
+    parts = p8b.breakdown(0, 0, 8192, ctx)
+    assert parts["compute_s"] > 10 * parts["memory_s"]
+
+
+def test_zero_work_is_zero(p8b):
+    assert p8b.iteration_time(0, 0, 0) == 0.0
+    assert p8b.iteration_time(0, 0, 0, 0, 0) == 0.0
+    assert list(p8b.iteration_time(np.array([0, 1]), 0, 0)) == [0.0, p8b.iteration_time(1, 0, 0)]
+    assert p8b.decode_stretch(0, 100.0, 3).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_tp2_adds_allreduce_and_slow_link_costs_more():
+    tp1 = build_perf_model(L8B, H100, 1, NVLINK, LAT)
+    tp2 = build_perf_model(L8B, H100, 2, NVLINK, LAT)
+    parts = tp2.breakdown(8, 8000, 0)
+    # 64 all-reduces of 8 tokens * 4096 * 2 bytes over a ring of 2: 2*(1/2) * 65536 B / (450e9 * 0.8)
+    # + 2 * 1 * 2 us each
+    expected = 64 * (65536 / (450e9 * 0.8) + 2 * 2e-6)
+    assert parts["allreduce_s"] == pytest.approx(expected, rel=1e-12)
+    assert parts["memory_s"] == pytest.approx(tp1.breakdown(8, 8000, 0)["memory_s"] / 2, rel=1e-9)
+    slow = build_perf_model(L8B, H100, 2, 50e9, 5e-6)    # across hosts: a 400 Gb/s NIC
+    assert slow.iteration_time(8, 8000, 0) > tp2.iteration_time(8, 8000, 0)
+    assert slow.iteration_time(0, 0, 4096, 4096 * 4097 / 2) > tp2.iteration_time(0, 0, 4096, 4096 * 4097 / 2)
+
+
+def test_70b_tp4_numbers():
+    p = build_perf_model(L70B, H100, 4, NVLINK, LAT)
+    # weights 141.1 GB / 4 = 35.3 GB per GPU at 2.85 TB/s = 12.4 ms; 160 all-reduces * 6 * 2 us = 1.9 ms
+    assert p.iteration_time(1, 2000, 0) == pytest.approx(35.275e9 / (3.35e12 * 0.85) + 160 * 6 * 2e-6 + 2e-3,
+                                                         rel=0.01)
+    assert 0.4 < p.iteration_time(0, 0, 8192, 8192 * 8193 / 2) < 0.8
+
+
+def test_moe_more_tokens_touch_more_experts():
+    p = build_perf_model(DSV3, CAT.gpu("h200-sxm"), 8, NVLINK, LAT)
+    dense = (DSV3.weight_bytes - DSV3.routed_expert_bytes) / 8 / (4.8e12 * 0.85)
+    routed = DSV3.routed_expert_bytes / 8 / (4.8e12 * 0.85)
+    memory = [p.breakdown(n, 0, 0)["memory_s"] for n in (1, 2, 8, 32, 128, 1024, 8192)]
+    assert all(b > a for a, b in zip(memory, memory[1:]))
+    kv = DSV3.n_layers * 576 * 2 / (4.8e12 * 0.85)
+    assert memory[0] == pytest.approx(dense + routed * 8 / 256 + kv, rel=1e-9)      # one token: 8 experts
+    assert memory[-1] == pytest.approx(dense + routed + 8192 * kv, rel=1e-6)        # saturates at all 256
+    # expected distinct experts for 32 tokens: 256 * (1 - (1 - 8/256)^32) = 161.2
+    frac = (memory[3] - dense - 32 * kv) / routed
+    assert frac * 256 == pytest.approx(256 * (1 - (1 - 8 / 256) ** 32), rel=1e-9)
+
+
+def test_fp8_model_uses_fp8_peak():
+    p = build_perf_model(DSV3, H100, 8, NVLINK, LAT)
+    assert p.compute_s_per_token == pytest.approx(2 * 37e9 / (1978.9e12 * 0.6 * 8))
+
+
+def test_mla_decode_reads_replicated_latent():
+    p = build_perf_model(DSV3, H100, 8, NVLINK, LAT)
+    assert p.kv_s_per_token == pytest.approx(61 * 576 * 2 / (3.35e12 * 0.85))
+
+
+def test_slowdown_doubles_gpu_time(p8b):
+    slow = p8b.with_slowdown(2.0)
+    for args in [(1, 1000, 0), (0, 0, 8192, 8192 * 8193 / 2), (64, 64 * 3000, 512, 512 * 600, 300)]:
+        a, b = p8b.breakdown(*args), slow.breakdown(*args)
+        assert b["total_s"] - b["overhead_s"] - b["allreduce_s"] == pytest.approx(
+            2 * (a["total_s"] - a["overhead_s"] - a["allreduce_s"]), rel=1e-12)
+
+
+def test_arrays_broadcast(p8b):
+    n = np.array([1, 8, 64])
+    out = p8b.iteration_time(n, n * 1000.0, 0)
+    assert isinstance(out, np.ndarray) and out.shape == (3,)
+    assert out.tolist() == pytest.approx([p8b.iteration_time(int(k), k * 1000.0, 0) for k in n], rel=1e-12)
+    grid = p8b.iteration_time(np.array([[1], [2]]), 0.0, np.array([0, 128, 256]))
+    assert grid.shape == (2, 3)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(tp=0), PlacementError, "positive integer tensor-parallel size"),
+    (dict(tp=3), PlacementError, "32 attention heads, which tp=3 does not divide"),
+    (dict(tp=2, link_Bps=0.0), InputError, "positive link bandwidth"),
+    (dict(link_latency_s=-1.0), InputError, "non-negative link latency"),
+    (dict(slowdown=0.0), InputError, "positive finite slowdown"),
+    (dict(efficiency="fast"), TypeError, "expected an Efficiency"),
+], ids=["tp-zero", "tp-not-dividing-heads", "zero-link", "negative-latency", "zero-slowdown", "bad-efficiency"])
+def test_bad_build_arguments(kwargs, exc, match):
+    args = dict(model=L8B, gpu=H100, tp=1, link_Bps=NVLINK, link_latency_s=LAT) | kwargs
+    with pytest.raises(exc, match=match):
+        build_perf_model(**args)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(mfu=0.0), "efficiency.mfu"), (dict(memory_efficiency=1.5), "efficiency.memory_efficiency"),
+    (dict(allreduce_efficiency=-0.1), "efficiency.allreduce_efficiency"), (dict(overhead_s=-1e-3), "efficiency.overhead"),
+], ids=["mfu-zero", "mem-above-one", "allreduce-negative", "overhead-negative"])
+def test_bad_efficiency(kwargs, field):
+    with pytest.raises(InputError) as info:
+        Efficiency(**kwargs)
+    assert info.value.field == field
+
+
+# ------------------------------------------------------------------------------------ properties
+
+MODELS = {name: CAT.model(name) for name in CAT.models}
+work = st.fixed_dictionaries({
+    "n_decode": st.integers(0, 512), "decode_ctx_sum": st.floats(0, 5e6),
+    "prefill_tokens": st.integers(0, 16384), "prefill_attn_ctx": st.floats(0, 1e8),
+    "prefill_kv_read": st.floats(0, 1e6)})
+
+
+def _perf(name: str, tp: int, slowdown: float = 1.0) -> PerfModel:
+    gpu = CAT.gpu("b200")
+    return build_perf_model(MODELS[name], gpu, tp, gpu.nvlink_Bps, LAT, slowdown=slowdown)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.sampled_from(sorted(MODELS)), tp=st.sampled_from([1, 2, 8]), w=work,
+       arg=st.sampled_from(["n_decode", "decode_ctx_sum", "prefill_tokens", "prefill_attn_ctx", "prefill_kv_read"]),
+       extra=st.floats(0, 1e5))
+def test_monotone_in_every_work_argument(name, tp, w, arg, extra):
+    p = _perf(name, tp)
+    more = dict(w)
+    more[arg] = w[arg] + (int(extra) if isinstance(w[arg], int) else extra)
+    assert p.iteration_time(**more) >= p.iteration_time(**w)
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=st.sampled_from(sorted(MODELS)), w=work, s1=st.floats(0.1, 10), s2=st.floats(0.1, 10))
+def test_monotone_in_slowdown(name, w, s1, s2):
+    lo, hi = sorted((s1, s2))
+    assert _perf(name, 8, hi).iteration_time(**w) >= _perf(name, 8, lo).iteration_time(**w)
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=st.sampled_from(sorted(MODELS)), tp=st.sampled_from([1, 4, 8]), n=st.integers(0, 1024),
+       ctx0=st.integers(0, 10**7), k=st.integers(0, 300))
+def test_decode_stretch_equals_iteration_time(name, tp, n, ctx0, k):
+    p = _perf(name, tp)
+    stretch = p.decode_stretch(n, float(ctx0), k)
+    assert stretch.shape == (k,)
+    expected = [p.iteration_time(n, ctx0 + i * n, 0) for i in range(k)]
+    np.testing.assert_allclose(stretch, expected, rtol=1e-12, atol=0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=st.sampled_from(sorted(MODELS)), w=work)
+def test_array_path_equals_scalar_path(name, w):
+    p = _perf(name, 8)
+    arr = p.iteration_time(**{k: np.array([v, v]) for k, v in w.items()})
+    scalar = p.iteration_time(**w)
+    assert math.isclose(arr[0], scalar, rel_tol=1e-12) and arr[0] == arr[1]
