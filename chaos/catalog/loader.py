@@ -56,6 +56,8 @@ def load_catalog(extra_dirs: Sequence[str | Path] = ()) -> Catalog:
     A later entry with the same name replaces an earlier one, so users can override bundled specs.
     An item of `extra_dirs` may also be a single YAML file.
     """
+    if isinstance(extra_dirs, (str, Path)):   # one directory passed bare, not in a list
+        extra_dirs = [extra_dirs]
     bundled_gpus, bundled_models = _bundled()
     gpus, models = dict(bundled_gpus), dict(bundled_models)
     for d in extra_dirs:

@@ -201,6 +201,11 @@ def test_error_has_line_number(tmp_path):
     assert ":6: gpus.my-gpu.hbm_bandwidth:" in str(info.value)
 
 
+def test_a_bare_directory_is_accepted(tmp_path):
+    _write(tmp_path, _GOOD_GPU)
+    assert load_catalog(str(tmp_path)).gpu("my-gpu").hbm_bytes == 96e9
+
+
 def test_missing_dir_is_an_error(tmp_path):
     with pytest.raises(CatalogError, match="does not exist"):
         load_catalog([tmp_path / "nope"])
