@@ -1,0 +1,200 @@
+"""The request log: one row per request, numpy columns, every request in exactly one final state."""
+from __future__ import annotations
+
+import csv
+import enum
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from chaos.errors import SimulationError
+
+
+class Status(enum.IntEnum):
+    """Final state of a request (stored as uint8). IN_FLIGHT = still queued or running at the horizon."""
+    COMPLETED = 1
+    FAILED = 2
+    REJECTED = 3
+    IN_FLIGHT = 4
+
+
+_STATUS_NAMES = {s.name.lower(): s for s in Status} | {"pending": Status.IN_FLIGHT,
+                                                        "running": Status.IN_FLIGHT}
+
+# column name -> dtype; the order is the CSV column order
+COLUMNS: dict[str, Any] = {
+    "id": np.int64, "arrival_s": np.float64, "first_token_s": np.float64, "finish_s": np.float64,
+    "input_tokens": np.int64, "output_tokens": np.int64, "generated_tokens": np.int64,
+    "status": np.uint8, "reason": object, "replica": object, "retries": np.int64,
+    "preemptions": np.int64, "prefix_hit_tokens": np.int64,
+}
+_FLOATS = ("arrival_s", "first_token_s", "finish_s")
+
+
+def _status_code(value: object) -> int:
+    if isinstance(value, str):
+        try:
+            return int(_STATUS_NAMES[value.lower()])
+        except KeyError:
+            raise SimulationError(f"unknown request status {value!r}; expected one of "
+                                  f"{', '.join(sorted(_STATUS_NAMES))}") from None
+    return int(Status(int(value)))
+
+
+@dataclass(slots=True, init=False)
+class RequestLog:
+    """Per-request columns. Times in seconds from the start of the run, NaN when not reached;
+    for FAILED/REJECTED requests finish_s is when the request left the system, if recorded.
+    output_tokens is what was requested, generated_tokens what was produced; replica is the replica
+    id(s) that served it, joined with "+" (prefill+decode when disaggregated)."""
+    id: np.ndarray
+    arrival_s: np.ndarray
+    first_token_s: np.ndarray
+    finish_s: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    generated_tokens: np.ndarray
+    status: np.ndarray
+    reason: np.ndarray
+    replica: np.ndarray
+    retries: np.ndarray
+    preemptions: np.ndarray
+    prefix_hit_tokens: np.ndarray
+
+    def __init__(self, **columns: Any) -> None:
+        unknown = set(columns) - set(COLUMNS)
+        if unknown:
+            raise TypeError(f"unknown RequestLog columns {sorted(unknown)}; expected {list(COLUMNS)}")
+        n = len(columns["id"]) if "id" in columns else 0
+        for name, dtype in COLUMNS.items():
+            if name in columns:
+                value = columns[name]
+                if name == "status":
+                    arr = np.asarray([_status_code(v) for v in value] if _needs_mapping(value)
+                                     else value, dtype=np.uint8)
+                else:
+                    arr = np.asarray(value, dtype=dtype)
+            elif name in _FLOATS:
+                arr = np.full(n, np.nan)
+            elif dtype is object:
+                arr = np.full(n, "", dtype=object)
+            elif name == "generated_tokens":
+                raise TypeError("RequestLog needs generated_tokens")
+            else:
+                arr = np.zeros(n, dtype=dtype)
+            if arr.ndim != 1 or len(arr) != n:
+                raise ValueError(f"RequestLog column {name} has length {len(arr)}, expected {n} (len(id))")
+            setattr(self, name, arr)
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    @classmethod
+    def from_records(cls, records: Iterable[Any]) -> "RequestLog":
+        """Build from objects with the column attributes (an engine Request works: `replicas` lists are
+        joined with "+", string statuses are mapped, missing retries/preemptions/hits default to 0,
+        a missing generated_tokens means output_tokens when completed else 0)."""
+        cols: dict[str, list] = {name: [] for name in COLUMNS}
+        for r in records:
+            status = _status_code(getattr(r, "status"))
+            cols["id"].append(r.id)
+            cols["arrival_s"].append(r.arrival_s)
+            for name in ("first_token_s", "finish_s"):
+                cols[name].append(getattr(r, name, math.nan))
+            cols["input_tokens"].append(r.input_tokens)
+            cols["output_tokens"].append(r.output_tokens)
+            gen = getattr(r, "generated_tokens", None)
+            if gen is None:
+                gen = r.output_tokens if status == Status.COMPLETED else 0
+            cols["generated_tokens"].append(gen)
+            cols["status"].append(status)
+            cols["reason"].append(getattr(r, "reason", "") or "")
+            rep = getattr(r, "replica", None)
+            if rep is None:
+                rep = getattr(r, "replicas", "")
+            cols["replica"].append(rep if isinstance(rep, str) else "+".join(map(str, rep)))
+            for name in ("retries", "preemptions", "prefix_hit_tokens"):
+                cols[name].append(getattr(r, name, 0) or 0)
+        return cls(**cols)
+
+    def counts(self) -> dict[str, int]:
+        """arrived/completed/failed/rejected/in_flight; raises SimulationError if they do not add up."""
+        c = np.bincount(self.status, minlength=len(Status) + 1)
+        out = {"arrived": len(self), "completed": int(c[Status.COMPLETED]), "failed": int(c[Status.FAILED]),
+               "rejected": int(c[Status.REJECTED]), "in_flight": int(c[Status.IN_FLIGHT])}
+        if out["completed"] + out["failed"] + out["rejected"] + out["in_flight"] != out["arrived"]:
+            raise SimulationError(f"request counts do not add up: {out} (status codes present: "
+                                  f"{sorted(set(self.status.tolist()))})")
+        return out
+
+    # derived per-request metrics -------------------------------------------------------------
+    def ttft_s(self) -> np.ndarray:
+        """Time to first token per request (NaN when no token came)."""
+        return self.first_token_s - self.arrival_s
+
+    def tpot_s(self) -> np.ndarray:
+        """(finish - first_token) / (generated - 1) for generated > 1, else NaN."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = (self.finish_s - self.first_token_s) / (self.generated_tokens - 1)
+        return np.where(self.generated_tokens > 1, t, np.nan)
+
+    def e2e_s(self) -> np.ndarray:
+        """Arrival to finish per request (NaN when not finished)."""
+        return self.finish_s - self.arrival_s
+
+    # export ---------------------------------------------------------------------------------
+    def to_csv(self, path: str | Path) -> None:
+        """Write all columns in a fixed order; floats as repr (round-trips exactly), NaN as empty,
+        status as its name, so rewriting a re-read log gives identical bytes."""
+        names = {int(s): s.name for s in Status}
+        cols = []
+        for name in COLUMNS:
+            arr = getattr(self, name)
+            if name in _FLOATS:
+                cols.append(["" if x != x else repr(x) for x in arr.tolist()])
+            elif name == "status":
+                cols.append([names.get(x, str(x)) for x in arr.tolist()])
+            else:
+                cols.append([str(x) for x in arr.tolist()])
+        with Path(path).open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(list(COLUMNS))
+            w.writerows(zip(*cols))
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> "RequestLog":
+        """Read a file written by to_csv."""
+        with Path(path).open("r", encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+        header, body = rows[0], rows[1:]
+        cols = {name: [r[i] for r in body] for i, name in enumerate(header)}
+        out: dict[str, Any] = {}
+        for name, values in cols.items():
+            if name in _FLOATS:
+                out[name] = [float(v) if v else math.nan for v in values]
+            elif name == "status":
+                out[name] = values
+            elif COLUMNS[name] is object:
+                out[name] = np.array(values, dtype=object)
+            else:
+                out[name] = [int(v) for v in values]
+        return cls(**out)
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame with one column per field and status as its name (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("RequestLog.to_pandas needs pandas: pip install pandas") from None
+        data = {name: getattr(self, name) for name in COLUMNS}
+        data["status"] = [Status(int(s)).name for s in self.status]
+        return pd.DataFrame(data)
+
+
+def _needs_mapping(value: Any) -> bool:
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+        return False
+    return any(isinstance(v, (str, Status)) for v in value)
