@@ -1,0 +1,241 @@
+"""The `Scenario` model: one pydantic schema composing every room's config section.
+
+Each room owns its own section model (`chaos/<room>/config.py`); this module only composes them and
+adds the scenario-level fields (name, seed, duration, deployment, metrics). Loading YAML, resolving
+the topology file, `--set` overrides and file:line errors live in `chaos.scenario.load`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema,
+                      field_validator, model_validator)
+
+from chaos.errors import ScenarioError
+from chaos.topology.config import FabricSpec
+from chaos.units import parse_duration
+from chaos.workload.config import WorkloadConfig
+
+from chaos.engine.config import EngineConfig
+from chaos.metrics.config import SloConfig
+try:
+    from chaos.routing.config import RouterConfig
+except ImportError:  # pragma: no cover - TEMPORARY until the routing room lands
+    from chaos.scenario._standins import RouterConfig
+
+from chaos.scenario.yamlpos import Position, PositionMap, dotted
+
+_DURATION_SCHEMA = {"anyOf": [{"type": "string", "examples": ["250ms", "30s", "10m", "2h"]},
+                              {"type": "number", "minimum": 0}],
+                    "description": 'a duration like "30s" or "10m", or a number of seconds'}
+
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
+"""Seconds; YAML accepts "250ms", "30s", "10m", "2h" or a bare number of seconds."""
+
+_SLUG = re.compile(r"^[A-Za-z0-9._-]+$")
+DEFAULT_ROUTER_POLICY = "least_outstanding"
+
+
+class _TopologySchema:
+    """JSON schema of `topology:`: a path to a fabric YAML file, or the fabric mapping inline."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict:
+        inline = handler(core_schema)
+        return {"anyOf": [{"type": "string", "description": "path to a fabric YAML file, relative to "
+                                                            "the scenario file"}, inline]}
+
+
+def _topology_input(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError(f"the topology file path {value!r} is resolved by chaos.scenario.load_scenario; "
+                         f"Scenario.model_validate needs the fabric mapping inline")
+    if not isinstance(value, (dict, FabricSpec)):
+        raise ValueError(f"expected a path to a fabric YAML file or an inline fabric mapping but got {value!r}")
+    return value
+
+
+Topology = Annotated[FabricSpec, BeforeValidator(_topology_input), _TopologySchema()]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PoolConfig(_Section):
+    """One pool of a disaggregated deployment: `replicas` engine instances of `tp` GPUs each."""
+    replicas: int = Field(1, ge=1)
+    tp: int = Field(1, ge=1)
+
+
+class DeploymentConfig(_Section):
+    """`deployment:` — which model runs, and how it is cut into tensor-parallel replicas.
+
+    aggregated: `replicas` x `tp` (both default 1). disaggregated: `prefill: {replicas, tp}` and
+    `decode: {replicas, tp}`, both required. `spares` idle TP groups wait for failover.
+    """
+    model: str = Field(min_length=1)
+    """Catalog key ("llama-3.1-70b"); checked against the catalog by the simulation wiring."""
+    mode: Literal["aggregated", "disaggregated"] = "aggregated"
+    replicas: Optional[int] = Field(None, ge=1, description="aggregated only; default 1")
+    tp: Optional[int] = Field(None, ge=1, description="aggregated only; default 1")
+    prefill: Optional[PoolConfig] = None
+    decode: Optional[PoolConfig] = None
+    spares: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _pools_match_mode(self) -> "DeploymentConfig":
+        if self.mode == "disaggregated":
+            for key in ("replicas", "tp"):
+                if getattr(self, key) is not None:
+                    raise ScenarioError(
+                        f"{key} at the top of deployment applies to mode: aggregated only; with mode: "
+                        f"disaggregated set it per pool: prefill: {{replicas, tp}} and decode: {{replicas, tp}}",
+                        field=key)
+            for key in ("prefill", "decode"):
+                if getattr(self, key) is None:
+                    raise ScenarioError(
+                        f"mode: disaggregated needs both prefill: {{replicas, tp}} and decode: "
+                        f"{{replicas, tp}}, but {key}: is missing", field=key)
+        else:
+            for key in ("prefill", "decode"):
+                if getattr(self, key) is not None:
+                    raise ScenarioError(
+                        f"{key}: applies to mode: disaggregated only; set mode: disaggregated, or use "
+                        f"replicas and tp for an aggregated deployment", field=key)
+            self.replicas = 1 if self.replicas is None else self.replicas
+            self.tp = 1 if self.tp is None else self.tp
+        return self
+
+    def groups(self) -> list[tuple[str, int, int]]:
+        """(role, replicas, tp) per pool, in placement order (the shape `topology.place` takes)."""
+        if self.mode == "disaggregated":
+            assert self.prefill is not None and self.decode is not None
+            return [("prefill", self.prefill.replicas, self.prefill.tp),
+                    ("decode", self.decode.replicas, self.decode.tp)]
+        return [("aggregated", int(self.replicas or 1), int(self.tp or 1))]
+
+
+class MetricsConfig(_Section):
+    """`metrics:` — how results are aggregated over time."""
+    window: Duration = 10.0
+    """Seconds per time-series window."""
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if not v > 0:
+            raise ValueError(f'expected a positive duration like "10s" but got {v!r}')
+        return v
+
+
+class Scenario(_Section):
+    """A validated scenario. Build it with `chaos.scenario.load_scenario(path)` so paths resolve
+    against the scenario file and errors carry file:line."""
+    name: str
+    seed: int = Field(0, ge=0)
+    duration: Optional[Duration] = None
+    """Seconds of simulated time; None = until the workload is done."""
+    description: str = ""
+    catalog: list[str] = Field(default_factory=list)
+    """Extra catalog directories (GPU/model YAML), relative to the scenario file."""
+    topology: Topology
+    deployment: DeploymentConfig
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    workload: WorkloadConfig
+    router: RouterConfig = Field(default_factory=lambda: RouterConfig(policy=DEFAULT_ROUTER_POLICY))
+    slo: Optional[SloConfig] = None
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+
+    _source_file: Optional[str] = PrivateAttr(default=None)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _positions: PositionMap = PrivateAttr(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not _SLUG.match(v):
+            raise ValueError(f"expected a name of letters, digits, '-', '_' and '.' (no spaces) but got {v!r}")
+        return v
+
+    @field_validator("duration")
+    @classmethod
+    def _positive_duration(cls, v: Optional[float]) -> Optional[float]:
+        if v is not None and not v > 0:
+            raise ValueError(f'expected a positive duration like "30m" but got {v!r}')
+        return v
+
+    # -- where it came from ---------------------------------------------------------------------
+    @property
+    def source_file(self) -> Optional[str]:
+        """The scenario file as given to the loader (or the source name of a text), None if built in code."""
+        return self._source_file
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths (topology, catalog, traces) resolve against."""
+        return self._base_dir
+
+    @property
+    def positions(self) -> PositionMap:
+        """Field path tuple -> Position in the file it came from."""
+        return self._positions
+
+    def resolve_path(self, p: str | Path) -> Path:
+        """`p` relative to the scenario file's folder (absolute paths stay as they are)."""
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else self._base_dir / p
+
+    def locate(self, field_path: str) -> tuple[str, int, int] | None:
+        """(file, line, column) of the value at `field_path` ("deployment.model", "faults[2].type"),
+        or of its nearest ancestor written in the file; None when nothing on the path was written."""
+        path = parse_field_path(field_path)
+        pos = find_position(self._positions, path)
+        if pos is None or pos.file is None:
+            return None
+        line_col = pos.best(prefer_key=self._positions.get(path) is not pos)  # an ancestor: its key line
+        if line_col is None:
+            return None
+        return pos.file, line_col[0], line_col[1]
+
+    # -- journal ----------------------------------------------------------------------------------
+    def resolved_dict(self) -> dict:
+        """JSON-ready dict of the validated scenario: defaults filled in, quantities as SI floats."""
+        return self.model_dump(mode="json")
+
+    def scenario_hash(self) -> str:
+        """sha256 hex of the canonical JSON of `resolved_dict()` (sorted keys, no whitespace)."""
+        text = json.dumps(self.resolved_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_field_path(field_path: str) -> tuple:
+    """'faults[2].type' or 'faults.2.type' -> ('faults', 2, 'type')."""
+    out: list = []
+    for name, index in _SEGMENT.findall(field_path or ""):
+        if index:
+            out.append(int(index))
+        elif name.isdigit():
+            out.append(int(name))
+        else:
+            out.append(name)
+    return tuple(out)
+
+
+def find_position(positions: PositionMap, path: tuple) -> Position | None:
+    """The position of `path`, or of its nearest ancestor other than the document root."""
+    for n in range(len(path), 0, -1):
+        pos = positions.get(path[:n])
+        if pos is not None:
+            return pos
+    return None
+
+
+__all__ = ["Scenario", "DeploymentConfig", "PoolConfig", "MetricsConfig", "Duration", "dotted",
+           "parse_field_path", "find_position"]

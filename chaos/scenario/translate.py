@@ -1,0 +1,196 @@
+"""Turn a pydantic ValidationError into one ScenarioError with file:line:col, field path, value, allowed.
+
+Each pydantic error is mapped back onto the YAML data (skipping union tags pydantic adds to `loc`),
+located through the position map, and phrased as "expected ... but got ...". The first by position
+is the error; the others are listed under it as "(and N more)".
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from chaos.errors import InputError, ScenarioError, did_you_mean, expected_one_of
+from chaos.scenario.modelpath import alias_keys, allowed_keys, child_types, key_in, literal_values, types_at
+from chaos.scenario.schema import Scenario, find_position, parse_field_path
+from chaos.scenario.yamlpos import Position, PositionMap, dotted
+
+_PREFIX = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])*): (.+)$", re.S)
+_MAX_REPR = 80
+
+
+@dataclass(slots=True)
+class _Issue:
+    path: tuple
+    message: str
+    file: str | None
+    line: int | None
+    column: int | None
+
+    def render(self) -> str:
+        return str(ScenarioError(self.message, field=dotted(self.path) or None, file=self.file,
+                                 line=self.line, column=self.column))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_REPR else text[:_MAX_REPR - 3] + "..."
+
+
+def _data_path(loc: tuple, data: Any) -> tuple:
+    """The path in the YAML data that pydantic's `loc` points at (union tags dropped, aliases kept)."""
+    path: tuple = ()
+    cur: Any = data
+    types: list = [Scenario]
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(cur, dict):
+            key = part if part in cur else _present_alias(types, part, cur)
+            if key is None and not (last or key_in(types, part)):
+                continue  # a union member's tag, not a key of the data
+            key = part if key is None else key
+            path += (key,)
+            types = child_types(types, key)
+            cur = cur.get(key)
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            path += (part,)
+            types = child_types(types, part)
+            cur = cur[part]
+        elif cur is None and (last or key_in(types, part)):
+            path += (part,)  # inside a missing section
+            types = child_types(types, part)
+        else:
+            continue  # a scalar's union/function tag
+    return path
+
+
+def _present_alias(types: list, part: Any, cur: dict) -> Any:
+    """The key actually written in `cur` for the field named `part` (by name or alias), if any."""
+    from chaos.scenario.modelpath import _field, _is_model, _aliases  # local: private helpers
+    for tp in types:
+        if _is_model(tp):
+            info = _field(tp, part)
+            if info is not None:
+                for name in [n for n, i in tp.model_fields.items() if i is info] + _aliases(info):
+                    if name in cur:
+                        return name
+    return None
+
+
+def _is_section(data: Any, path: tuple) -> bool:
+    cur = data
+    for part in path:
+        try:
+            cur = cur[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(cur, (dict, list))
+
+
+def _position(positions: PositionMap, path: tuple) -> Position | None:
+    return find_position(positions, path) or positions.get(())
+
+
+def _message(err: dict, path: tuple) -> tuple[str, tuple]:
+    """(message, path) for one pydantic error; the path may grow when a validator names a sub-field."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    got = f" but got {_short(value)}"
+    if kind == "missing":
+        return f"missing required key {path[-1]!r}" if path else "missing required key", path
+    if kind == "extra_forbidden":
+        key = path[-1] if path else value
+        parent = types_at(Scenario, path[:-1])
+        allowed = allowed_keys(parent)
+        hint = did_you_mean(key, alias_keys(parent))
+        listing = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"unknown key {_short(key)}{hint}{listing}", path
+    if kind in ("literal_error", "enum"):
+        allowed = literal_values(types_at(Scenario, path))
+        if allowed:
+            return expected_one_of(value, allowed), path
+        return f"expected {ctx.get('expected', 'an allowed value')}{got}", path
+    if kind in ("value_error", "assertion_error"):
+        exc = ctx.get("error")
+        if isinstance(exc, InputError):
+            text = exc.message
+            if exc.field:
+                path = path + parse_field_path(exc.field)
+        else:
+            text = str(exc) if exc is not None else err["msg"]
+        m = _PREFIX.match(text)
+        if m and _prefix_is_path(path, m.group(1)):
+            path = path + parse_field_path(m.group(1))
+            text = m.group(2)
+        if not isinstance(value, (dict, list)) and _short(value) not in text:
+            text += f" (got {_short(value)})"
+        return text, path
+    simple = {
+        "int_type": "expected an integer", "int_parsing": "expected an integer",
+        "int_from_float": "expected a whole number", "float_type": "expected a number",
+        "float_parsing": "expected a number", "finite_number": "expected a finite number",
+        "bool_type": "expected true or false", "bool_parsing": "expected true or false",
+        "string_type": "expected a string", "model_type": "expected a mapping of keys to values",
+        "model_attributes_type": "expected a mapping of keys to values",
+        "dict_type": "expected a mapping of keys to values", "list_type": "expected a list",
+        "tuple_type": "expected a list", "set_type": "expected a list",
+        "none_required": "expected nothing (null)",
+    }
+    if kind in simple:
+        return simple[kind] + got, path
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in bounds:
+        bound = next(iter(ctx.values()), "?")
+        return f"expected a value {bounds[kind]} {bound}{got}", path
+    if kind == "string_too_short":
+        return f"expected a non-empty string{got}" if ctx.get("min_length") == 1 else \
+            f"expected at least {ctx.get('min_length')} characters{got}", path
+    if kind == "string_pattern_mismatch":
+        return f"expected text matching {ctx.get('pattern')}{got}", path
+    if kind in ("too_short", "too_long"):
+        return f"{err['msg'][0].lower()}{err['msg'][1:]}{got}", path
+    return f"{err['msg']}{got}", path
+
+
+def _prefix_is_path(path: tuple, prefix: str) -> bool:
+    """True when 'scale_out.spines' in a validator message names a field under `path` in the schema."""
+    types: list = types_at(Scenario, path)
+    for part in parse_field_path(prefix):
+        types = child_types(types, part)
+        if not types:
+            return False
+    return True
+
+
+def translate(exc: ValidationError, data: Any, positions: PositionMap, *, main_file: str) -> ScenarioError:
+    """One ScenarioError for all of `exc`'s errors: the first by position, then "(and N more)"."""
+    issues: list[_Issue] = []
+    seen: set[tuple[tuple, str]] = set()
+    for err in exc.errors(include_url=False):
+        path = _data_path(tuple(err["loc"]), data)
+        message, path = _message(err, path)
+        if (path, message) in seen:
+            continue
+        seen.add((path, message))
+        if err["type"] == "missing":
+            pos = _position(positions, path[:-1]) if path else positions.get(())
+            line_col = pos.best(prefer_key=True) if pos else None
+        else:
+            pos = _position(positions, path)
+            exact = positions.get(path) is pos
+            # unknown keys, sub-fields not written, and whole sections point at the key line
+            prefer_key = err["type"] == "extra_forbidden" or not exact or _is_section(data, path)
+            line_col = pos.best(prefer_key=prefer_key) if pos else None
+        file = (f"--set {pos.override}" if pos and pos.override else pos.file if pos else main_file)
+        issues.append(_Issue(path, message, file, line_col[0] if line_col else None,
+                             line_col[1] if line_col else None))
+    issues.sort(key=lambda i: (i.file != main_file, str(i.file), i.line or 0, i.column or 0))
+    first, rest = issues[0], issues[1:]
+    message = first.message
+    if rest:
+        message += f" (and {len(rest)} more)" + "".join(f"\n  {i.render()}" for i in rest)
+    return ScenarioError(message, field=dotted(first.path) or None, file=first.file,
+                         line=first.line, column=first.column)

@@ -1,0 +1,91 @@
+"""Property: any YAML text gives a Scenario or an InputError, never another exception."""
+from __future__ import annotations
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chaos.errors import InputError
+from chaos.scenario import Scenario, load_scenario_text
+from tests.scenario.conftest import DATA, VALID
+
+KEYS = ["name", "seed", "duration", "topology", "deployment", "engine", "workload", "router", "slo",
+        "metrics", "catalog", "model", "mode", "replicas", "tp", "prefill", "decode", "synthetic",
+        "trace", "rate", "arrival", "input", "output", "dist", "value", "policy", "window", "racks",
+        "gpu", "max_num_seqs", "faults", "x"]
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+                    st.sampled_from(["30s", "5m", "20/s", "h100-2x8.yaml", "aggregated", "disaggregated",
+                                     "poisson", "fixed", "round_robin", "nowhere.yaml", ""]))
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4),
+    st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=6), st.integers(-3, 3)), inner,
+                    max_size=5)), max_leaves=25)
+
+
+def _check(text: str, overrides=()) -> None:
+    try:
+        result = load_scenario_text(text, "fuzz.yaml", DATA, overrides)
+    except InputError as err:
+        str(err)
+        return
+    assert isinstance(result, Scenario)
+    result.resolved_dict()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=st.dictionaries(st.sampled_from(KEYS), values, max_size=8))
+def test_random_documents(doc):
+    _check(yaml.safe_dump(doc, default_flow_style=None, allow_unicode=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("ab:-[]{}#&*!|>'\"\t\n ,?%@`0123456789.")), max_size=60))
+def test_random_text(text):
+    _check(text)
+
+
+def _paths(node, prefix=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield prefix + (k,)
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield prefix + (i,)
+            yield from _paths(v, prefix + (i,))
+
+
+BASE = yaml.safe_load(VALID)
+PATHS = list(_paths(BASE))
+
+
+@settings(max_examples=400, deadline=None)
+@given(mutations=st.lists(st.tuples(st.sampled_from(["delete", "retype", "rename"]), st.sampled_from(PATHS),
+                                    scalars | values, st.text(min_size=1, max_size=8)), min_size=1, max_size=3))
+def test_mutated_valid_scenario(mutations):
+    doc = yaml.safe_load(VALID)
+    for op, path, new_value, new_name in mutations:
+        parent = doc
+        try:
+            for part in path[:-1]:
+                parent = parent[part]
+            key = path[-1]
+            old = parent[key]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if op == "delete":
+            del parent[key]
+        elif op == "retype":
+            parent[key] = new_value
+        elif isinstance(parent, dict):
+            parent[new_name] = parent.pop(key)
+        else:
+            parent[key] = old
+    _check(yaml.safe_dump(doc, sort_keys=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.text(alphabet="abcdefghijklmnopqrstuvwxyz_.[]0123456789", max_size=30), value=st.text(max_size=15))
+def test_random_overrides(key, value):
+    _check(VALID, [f"{key}={value}"])
