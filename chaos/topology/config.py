@@ -13,6 +13,12 @@ from chaos.errors import TopologyError, expected_one_of
 from chaos.units import parse_bandwidth, parse_duration
 
 
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # YAML `yes`/`true` would otherwise count as 1
+        raise ValueError(f"expected a whole number but got {value!r}")
+    return value
+
+
 def _bandwidth_or_none(value: Any) -> float | None:
     if value is None:
         return None
@@ -44,6 +50,8 @@ class ScaleOutSpec(BaseModel):
     def _bandwidth(cls, value: Any) -> float | None:
         return _bandwidth_or_none(value)
 
+    _spines_not_bool = field_validator("spines", mode="before")(_no_bool)
+
     @field_validator("nvlink_latency", "network_latency", mode="before")
     @classmethod
     def _latency(cls, value: Any) -> float:
@@ -69,6 +77,8 @@ class FabricSpec(BaseModel):
     nvlink_bandwidth: float | None = None
     """Bytes/s per GPU into its NVSwitch, one direction; None = the GPU's catalog value."""
     scale_out: ScaleOutSpec = Field(default_factory=ScaleOutSpec)
+
+    _counts_not_bool = field_validator("racks", "hosts_per_rack", "gpus_per_host", mode="before")(_no_bool)
 
     @field_validator("nvlink_bandwidth", mode="before")
     @classmethod

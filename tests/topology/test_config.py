@@ -45,8 +45,11 @@ def test_defaults():
     ({"scale_out": {"spines": -1}}, "greater than or equal to 0"),
     ({"racks": 2, "scale_out": {"spines": 0}}, "spines: 0 means one leaf"),
     ({"gpus": 8}, "Extra inputs are not permitted"),
+    ({"hosts_per_rack": True}, "expected a whole number but got True"),
+    ({"scale_out": {"spines": False}}, "expected a whole number but got False"),
 ], ids=["racks-0", "gpus-negative", "domain-unknown", "nvlink-garbage", "nvlink-zero", "nic-bad-unit",
-        "latency-bad-unit", "spines-negative", "no-spine-multi-rack", "extra-field"])
+        "latency-bad-unit", "spines-negative", "no-spine-multi-rack", "extra-field",
+        "bool-hosts", "bool-spines"])
 def test_bad_fabric(patch, match):
     with pytest.raises(ValidationError, match=match):
         FabricSpec.model_validate({**BASE, **patch})

@@ -74,3 +74,12 @@ def test_kind_of(h100_4x8):
     assert h100_4x8.kind_of("rack0/host0/nic0") == "nic"
     with pytest.raises(TopologyError, match="is a nic, expected a gpu"):
         h100_4x8.nvlink_domain("rack0/host0/nic0")
+
+
+def test_every_bundled_file_is_tested_and_sourced():
+    from pathlib import Path
+    files = sorted(Path(__file__).resolve().parents[2].glob("topologies/*.yaml"))
+    assert sorted(f.stem for f in files) == sorted(SHAPES)
+    for f in files:
+        header = f.read_text().split("\nname:")[0]
+        assert header.startswith("# ") and "Sources:" in header, f.name
