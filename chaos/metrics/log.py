@@ -21,8 +21,9 @@ class Status(enum.IntEnum):
     IN_FLIGHT = 4
 
 
-_STATUS_NAMES = {s.name.lower(): s for s in Status} | {"pending": Status.IN_FLIGHT,
-                                                        "running": Status.IN_FLIGHT}
+# engine states that are not final count as in flight at the horizon
+_STATUS_NAMES = {s.name.lower(): s for s in Status} | {
+    name: Status.IN_FLIGHT for name in ("pending", "queued", "running", "transferring")}
 
 # column name -> dtype; the order is the CSV column order
 COLUMNS: dict[str, Any] = {

@@ -1,6 +1,6 @@
 """Time series: request metrics per fixed window (vectorised) and fleet state sampled by the simulation.
 
-Window k covers [k w, (k+1) w). Arrivals are binned by arrival time; completions, throughput, TPOT
+Window k covers [k w, (k+1) w); the last one also takes events at exactly t_end. Arrivals are binned by arrival time; completions, throughput, TPOT
 and goodput by finish time of COMPLETED requests; TTFT by first-token time; failed/rejected by
 finish_s when recorded (the time they left) else by arrival time. Rates are per second of window.
 """
@@ -46,11 +46,13 @@ def _list(arr: np.ndarray) -> list:
     return arr.tolist()
 
 
-def _bins(t: np.ndarray, w: float, n: int) -> np.ndarray:
-    """Window index per time; -1 for NaN or outside [0, n w)."""
+def _bins(t: np.ndarray, w: float, n: int, t_end: float) -> np.ndarray:
+    """Window index per time; -1 for NaN or outside [0, t_end]. A time exactly at t_end goes to the
+    last window, so a run's series counts the request that finishes at the horizon."""
     with np.errstate(invalid="ignore"):
         k = np.floor(t / w)
-        ok = (k >= 0) & (k < n)
+        k = np.where((t <= t_end) & (k >= n), n - 1, k)
+        ok = (k >= 0) & (k < n) & (t <= t_end)
     return np.where(ok, k, -1).astype(np.int64)
 
 
@@ -66,11 +68,11 @@ def time_series(log: RequestLog, *, window_s: float, t_end: float, slo: Slo | No
         raise ValueError(f"time_series: window_s must be > 0 but got {window_s!r}")
     n = max(int(math.ceil(t_end / window_s - 1e-9)), 0)
     done = log.status == Status.COMPLETED
-    k_arr = _bins(log.arrival_s, window_s, n)
-    k_fin = np.where(done, _bins(log.finish_s, window_s, n), -1)
-    k_first = _bins(log.first_token_s, window_s, n)
+    k_arr = _bins(log.arrival_s, window_s, n, t_end)
+    k_fin = np.where(done, _bins(log.finish_s, window_s, n, t_end), -1)
+    k_first = _bins(log.first_token_s, window_s, n, t_end)
     leave_t = np.where(np.isnan(log.finish_s), log.arrival_s, log.finish_s)
-    k_leave = _bins(leave_t, window_s, n)
+    k_leave = _bins(leave_t, window_s, n, t_end)
     q_ttft = grouped_quantiles(k_first, log.ttft_s(), n, (0.5, 0.99))
     q_tpot = grouped_quantiles(k_fin, log.tpot_s(), n, (0.99,))
     if slo is not None:

@@ -1,11 +1,15 @@
 """One run (or one time window of it) summarised: latency percentiles, throughput, goodput, SLOs.
 
-Which requests count in a window [t0, t1):
+Which requests count in a window [t0, t1] (closed at both ends, so a run summarised over
+(0, horizon) counts the request that finishes exactly at the horizon; back-to-back windows may both
+count an event that lands exactly on their shared edge):
   * request counts: requests that *arrived* in the window, by final status (so they add up);
   * TTFT: requests whose first token came in the window;
   * TPOT, E2E, throughput, goodput, SLO attainment: COMPLETED requests that *finished* in the window.
     throughput_tok_s counts all generated tokens of those requests at their finish time (simple and
     exact over long windows; a request spanning the window edge lands wholly in the later window).
+prefix_hit_ratio: prefix-cache hit tokens over input tokens of requests that arrived in the window
+and got a first token.
 Without a window the run's span (0, latest arrival/first-token/finish time) is used.
 """
 from __future__ import annotations
@@ -115,26 +119,23 @@ def run_end_s(log: RequestLog) -> float:
 
 def _in(t: np.ndarray, t0: float, t1: float) -> np.ndarray:
     with np.errstate(invalid="ignore"):
-        return (t >= t0) & (t < t1)
+        return (t >= t0) & (t <= t1)
 
 
 def summarize(log: RequestLog, *, itl: ItlSamples | None = None, slo: Slo | None = None,
               window: tuple[float, float] | None = None) -> Summary:
     """Summary of `log` over `window` (see module docstring). Without an SLO, goodput_rps and
-    slo_attainment are NaN (nothing to attain). ITL samples are windowed only when they carry t_s."""
+    slo_attainment are NaN (nothing to attain); rates are NaN over a zero-length window. ITL samples are windowed only when they carry t_s."""
     if window is None:
         t0, t1 = 0.0, run_end_s(log)
         in_window = np.ones(len(log), dtype=bool)
-        if t1 <= t0:
-            t1 = t0
         finished = log.status == Status.COMPLETED
         first = ~np.isnan(log.first_token_s)
         span = t1 - t0
-        # include requests at exactly t1 (the last event) when summarising the whole run
     else:
         t0, t1 = float(window[0]), float(window[1])
-        if not t1 > t0:
-            raise ValueError(f"summarize: window must have end > start but got {window!r}")
+        if not t1 >= t0:
+            raise ValueError(f"summarize: window must have end >= start but got {window!r}")
         in_window = _in(log.arrival_s, t0, t1)
         finished = (log.status == Status.COMPLETED) & _in(log.finish_s, t0, t1)
         first = _in(log.first_token_s, t0, t1)
@@ -149,7 +150,7 @@ def summarize(log: RequestLog, *, itl: ItlSamples | None = None, slo: Slo | None
         attainment = good / n_done if n_done else math.nan
     else:
         goodput = attainment = math.nan
-    started = ~np.isnan(log.first_token_s) & (in_window if window is not None else True)
+    started = ~np.isnan(log.first_token_s) & in_window
     inp = float(log.input_tokens[started].sum())
     hit_ratio = float(log.prefix_hit_tokens[started].sum()) / inp if inp > 0 else math.nan
     if itl is not None:

@@ -93,6 +93,12 @@ class TraceConfig(_Model):
             raise ValueError(f"expected a positive number of requests but got {v!r}")
         return v
 
+    @model_validator(mode="after")
+    def _known_format(self) -> "TraceConfig":
+        if self.format is None:
+            format_from_path(self.path)   # fail at load time, where the scenario line is known
+        return self
+
     def resolved_format(self) -> str:
         """The explicit format, or the one the extension implies."""
         return self.format or format_from_path(self.path)

@@ -16,8 +16,8 @@ class ClosedLoop:
     and sending the next; arrivals depend on completions, so the simulation drives it via next_request.
 
     Lengths come from the "lengths" stream in fixed chunks of the pool size, so the k-th request's
-    shape is the same whatever the timing. `max_requests` / `stop_s` end the stream (next_request
-    returns None). Call `reset()` before replaying it in a second run.
+    shape is the same whatever the timing. `max_requests` / `stop_s` end the stream: next_request
+    returns None after max_requests requests or when now_s > stop_s. Call `reset()` before replaying it in a second run.
     """
     concurrency: int
     think_time_s: float
@@ -33,7 +33,7 @@ class ClosedLoop:
         """Shape of the next request sent at `now_s`, or None once the stream is over."""
         if self.max_requests is not None and self.issued >= self.max_requests:
             return None
-        if self.stop_s is not None and now_s >= self.stop_s:
+        if self.stop_s is not None and now_s > self.stop_s:
             return None
         if self._pool is None or self._pos >= len(self._pool[0]):
             self._pool = self._draw()

@@ -113,3 +113,13 @@ def test_csv_round_trip_byte_identical(log5, tmp_path):
     assert np.isnan(back.finish_s[3]) and back.status.tolist() == log.status.tolist()
     header = a.read_text().splitlines()[0]
     assert header.startswith("id,arrival_s,first_token_s,finish_s,input_tokens,output_tokens")
+
+
+def test_event_at_horizon_is_counted(log5):
+    # request 2 finishes at exactly 5.0 s: a run ending there must still count it
+    ts = time_series(log5, window_s=1.0, t_end=5.0)
+    assert len(ts.t_s) == 5
+    assert ts.completions.tolist() == [0, 1, 0, 1, 1]
+    assert ts.throughput_tok_s[-1] == 11
+    assert summarize(log5, window=(0.0, 5.0)).requests["completed"] == 3
+    assert summarize(log5, window=(0.0, 5.0)).throughput_rps == pytest.approx(3 / 5)

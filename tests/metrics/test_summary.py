@@ -51,8 +51,9 @@ def test_window(log5):
     assert s.throughput_rps == pytest.approx(1 / 2.6)
     assert s.ttft_s.p50 == pytest.approx(0.75) and s.ttft_s.max == 1.0   # first tokens at 1.0 and 1.5
     assert s.goodput_rps == pytest.approx(1 / 2.6)
-    with pytest.raises(ValueError, match="end > start"):
-        summarize(log5, window=(3, 3))
+    with pytest.raises(ValueError, match="end >= start"):
+        summarize(log5, window=(3, 2))
+    assert math.isnan(summarize(log5, window=(3, 3)).throughput_rps)
 
 
 def test_no_slo_gives_nan_goodput(log5):

@@ -111,8 +111,8 @@ def test_closed_loop_driver():
 
 def test_closed_loop_stops_at_duration():
     cl = build(synth(arrival="closed_loop", rate=None, concurrency=2), duration_s=60).closed_loop
-    assert cl.next_request(59.9) is not None
-    assert cl.next_request(60.0) is None
+    assert cl.next_request(60.0) is not None
+    assert cl.next_request(60.001) is None
 
 
 def test_streams_are_independent_of_seed_name():

@@ -44,8 +44,7 @@ CASES = [
      "exactly one of mean or median"),
     ("fixed-with-min", {"synthetic": {"arrival": "poisson", "rate": 1, "output": FIXED,
                                       "input": {"dist": "fixed", "value": 5, "min": 1}}}, "does not use min"),
-
-
+    ("unknown-extension", {"trace": {"path": "trace.parquet"}}, r"\.jsonl \(mooncake\) or \.csv \(azure\)"),
 ]
 
 
@@ -53,12 +52,6 @@ CASES = [
 def test_bad_config(body, match):
     with pytest.raises(ValidationError, match=match):
         WorkloadConfig(**body)
-
-
-def test_unknown_extension():
-    cfg = WorkloadConfig(trace={"path": "trace.parquet"})
-    with pytest.raises(WorkloadError, match=r"\.jsonl \(mooncake\) or \.csv \(azure\)"):
-        build_workload(cfg, seed=0, base_dir=Path("."), duration_s=None)
 
 
 def test_missing_file_names_resolved_path(tmp_path):

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from chaos.errors import InputError
 from chaos.scenario import Scenario, load_scenario_text
-from tests.scenario.conftest import DATA, VALID
+from scenario_cases import DATA, VALID
 
 KEYS = ["name", "seed", "duration", "topology", "deployment", "engine", "workload", "router", "slo",
         "metrics", "catalog", "model", "mode", "replicas", "tp", "prefill", "decode", "synthetic",
