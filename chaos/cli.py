@@ -1,0 +1,201 @@
+"""The `fleetchaos` command: a thin front door over Scenario -> run -> journal (DESIGN: one object model).
+
+Exit codes: 0 ran (hypothesis held, once issue 4 adds verdicts), 1 hypothesis deviated, 2 invalid input.
+A user's mistake prints one located message, never a traceback.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import time
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from chaos.errors import InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Resilience and chaos testing for LLM inference fleets, in simulation.")
+
+EXIT_OK, EXIT_DEVIATED, EXIT_INVALID = 0, 1, 2
+
+
+def _fail_input(err: InputError) -> None:
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(EXIT_INVALID)
+
+
+def user_errors(func):
+    """Turn InputError (and a missing file) into one message on stderr and exit code 2."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except InputError as err:
+            _fail_input(err)
+    return wrapper
+
+
+def _load(path: Path, overrides: list[str], seed: Optional[int]):
+    from chaos.scenario import load_scenario
+    if seed is not None:
+        overrides = [*overrides, f"seed={seed}"]
+    return load_scenario(path, overrides=overrides)
+
+
+class _Progress:
+    """A progress bar on stderr that appears only once a run has taken more than a couple of seconds."""
+
+    def __init__(self, label: str, delay_s: float = 2.0) -> None:
+        self.label = label
+        self.delay_s = delay_s
+        self.start = time.perf_counter()
+        self._bar = None
+        self._task = None
+
+    def __call__(self, now_s: float, end_s: float) -> None:
+        if self._bar is None:
+            if time.perf_counter() - self.start < self.delay_s:
+                return
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.console import Console
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[sim]}"), TimeElapsedColumn(),
+                                 console=Console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=end_s, sim="")
+        from chaos.units import format_duration
+        self._bar.update(self._task, completed=min(now_s, end_s), total=end_s, sim=f"sim {format_duration(now_s)}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _print_summary(result, out_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from chaos.units import format_duration
+
+    s = result.summary.to_dict()
+    console = Console()
+    req = s["requests"]
+    console.print(f"[bold]{result.scenario.name}[/bold]  seed {result.scenario.seed}  "
+                  f"simulated {format_duration(result.horizon_s)} in {result.stats['wall_s']:.2f}s wall")
+    console.print(f"requests: {req['arrived']} arrived, {req['completed']} completed, {req['failed']} failed, "
+                  f"{req['rejected']} rejected, {req['in_flight']} in flight")
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("latency")
+    for q in ("p50", "p90", "p99", "max"):
+        table.add_column(q, justify="right")
+    for key, label in (("ttft_s", "TTFT"), ("tpot_s", "TPOT"), ("itl_s", "ITL"), ("e2e_s", "E2E")):
+        row = s.get(key) or {}
+        table.add_row(label, *[format_duration(row[q]) if row.get(q) is not None else "n/a"
+                               for q in ("p50", "p90", "p99", "max")])
+    console.print(table)
+    goodput = s.get("goodput_rps")
+    line = (f"throughput: {s['throughput_tok_s']:.1f} output tok/s, {s['throughput_rps']:.3f} req/s")
+    if goodput is not None:
+        line += f"; goodput {goodput:.3f} req/s, SLO attainment {100 * (s.get('slo_attainment') or 0):.1f}%"
+    if s.get("prefix_hit_ratio") is not None:
+        line += f"; prefix-cache hit ratio {100 * s['prefix_hit_ratio']:.1f}%"
+    console.print(line)
+    console.print(f"wrote {out_dir / 'journal.json'} and {out_dir / 'requests.csv'}")
+
+
+@app.command()
+@user_errors
+def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default reports/<name>/)"),
+        seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
+        set_: List[str] = typer.Option([], "--set", help="override a field: path.to.key=value (repeatable)"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="no summary table")) -> None:
+    """Simulate a scenario, print a summary, write journal.json and requests.csv."""
+    from chaos.report.journal import write_journal
+    from chaos.scenario import locate_error
+    from chaos.sim import run as run_scenario
+
+    sc = _load(scenario, set_, seed)
+    bar = _Progress(f"{sc.name}")
+    try:
+        result = run_scenario(sc, progress=bar)
+    except InputError as err:
+        raise locate_error(sc, err)
+    finally:
+        bar.close()
+    out_dir = out if out is not None else Path("reports") / sc.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_journal(result, out_dir / "journal.json")
+    result.log.to_csv(out_dir / "requests.csv")
+    if not quiet:
+        _print_summary(result, out_dir)
+
+
+@app.command()
+@user_errors
+def validate(files: List[Path] = typer.Argument(..., help="scenario YAML files")) -> None:
+    """Check scenario files without running them (exit 2 on the first invalid one)."""
+    from chaos.scenario import load_scenario, locate_error
+    from chaos.sim.build import check_scenario
+
+    for f in files:
+        sc = load_scenario(f)
+        try:
+            check_scenario(sc)
+        except InputError as err:
+            raise locate_error(sc, err)
+        typer.echo(f"{f}: ok")
+
+
+@app.command()
+def schema() -> None:
+    """Print the scenario JSON Schema (for yaml-language-server and editors)."""
+    from chaos.scenario import Scenario
+    typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+class ListWhat(str, Enum):
+    gpus = "gpus"
+    models = "models"
+    routers = "routers"
+
+
+@app.command("list")
+@user_errors
+def list_(what: ListWhat = typer.Argument(..., help="gpus, models or routers"),
+          catalog: List[Path] = typer.Option([], "--catalog", help="extra catalog folder (repeatable)")) -> None:
+    """Show the GPUs, models or router policies that exist."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if what is ListWhat.routers:
+        from chaos.routing import ROUTERS
+        for name in ROUTERS.names():
+            doc = (ROUTERS.get(name).__doc__ or "").strip().splitlines()
+            console.print(f"{name:20s} {doc[0] if doc else ''}")
+        return
+    from chaos.catalog import load_catalog
+    cat = load_catalog(catalog)
+    table = Table(show_header=True, header_style="bold")
+    if what is ListWhat.gpus:
+        for col in ("gpu", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM GB", "HBM TB/s", "NVLink GB/s", "NIC Gb/s"):
+            table.add_column(col, justify="right" if col != "gpu" else "left")
+        for g in cat.gpus.values():
+            table.add_row(g.name, f"{g.bf16_flops / 1e12:.0f}", f"{g.fp8_flops / 1e12:.0f}", f"{g.hbm_bytes / 1e9:.0f}",
+                          f"{g.hbm_Bps / 1e12:.2f}", f"{g.nvlink_Bps / 1e9:.0f}", f"{g.nic_Bps * 8 / 1e9:.0f}")
+    else:
+        for col in ("model", "params", "active", "layers", "heads/kv", "experts", "attention", "weights GB"):
+            table.add_column(col, justify="right" if col != "model" else "left")
+        for m in cat.models.values():
+            experts = f"{m.n_active_experts}/{m.n_experts}" if m.n_experts else "-"
+            table.add_row(m.name, f"{m.n_params / 1e9:.1f}B", f"{m.n_active_params / 1e9:.1f}B", str(m.n_layers),
+                          f"{m.n_heads}/{m.n_kv_heads}", experts, m.attention, f"{m.weight_bytes / 1e9:.0f}")
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,101 @@
+"""Turn a validated Scenario into a live fleet: catalog specs, fabric graph, placement, perf models, replicas.
+
+Every semantic check that needs more than the schema (the model and GPU exist, the model fits in
+HBM at that TP, the TP group fits the fabric) happens here and raises an InputError whose `field`
+names the scenario key, so the caller can point at the YAML line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import simpy
+
+from chaos.catalog import Catalog, GPUSpec, ModelSpec, load_catalog
+from chaos.engine.replica import Replica
+from chaos.errors import InputError
+from chaos.perf import build_perf_model, kv_capacity_tokens
+from chaos.topology import Fabric, Placement, build_fabric, place
+from chaos.topology.config import FabricSpec
+
+
+@dataclass
+class Fleet:
+    """The serving fleet of one run: what runs where, and the objects that play it."""
+
+    model: ModelSpec
+    gpu: GPUSpec
+    fabric: Fabric
+    placements: dict[str, Placement]
+    replicas: dict[str, Replica]
+    pools: dict[str, list[Replica]] = field(default_factory=dict)
+
+    @property
+    def disaggregated(self) -> bool:
+        return "prefill" in self.pools
+
+
+def _with_field(err: InputError, field_path: str) -> InputError:
+    if not err.field:
+        err.field = field_path
+    return err
+
+
+def resolve_specs(scenario, catalog: Catalog | None = None) -> tuple[Catalog, ModelSpec, GPUSpec, FabricSpec]:
+    """Catalog entries of the scenario's model and GPU; errors name deployment.model / topology.gpu."""
+    if catalog is None:
+        catalog = load_catalog([scenario.resolve_path(d) for d in scenario.catalog])
+    fabric_spec: FabricSpec = scenario.topology
+    try:
+        model = catalog.model(scenario.deployment.model)
+    except InputError as err:
+        raise _with_field(err, "deployment.model")
+    try:
+        gpu = catalog.gpu(fabric_spec.gpu)
+    except InputError as err:
+        raise _with_field(err, "topology.gpu")
+    return catalog, model, gpu, fabric_spec
+
+
+def pool_groups(scenario) -> list[tuple[str, int, int]]:
+    """(role, replicas, tp) per pool of the deployment, in placement order."""
+    dep = scenario.deployment
+    if dep.mode == "disaggregated":
+        return [("prefill", dep.prefill.replicas, dep.prefill.tp), ("decode", dep.decode.replicas, dep.decode.tp)]
+    return [("aggregated", dep.replicas, dep.tp)]
+
+
+def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: Catalog | None = None) -> Fleet:
+    """Place the deployment on the fabric and start one engine process per replica."""
+    _, model, gpu, fabric_spec = resolve_specs(scenario, catalog)
+    fabric = build_fabric(fabric_spec, nvlink_Bps=gpu.nvlink_Bps, nic_Bps=gpu.nic_Bps)
+    groups = pool_groups(scenario)
+    placements = place(fabric, groups, spares=scenario.deployment.spares)
+    engine = scenario.engine
+    replicas: dict[str, Replica] = {}
+    pools: dict[str, list[Replica]] = {}
+    capacity_cache: dict[int, int] = {}
+    for p in placements:
+        if p.role == "spare":
+            continue
+        if p.tp not in capacity_cache:
+            try:
+                capacity_cache[p.tp] = kv_capacity_tokens(model, gpu, p.tp, memory_fraction=engine.gpu_memory_utilization)
+            except InputError as err:
+                if p.role != "aggregated" and err.field in (None, "deployment.tp"):
+                    err.field = f"deployment.{p.role}.tp"
+                raise _with_field(err, "deployment.tp")
+        perf = build_perf_model(model, gpu, p.tp, p.link_Bps, p.link_latency_s)
+        replica = Replica(env, p.replica_id, p.role, perf, capacity_cache[p.tp], engine, on_event)
+        replicas[p.replica_id] = replica
+        pools.setdefault(p.role, []).append(replica)
+    return Fleet(model=model, gpu=gpu, fabric=fabric, placements={p.replica_id: p for p in placements},
+                 replicas=replicas, pools=pools)
+
+
+def check_scenario(scenario, catalog: Catalog | None = None) -> Fleet:
+    """Everything `run` would refuse, without simulating: specs, placement, HBM fit, workload files."""
+    from chaos.workload import build_workload
+
+    build_workload(scenario.workload, seed=scenario.seed, base_dir=scenario.base_dir, duration_s=scenario.duration)
+    return build_fleet(scenario, simpy.Environment(), lambda *a: None, catalog)
