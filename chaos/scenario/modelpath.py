@@ -30,21 +30,23 @@ def unwrap(tp: Any) -> list:
     return [tp]
 
 
-def _is_model(tp: Any) -> bool:
+def is_model(tp: Any) -> bool:
+    """True for a pydantic model class."""
     return isclass(tp) and issubclass(tp, BaseModel)
 
 
-def field_names(model: type[BaseModel], *, aliases: bool = True) -> list[str]:
+def field_names(model: type[BaseModel], *, with_aliases: bool = True) -> list[str]:
     """The keys `model` accepts: field names and (optionally) their validation aliases."""
     out: list[str] = []
     for name, info in model.model_fields.items():
         out.append(name)
-        if aliases:
-            out.extend(a for a in _aliases(info) if a != name)
+        if with_aliases:
+            out.extend(a for a in aliases(info) if a != name)
     return out
 
 
-def _aliases(info: FieldInfo) -> list[str]:
+def aliases(info: FieldInfo) -> list[str]:
+    """The string aliases a field may be written as."""
     out = [info.alias] if isinstance(info.alias, str) else []
     va = info.validation_alias
     if isinstance(va, str):
@@ -54,9 +56,10 @@ def _aliases(info: FieldInfo) -> list[str]:
     return out
 
 
-def _field(model: type[BaseModel], key: Any) -> FieldInfo | None:
+def field_info(model: type[BaseModel], key: Any) -> FieldInfo | None:
+    """The field of `model` that `key` names (by field name or validation alias)."""
     for name, info in model.model_fields.items():
-        if key == name or key in _aliases(info):
+        if key == name or key in aliases(info):
             return info
     return None
 
@@ -65,8 +68,8 @@ def child_types(types: list, part: Any) -> list:
     """Alternatives for the value at `part` inside a value of one of `types`."""
     out: list = []
     for tp in types:
-        if _is_model(tp):
-            info = _field(tp, part)
+        if is_model(tp):
+            info = field_info(tp, part)
             if info is not None:
                 out.extend(unwrap(info.annotation))
             continue
@@ -94,19 +97,19 @@ def _renames_keys(tp: Any) -> bool:
 def is_open(types: list) -> bool:
     """True when any key may be acceptable here (unknown type, Any, a dict, a model that renames keys)."""
     return not types or any(tp is Any or tp is dict or get_origin(tp) is dict
-                            or (_is_model(tp) and _renames_keys(tp)) for tp in types)
+                            or (is_model(tp) and _renames_keys(tp)) for tp in types)
 
 
 def key_in(types: list, key: Any) -> bool:
-    return any(_is_model(tp) and _field(tp, key) is not None for tp in types)
+    return any(is_model(tp) and field_info(tp, key) is not None for tp in types)
 
 
 def allowed_keys(types: list) -> list[str]:
     """Sorted field names of every model among `types` (aliases left out)."""
     names: set[str] = set()
     for tp in types:
-        if _is_model(tp):
-            names.update(field_names(tp, aliases=False))
+        if is_model(tp):
+            names.update(field_names(tp, with_aliases=False))
     return sorted(names)
 
 
@@ -114,7 +117,7 @@ def alias_keys(types: list) -> list[str]:
     """Field names and aliases of every model among `types`, for did-you-mean."""
     names: set[str] = set()
     for tp in types:
-        if _is_model(tp):
+        if is_model(tp):
             names.update(field_names(tp))
     return sorted(names)
 

@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from chaos.errors import InputError, ScenarioError, did_you_mean, expected_one_of
-from chaos.scenario.modelpath import alias_keys, allowed_keys, child_types, key_in, literal_values, types_at
+from chaos.scenario.modelpath import (alias_keys, aliases, allowed_keys, child_types, field_info, is_model,
+                                      key_in, literal_values, types_at)
 from chaos.scenario.schema import Scenario, find_position, parse_field_path
 from chaos.scenario.yamlpos import Position, PositionMap, dotted
 
@@ -68,12 +69,11 @@ def _data_path(loc: tuple, data: Any) -> tuple:
 
 def _present_alias(types: list, part: Any, cur: dict) -> Any:
     """The key actually written in `cur` for the field named `part` (by name or alias), if any."""
-    from chaos.scenario.modelpath import _field, _is_model, _aliases  # local: private helpers
     for tp in types:
-        if _is_model(tp):
-            info = _field(tp, part)
+        if is_model(tp):
+            info = field_info(tp, part)
             if info is not None:
-                for name in [n for n, i in tp.model_fields.items() if i is info] + _aliases(info):
+                for name in [n for n, i in tp.model_fields.items() if i is info] + aliases(info):
                     if name in cur:
                         return name
     return None

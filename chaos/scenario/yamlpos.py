@@ -13,8 +13,6 @@ import yaml
 
 from chaos.errors import ScenarioError
 
-Path_ = tuple  # a field path: tuple of str keys and int indices
-
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MAX_NODES = 200_000  # alias expansion guard ("billion laughs")

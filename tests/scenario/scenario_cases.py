@@ -1,9 +1,7 @@
-"""Shared fixtures for the scenario room: a valid scenario text whose topology lives in data/."""
+"""Shared test data of the scenario room: a valid scenario text whose topology lives in data/."""
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
 
 DATA = Path(__file__).parent / "data"
 
@@ -27,8 +25,3 @@ workload:
     output: {dist: fixed, value: 128}
 router: {policy: round_robin}
 """
-
-
-@pytest.fixture
-def data_dir() -> Path:
-    return DATA

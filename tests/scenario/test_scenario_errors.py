@@ -5,7 +5,7 @@ import pytest
 
 from chaos.errors import InputError, ScenarioError
 from chaos.scenario import load_scenario, load_scenario_text
-from tests.scenario.conftest import DATA, VALID
+from scenario_cases import DATA, VALID
 
 
 def edit(old: str, new: str) -> str:
@@ -52,7 +52,7 @@ CASES = [
      ["router.policy", "'round_robbin'", "did you mean round_robin?"]),
     ("list-for-mapping", edit("engine:\n  max_num_seqs: 128\n  block_size: 16\n", "engine: [1, 2]\n"), (), 9,
      ["engine", "expected a mapping", "[1, 2]"]),
-    ("bool-for-int", edit("block_size: 16", "block_size: [16]"), (), 11, ["engine.block_size", "[16]"]),
+    ("list-for-int", edit("block_size: 16", "block_size: [16]"), (), 11, ["engine.block_size", "[16]"]),
     ("missing-topology-file", edit("topology: h100-2x8.yaml", "topology: nowhere.yaml"), (), 4,
      ["topology", "nowhere.yaml", "not found"]),
     ("error-in-topology-file", edit("topology: h100-2x8.yaml", "topology: bad-fabric.yaml"), (), 4,

@@ -8,7 +8,7 @@ import pytest
 from chaos.errors import InputError
 from chaos.scenario import Scenario, load_scenario, load_scenario_text, locate_error, resolve_path, scenario_hash
 from chaos.scenario.schema import DEFAULT_ROUTER_POLICY
-from tests.scenario.conftest import DATA, VALID
+from scenario_cases import DATA, VALID
 
 
 def test_valid_scenario_from_text():
@@ -76,11 +76,11 @@ def test_overrides_are_typed_and_located():
 
 
 def test_override_replaces_topology_file():
-    s = load_scenario_text(VALID, "scn.yaml", DATA, ["topology=disagg-fabric.yaml"]) \
-        if (DATA / "disagg-fabric.yaml").exists() else None
+    s = load_scenario_text(VALID, "scn.yaml", DATA, ["topology=h100-1x8.yaml", "topology.racks=3"])
+    assert s.topology.name == "h100-1x8" and s.topology.racks == 3
+    assert s.locate("topology.gpu") == (str(DATA / "h100-1x8.yaml"), 2, 6)
     with pytest.raises(InputError, match="nowhere.yaml"):
         load_scenario_text(VALID, "scn.yaml", DATA, ["topology=nowhere.yaml"])
-    assert s is None or s.topology is not None
 
 
 def test_resolved_dict_is_json_and_hash_is_stable():
@@ -107,9 +107,7 @@ def test_json_schema_types_durations_as_string_or_number():
 
 
 def test_yaml_anchors_and_merge_keys():
-    text = VALID.replace("  prefill", "") + "description: &d shared\n"
-    text = text.replace("engine:\n  max_num_seqs: 128\n  block_size: 16\n",
-                        "x-defaults: &eng {max_num_seqs: 128, block_size: 16}\n" * 0 +
-                        "engine:\n  <<: {max_num_seqs: 100, block_size: 32}\n  max_num_seqs: 128\n")
+    text = VALID.replace("engine:\n  max_num_seqs: 128\n  block_size: 16\n",
+                         "engine:\n  <<: {max_num_seqs: 100, block_size: 32}\n  max_num_seqs: 128\n")
     s = load_scenario_text(text, "scn.yaml", DATA)
     assert s.engine.max_num_seqs == 128 and s.engine.block_size == 32
