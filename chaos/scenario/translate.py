@@ -79,21 +79,32 @@ def _present_alias(types: list, part: Any, cur: dict) -> Any:
     return None
 
 
-def _is_section(data: Any, path: tuple) -> bool:
+_MISSING = object()
+
+
+def _value_at(data: Any, path: tuple) -> Any:
     cur = data
     for part in path:
         try:
             cur = cur[part]
         except (KeyError, IndexError, TypeError):
-            return False
-    return isinstance(cur, (dict, list))
+            return _MISSING
+    return cur
+
+
+def _is_section(data: Any, path: tuple) -> bool:
+    return isinstance(_value_at(data, path), (dict, list))
+
+
+def _is_written(data: Any, path: tuple) -> bool:
+    return _value_at(data, path) is not _MISSING
 
 
 def _position(positions: PositionMap, path: tuple) -> Position | None:
     return find_position(positions, path) or positions.get(())
 
 
-def _message(err: dict, path: tuple) -> tuple[str, tuple]:
+def _message(err: dict, path: tuple, data: Any) -> tuple[str, tuple]:
     """(message, path) for one pydantic error; the path may grow when a validator names a sub-field."""
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -121,11 +132,18 @@ def _message(err: dict, path: tuple) -> tuple[str, tuple]:
                 path = path + parse_field_path(exc.field)
         else:
             text = str(exc) if exc is not None else err["msg"]
+        section_path = path
         m = _PREFIX.match(text)
-        if m and _prefix_is_path(path, m.group(1)):
-            path = path + parse_field_path(m.group(1))
-            text = m.group(2)
-        if not isinstance(value, (dict, list)) and _short(value) not in text:
+        if m:  # "scale_out.spines: ..." names a sub-field, relative to the section or to its parent
+            sub = parse_field_path(m.group(1))
+            if _prefix_is_path(path, m.group(1)) or _is_written(data, path + sub):
+                path, text = path + sub, m.group(2)
+            elif path and sub[0] == path[-1] and _is_written(data, path[:-1] + sub):
+                path, text = path[:-1] + sub, m.group(2)
+        if isinstance(value, dict):
+            if path == section_path:
+                path = path + _leaf_named(value, text)
+        elif not isinstance(value, list) and _short(value) not in text:
             text += f" (got {_short(value)})"
         return text, path
     simple = {
@@ -155,6 +173,25 @@ def _message(err: dict, path: tuple) -> tuple[str, tuple]:
     return f"{err['msg']}{got}", path
 
 
+def _leaf_named(section: dict, text: str) -> tuple:
+    """The sub-path of the one scalar in `section` a section-level message quotes ("... got 'fast'"), or ()."""
+    found: list[tuple] = []
+
+    def walk(node: Any, sub: tuple) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, sub + (k,))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, sub + (i,))
+        elif node is not None and not isinstance(node, bool) and sub:
+            if re.search(rf"got {re.escape(repr(node))}(?![\w.])", text):
+                found.append(sub)
+
+    walk(section, ())
+    return found[0] if len(found) == 1 else ()
+
+
 def _prefix_is_path(path: tuple, prefix: str) -> bool:
     """True when 'scale_out.spines' in a validator message names a field under `path` in the schema."""
     types: list = types_at(Scenario, path)
@@ -171,7 +208,7 @@ def translate(exc: ValidationError, data: Any, positions: PositionMap, *, main_f
     seen: set[tuple[tuple, str]] = set()
     for err in exc.errors(include_url=False):
         path = _data_path(tuple(err["loc"]), data)
-        message, path = _message(err, path)
+        message, path = _message(err, path, data)
         if (path, message) in seen:
             continue
         seen.add((path, message))

@@ -61,6 +61,14 @@ CASES = [
                                             "topology: {name: x, gpu: h100-sxm, racks: 1, hosts_per_rack: 1,"
                                             " gpus_per_host: 8, nvlink_domian: host}"), (), 4,
      ["topology.nvlink_domian", "did you mean nvlink_domain?"]),
+    ("slo-bad-duration-in-renamed-key", VALID + "slo: {ttft_p99: fast}\n", (), 19,
+     ["slo.ttft_p99: expected a duration", "'fast'", '"30s"']),
+    ("prefix-groups-zero", edit("    output: {dist: fixed, value: 128}\n",
+                                "    output: {dist: fixed, value: 128}\n    prefix: {groups: 0, tokens: 100}\n"),
+     (), 18, ["workload.synthetic.prefix.groups: expected >= 1", "got 0"]),
+    ("topology-spines-zero", edit("topology: h100-2x8.yaml", "topology: {name: x, gpu: g, racks: 2, "
+                                  "hosts_per_rack: 1, gpus_per_host: 8, scale_out: {spines: 0}}"), (), 4,
+     ["topology.scale_out.spines: 0 means", "racks is 2"]),
     ("top-level-list", "- name: x\n- seed: 1\n", (), 1, ["top level", "a list"]),
     ("top-level-scalar", "just a string\n", (), 1, ["top level", "single value"]),
     ("empty-file", "", (), 1, ["empty"]),
