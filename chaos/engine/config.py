@@ -1,0 +1,22 @@
+"""The `engine:` section of a scenario: vLLM-style scheduler and KV-cache settings for every replica."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EngineConfig(BaseModel):
+    """Scheduler limits and KV-cache settings of one replica (the names follow vLLM's flags)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_num_seqs: int = Field(256, ge=1, description="sequences in one batch (running = prefilling + decoding)")
+    max_num_batched_tokens: int = Field(8192, ge=1, description="token budget of one iteration")
+    block_size: int = Field(16, ge=1, description="tokens per KV block")
+    prefix_cache: bool = Field(True, description="share KV blocks of common prompt prefixes (hash ids)")
+    gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0, description="HBM fraction for weights + KV")
+    chunked_prefill: bool = Field(
+        True, description="split long prompts over iterations; False: a prompt runs whole in one iteration")
+    stepper: Literal["fast", "reference"] = Field(
+        "fast", description="fast: decode stretches in one numpy call; reference: one event per iteration")

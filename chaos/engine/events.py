@@ -1,0 +1,28 @@
+"""SimPy helpers for the same-time order the engine assumes: arrivals are URGENT, iteration ends NORMAL."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import simpy
+from simpy.core import URGENT
+from simpy.events import Event
+
+
+class UrgentTimeout(Event):
+    """Like `env.timeout(delay)` but with URGENT priority: at equal times it runs before NORMAL events
+    (iteration ends), so an arrival at t is seen by the iteration that starts at t."""
+
+    def __init__(self, env: simpy.Environment, delay: float, value: Any = None) -> None:
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        super().__init__(env)
+        self._ok = True
+        self._value = value
+        env.schedule(self, URGENT, delay)
+
+
+def call_at(env: simpy.Environment, t: float, fn: Callable[[], Any]) -> Event:
+    """Run fn() at absolute time t (>= now) with URGENT priority; returns the event."""
+    ev = UrgentTimeout(env, max(0.0, t - env.now))
+    ev.callbacks.append(lambda _ev: fn())
+    return ev

@@ -1,0 +1,111 @@
+"""Shared helpers for engine tests: a hand-checkable fake cost model and a one-replica driver."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from chaos.engine import EngineConfig, Replica, Request, call_at
+
+BASE_S = 5e-3
+PER_DECODE_S = 20e-6
+PER_CTX_S = 1e-8
+PER_PREFILL_S = 60e-6
+PER_ATTN_S = 1e-9
+
+
+class FakeCost:
+    """latency = 5ms + 20us*n_decode + 1e-8*decode_ctx_sum + 60us*prefill_tokens + 1e-9*prefill_attn_ctx."""
+
+    def iteration_time(self, n_decode, decode_ctx_sum, prefill_tokens, prefill_attn_ctx=0.0,
+                       prefill_kv_read=0.0):
+        return (BASE_S + PER_DECODE_S * n_decode + PER_CTX_S * decode_ctx_sum
+                + PER_PREFILL_S * prefill_tokens + PER_ATTN_S * prefill_attn_ctx)
+
+    def decode_stretch(self, n_decode, ctx_sum0, k):
+        ctx = ctx_sum0 + np.arange(k, dtype=np.int64) * n_decode
+        return BASE_S + PER_DECODE_S * n_decode + PER_CTX_S * ctx + PER_PREFILL_S * 0 + PER_ATTN_S * 0.0
+
+
+def decode_latency(n: int, ctx_sum: int) -> float:
+    return FakeCost().iteration_time(n, ctx_sum, 0, 0.0)
+
+
+def prefill_latency(tokens: int, start: int = 0, n_decode: int = 0, ctx_sum: int = 0) -> float:
+    attn = tokens * start + tokens * (tokens + 1) / 2
+    return FakeCost().iteration_time(n_decode, ctx_sum, tokens, attn)
+
+
+@dataclass
+class Run:
+    env: simpy.Environment
+    replica: Replica
+    requests: list[Request]
+    events: list[tuple[str, int, float]] = field(default_factory=list)
+    observations: list[tuple] = field(default_factory=list)
+
+    def times(self, kind: str) -> dict[int, float]:
+        return {rid: t for k, rid, t in self.events if k == kind}
+
+
+def make_requests(specs) -> list[Request]:
+    """specs: (arrival_s, input_tokens, output_tokens[, hash_ids[, hash_block_tokens]])."""
+    out = []
+    for i, spec in enumerate(specs):
+        arrival, inp, outp, *rest = spec
+        hash_ids = tuple(rest[0]) if rest and rest[0] is not None else None
+        hbt = rest[1] if len(rest) > 1 else 16
+        out.append(Request(id=i, arrival_s=arrival, input_tokens=inp, output_tokens=outp,
+                           hash_ids=hash_ids, hash_block_tokens=hbt))
+    return out
+
+
+def simulate(specs, config: EngineConfig | None = None, kv_tokens: int = 1 << 20, *,
+             stepper: str | None = None, observe_at=(), until: float | None = None,
+             role: str = "aggregated") -> Run:
+    """Run requests through one replica; arrivals and observations are URGENT events."""
+    config = config or EngineConfig()
+    if stepper:
+        config = config.model_copy(update={"stepper": stepper})
+    env = simpy.Environment()
+    requests = make_requests(specs)
+    run = Run(env, None, requests)  # type: ignore[arg-type]
+    run.replica = Replica(env, "r0", role, FakeCost(), kv_tokens, config,
+                          lambda kind, r, t: run.events.append((kind, r.id, t)))
+    for r in requests:
+        call_at(env, r.arrival_s, lambda r=r: run.replica.submit(r))
+    probe_ids = requests[0].hash_ids if requests else None
+    for tq in observe_at:
+        call_at(env, tq, lambda: run.observations.append((
+            run.replica.kv_blocks_used, run.replica.num_running, run.replica.num_waiting,
+            run.replica.prefill_tokens_pending, run.replica.match_prefix_blocks(probe_ids),
+            tuple(r.generated_tokens for r in requests))))
+    env.run(until=until)
+    return run
+
+
+
+def simulate_disaggregated(specs, config: EngineConfig, kv_tokens: int, *, stepper: str,
+                           transfer_s: float = 0.001, decode_kv_tokens: int | None = None) -> Run:
+    """One prefill and one decode replica; KV moves after `transfer_s`, then the prefill side releases it."""
+    config = config.model_copy(update={"stepper": stepper})
+    env = simpy.Environment()
+    requests = make_requests(specs)
+    run = Run(env, None, requests)  # type: ignore[arg-type]
+
+    def on_event(kind, r, t):
+        run.events.append((kind, r.id, t))
+        if kind == "prefill_done":
+            def arrive():
+                prefill.release(r)
+                decode.submit_decode(r)
+            call_at(env, t + transfer_s, arrive)
+
+    prefill = Replica(env, "p0", "prefill", FakeCost(), kv_tokens, config, on_event)
+    decode = Replica(env, "d0", "decode", FakeCost(), decode_kv_tokens or kv_tokens, config, on_event)
+    run.replica = decode
+    for r in requests:
+        call_at(env, r.arrival_s, lambda r=r: prefill.submit(r))
+    env.run()
+    return run
