@@ -1,0 +1,68 @@
+"""The routing policies, keyed by their YAML names."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from chaos.routing.base import ROUTERS, ReplicaView, Router, fewest_outstanding
+
+
+@ROUTERS.register("round_robin")
+class RoundRobin(Router):
+    """Each pool's replicas in turn, one counter per pool."""
+
+    def __init__(self, config, rng) -> None:
+        super().__init__(config, rng)
+        self._next: dict[str, int] = {}
+
+    def _pick(self, request, replicas: Sequence[ReplicaView], pool: str) -> int:
+        i = self._next.get(pool, 0)
+        self._next[pool] = i + 1
+        return i % len(replicas)
+
+
+@ROUTERS.register("random")
+class Random(Router):
+    """Uniformly random replica (routing rng stream)."""
+
+    def _pick(self, request, replicas, pool) -> int:
+        return int(self.rng.integers(len(replicas)))
+
+
+@ROUTERS.register("least_outstanding")
+class LeastOutstanding(Router):
+    """Fewest queued + running requests; ties -> lowest index."""
+
+    def _pick(self, request, replicas, pool) -> int:
+        return fewest_outstanding(replicas, range(len(replicas)))
+
+
+@ROUTERS.register("power_of_two")
+class PowerOfTwo(Router):
+    """Two distinct replicas sampled at random; the one with fewer outstanding requests (tie -> lower index)."""
+
+    def _pick(self, request, replicas, pool) -> int:
+        if len(replicas) == 1:
+            return 0
+        a, b = self.rng.choice(len(replicas), size=2, replace=False)
+        return fewest_outstanding(replicas, (int(a), int(b)))
+
+
+@ROUTERS.register("kv_aware")
+class KVAware(Router):
+    """Lowest cost = overlap_weight * prompt blocks still to compute (not in that replica's prefix cache)
+    + KV blocks in use; ties -> fewer outstanding, then lower index. On a decode pool: KV blocks in use."""
+
+    def _pick(self, request, replicas, pool) -> int:
+        w = self.config.overlap_weight
+        best, best_key = 0, None
+        for i, rep in enumerate(replicas):
+            if pool == "decode":
+                cost = float(rep.kv_blocks_used)
+            else:
+                prompt_blocks = -(-request.input_tokens // rep.block_size)
+                cached = rep.match_prefix_blocks(request.hash_ids) if request.hash_ids else 0
+                cost = w * max(0, prompt_blocks - cached) + rep.kv_blocks_used
+            key = (cost, rep.outstanding, i)
+            if best_key is None or key < best_key:
+                best, best_key = i, key
+        return best
