@@ -28,7 +28,7 @@ class ITLRecorder:
         self._t: list[float] = []
         self._g: list[float] = []
         self._w: list[int] = []
-        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray | int]] = []
         self._cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def add(self, t_end_s: float, gap_s: float, weight: int) -> None:
@@ -39,7 +39,7 @@ class ITLRecorder:
 
     def add_many(self, t_end_s: np.ndarray, gap_s: np.ndarray, weight: int) -> None:
         self._flush()
-        self._chunks.append((t_end_s, gap_s, np.full(len(gap_s), weight, dtype=np.int64)))
+        self._chunks.append((t_end_s, gap_s, weight))
         self._cache = None
 
     def _flush(self) -> None:
@@ -53,7 +53,10 @@ class ITLRecorder:
         if self._cache is None:
             self._flush()
             if self._chunks:
-                t, g, w = (np.concatenate(c) for c in zip(*self._chunks))
+                t = np.concatenate([c[0] for c in self._chunks])
+                g = np.concatenate([c[1] for c in self._chunks])
+                w = np.concatenate([np.full(len(c[1]), c[2], dtype=np.int64) if isinstance(c[2], int)
+                                    else c[2] for c in self._chunks])
                 self._chunks = [(t, g, w)]
             else:
                 t, g, w = np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)

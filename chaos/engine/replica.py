@@ -245,7 +245,7 @@ class Replica:
                 try:
                     yield env.timeout(max(0.0, float(work.times[-1]) - env.now))
                 except simpy.Interrupt:
-                    j = int(np.searchsorted(work.times, env.now, side="left"))
+                    j = int(work.times.searchsorted(env.now, side="left"))
                     work.k = min(work.k, j + 1)
                     yield env.timeout(max(0.0, float(work.times[work.k - 1]) - env.now))
                 if not self.alive:
@@ -381,7 +381,11 @@ class Replica:
         st = self._stretch
         if st is None:
             return
-        j = int(np.searchsorted(st.times, self.env.now, side="left"))
+        now = self.env.now
+        if now == st.synced_at:
+            return
+        st.synced_at = now
+        j = int(st.times.searchsorted(now, side="left"))
         if j > st.k - 1:
             j = st.k - 1
         if j > st.j_done:

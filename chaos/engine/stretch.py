@@ -29,6 +29,7 @@ class Stretch:
     times: np.ndarray      # per-iteration end time = cumsum from t0 (sequential, like t = t + L)
     j_done: int = 0        # block allocations applied for iterations d0 .. d0+j_done
     interrupted: bool = False  # an outside event already cut it short (at most once)
+    synced_at: float = -1.0    # simulated time of the last lazy materialisation (views)
 
 
 def stretch_times(t0: float, lat: np.ndarray) -> np.ndarray:
