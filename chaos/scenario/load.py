@@ -13,9 +13,9 @@ import yaml
 from pydantic import ValidationError
 
 from chaos.errors import InputError, ScenarioError, did_you_mean
-from chaos.scenario.translate import translate
 from chaos.scenario.modelpath import alias_keys, allowed_keys, child_types, is_open, key_in
 from chaos.scenario.schema import Scenario, find_position, parse_field_path
+from chaos.scenario.translate import translate
 from chaos.scenario.yamlpos import Position, PositionMap, dotted, load_yaml
 
 _MAX_INCLUDE_DEPTH = 8

@@ -22,10 +22,7 @@ from chaos.workload.config import WorkloadConfig
 
 from chaos.engine.config import EngineConfig
 from chaos.metrics.config import SloConfig
-try:
-    from chaos.routing.config import RouterConfig
-except ImportError:  # pragma: no cover - TEMPORARY until the routing room lands
-    from chaos.scenario._standins import RouterConfig
+from chaos.routing.config import RouterConfig
 
 from chaos.scenario.yamlpos import Position, PositionMap, dotted
 

@@ -162,7 +162,8 @@ def _message(err: dict, path: tuple, data: Any) -> tuple[str, tuple]:
     bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
     if kind in bounds:
         bound = next(iter(ctx.values()), "?")
-        return f"expected a value {bounds[kind]} {bound}{got}", path
+        noun = "an integer" if int in types_at(Scenario, path) else "a value"
+        return f"expected {noun} {bounds[kind]} {bound}{got}", path
     if kind == "string_too_short":
         return f"expected a non-empty string{got}" if ctx.get("min_length") == 1 else \
             f"expected at least {ctx.get('min_length')} characters{got}", path
