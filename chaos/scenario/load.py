@@ -30,8 +30,9 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
 
 def load_scenario_text(text: str, source_name: str = "<scenario>", base_dir: str | Path | None = None,
                        overrides: Sequence[str] = ()) -> Scenario:
-    """Validate scenario YAML `text`; `source_name` names it in errors, relative paths resolve in `base_dir`."""
-    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    """Validate scenario YAML `text`; `source_name` names it in errors, relative paths (topology, catalog,
+    traces, and a `--set topology=...` file) resolve in `base_dir` (default: the working directory)."""
+    base = (Path(base_dir) if base_dir is not None else Path.cwd()).expanduser().absolute()
     data, positions = load_yaml(text, source_name)
     stack = (_identity(source_name, base),)
     for override in overrides:
@@ -103,6 +104,14 @@ def _where(pos: Position | None) -> dict:
             "column": line_col[1] if line_col else None}
 
 
+def _display(p: Path) -> Path:
+    """`p` relative to the working directory when it lies below it (shorter error messages)."""
+    try:
+        return p.relative_to(Path.cwd())
+    except ValueError:
+        return p
+
+
 def _identity(source: str, base: Path) -> str:
     try:
         return str((base / source).resolve()) if not source.startswith("<") else source
@@ -127,8 +136,8 @@ def _splice_topology(data: dict, positions: PositionMap, base: Path, stack: tupl
     if len(stack) >= _MAX_INCLUDE_DEPTH:
         raise ScenarioError(f"includes nested deeper than {_MAX_INCLUDE_DEPTH} files", field="topology",
                             **_where(at))
-    text = _read(p, what="topology file", at=at, field="topology")
-    fabric, fabric_positions = load_yaml(text, str(p), what="fabric file")
+    text = _read(_display(p), what="topology file", at=at, field="topology")
+    fabric, fabric_positions = load_yaml(text, str(_display(p)), what="fabric file")
     _drop_subtree(positions, ("topology",))
     for sub, pos in fabric_positions.items():
         positions[("topology",) + sub] = pos

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,13 @@ def test_valid_scenario_from_text():
     assert s.router.policy == "round_robin"
     assert s.metrics.window == 10.0 and s.slo is None
     assert s.source_file == "scn.yaml" and s.base_dir == DATA
+
+
+def test_base_dir_is_absolute_so_runs_survive_a_chdir(monkeypatch):
+    monkeypatch.chdir(DATA.parent)
+    s = load_scenario("data/basic.yaml")
+    assert s.source_file == "data/basic.yaml"
+    assert s.base_dir.is_absolute() and s.resolve_path("x.jsonl") == DATA / "x.jsonl"
 
 
 def test_defaults():
@@ -50,7 +58,8 @@ def test_disaggregated_inline_topology_from_file():
 def test_locate_in_topology_file_and_fallbacks():
     s = load_scenario_text(VALID, "scn.yaml", DATA)
     assert s.locate("deployment.model") == ("scn.yaml", 6, 10)
-    assert s.locate("topology.gpu") == (str(DATA / "h100-2x8.yaml"), 2, 6)
+    file, line, column = s.locate("topology.gpu")
+    assert (Path(file).resolve(), line, column) == (DATA / "h100-2x8.yaml", 2, 6)
     assert s.locate("engine.stepper") == ("scn.yaml", 9, 1)  # not written: the section's key
     assert s.locate("workload.synthetic.input.value") == ("scn.yaml", 16, 33)
     assert s.locate("faults[0].type") is None
@@ -78,7 +87,8 @@ def test_overrides_are_typed_and_located():
 def test_override_replaces_topology_file():
     s = load_scenario_text(VALID, "scn.yaml", DATA, ["topology=h100-1x8.yaml", "topology.racks=3"])
     assert s.topology.name == "h100-1x8" and s.topology.racks == 3
-    assert s.locate("topology.gpu") == (str(DATA / "h100-1x8.yaml"), 2, 6)
+    file, line, column = s.locate("topology.gpu")
+    assert (Path(file).resolve(), line, column) == (DATA / "h100-1x8.yaml", 2, 6)
     with pytest.raises(InputError, match="nowhere.yaml"):
         load_scenario_text(VALID, "scn.yaml", DATA, ["topology=nowhere.yaml"])
 
