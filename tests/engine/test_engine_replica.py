@@ -243,3 +243,44 @@ def test_crash_returns_every_request():
     assert all(math.isnan(r.finish_s) for r in reqs)
     with pytest.raises(SimulationError, match="crashed"):
         rep.submit(Request(9, 1.0, 5, 5))
+
+
+@pytest.mark.parametrize("stepper", STEPPERS)
+def test_arrival_exactly_at_an_iteration_end_joins_the_next_iteration(stepper):
+    l0 = prefill_latency(10)
+    t1 = l0 + decode_latency(1, 10)                  # the end of a's first decode iteration, same floats
+    t2 = t1 + decode_latency(1, 11)
+    run = simulate([(0.0, 10, 50), (t2, 10, 2)], stepper=stepper)
+    b = run.requests[1]
+    assert b.first_token_s == t2 + FakeCost().iteration_time(1, 12, 10, 55)
+
+
+@pytest.mark.parametrize("stepper", STEPPERS)
+def test_decode_replica_queues_until_blocks_free(stepper):
+    env = simpy.Environment()
+    log = []
+    # 7 blocks of 16: one request with a 100-token prompt and 10 outputs needs 7 blocks
+    rep = Replica(env, "decode-0", "decode", FakeCost(), 7 * 16, EngineConfig(stepper=stepper),
+                  lambda kind, r, t: log.append((kind, r.id, t)))
+    reqs = [Request(i, 0.0, 100, 10, generated=1, first_token_s=0.0) for i in range(2)]
+    for r in reqs:
+        call_at(env, 0.0, lambda r=r: rep.submit_decode(r))
+    call_at(env, 0.001, lambda: log.append(("probe", rep.num_running, rep.num_waiting, rep.kv_blocks_used)))
+    env.run()
+    assert ("probe", 1, 1, 7) in log
+    a, b = reqs
+    t = 0.0
+    for ctx in range(100, 109):
+        t = t + decode_latency(1, ctx)
+    assert a.finish_s == pytest.approx(t, rel=1e-12)
+    assert b.finish_s == pytest.approx(2 * t, rel=1e-12)  # starts when a's blocks are free
+    assert a.preemptions == b.preemptions == 0
+
+
+def test_prefill_tokens_pending_view():
+    specs = [(0.0, 10000, 2), (0.0, 3000, 2)]
+    run = simulate(specs, EngineConfig(max_num_batched_tokens=4096), observe_at=[0.0, 0.3])
+    assert run.observations[0][3] == 13000           # nothing computed yet at t = 0
+    first_chunk = prefill_latency(4096)
+    assert first_chunk < 0.3 < first_chunk + prefill_latency(4096, start=4096)
+    assert run.observations[1][3] == 13000 - 4096    # one chunk done, the second in progress
