@@ -182,13 +182,13 @@ def list_(what: ListWhat = typer.Argument(..., help="gpus, models or routers"),
     table = Table(show_header=True, header_style="bold")
     if what is ListWhat.gpus:
         for col in ("gpu", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM GB", "HBM TB/s", "NVLink GB/s", "NIC Gb/s"):
-            table.add_column(col, justify="right" if col != "gpu" else "left")
+            table.add_column(col, justify="right" if col != "gpu" else "left", no_wrap=col == "gpu")
         for g in cat.gpus.values():
             table.add_row(g.name, f"{g.bf16_flops / 1e12:.0f}", f"{g.fp8_flops / 1e12:.0f}", f"{g.hbm_bytes / 1e9:.0f}",
                           f"{g.hbm_Bps / 1e12:.2f}", f"{g.nvlink_Bps / 1e9:.0f}", f"{g.nic_Bps * 8 / 1e9:.0f}")
     else:
         for col in ("model", "params", "active", "layers", "heads/kv", "experts", "attention", "weights GB"):
-            table.add_column(col, justify="right" if col != "model" else "left")
+            table.add_column(col, justify="right" if col != "model" else "left", no_wrap=col == "model")
         for m in cat.models.values():
             experts = f"{m.n_active_experts}/{m.n_experts}" if m.n_experts else "-"
             table.add_row(m.name, f"{m.n_params / 1e9:.1f}B", f"{m.n_active_params / 1e9:.1f}B", str(m.n_layers),

@@ -67,7 +67,7 @@ class FabricSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1)
+    name: str = Field("fabric", min_length=1)
     gpu: str = Field(min_length=1)
     """Catalog key ("h100-sxm"); checked against the catalog by the simulation wiring, not here."""
     racks: int = Field(ge=1)

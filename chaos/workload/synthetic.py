@@ -69,7 +69,7 @@ def empirical_values(dist: LengthDist, side: str, base_dir: Path, field: str) ->
     path = (Path(base_dir) / dist.trace).resolve()
     if not path.is_file():
         raise WorkloadError(f"trace file not found: {path} (resolved against {base_dir})",
-                            field=f"{field}.trace", file=str(path))
+                            field=f"{field}.trace")
     format_from_path(str(path), field=f"{field}.trace")
     return _empirical_values(str(path), path.stat().st_mtime_ns, dist.column or side)
 

@@ -33,7 +33,7 @@ class RawTrace:
 
 def _missing(path: Path, field: str) -> WorkloadError:
     return WorkloadError(f"trace file not found: {path} (resolved path; relative paths are taken from "
-                         f"the scenario file's folder)", field=field, file=str(path))
+                         f"the scenario file's folder)", field=field)
 
 
 def read_mooncake(path: Path, *, field: str = "workload.trace.path") -> RawTrace:

@@ -1,0 +1,135 @@
+"""The `fleetchaos` command: run writes a journal and CSV; bad input is exit 2 with one located message."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from chaos.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACES = ROOT.parent / "shared" / "traces"
+runner = CliRunner()
+
+SMALL = {
+    "name": "cli-small",
+    "seed": 2,
+    "topology": {"gpu": "h100-sxm", "racks": 1, "hosts_per_rack": 1, "gpus_per_host": 8},
+    "deployment": {"model": "llama-3.1-8b", "replicas": 2, "tp": 1},
+    "workload": {"synthetic": {"arrival": "poisson", "rate": "5/s", "requests": 40,
+                               "input": {"dist": "fixed", "value": 500}, "output": {"dist": "fixed", "value": 50}}},
+    "router": {"policy": "round_robin"},
+    "slo": {"ttft_p99": "1s", "tpot_p99": "50ms"},
+}
+
+
+def write(tmp_path: Path, doc: dict, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def with_change(path: str, value) -> dict:
+    doc = json.loads(json.dumps(SMALL))
+    *parents, last = path.split(".")
+    node = doc
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return doc
+
+
+def test_run_prints_summary_and_writes_journal_and_csv(tmp_path):
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", str(write(tmp_path, SMALL)), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "TTFT" in res.output and "TPOT" in res.output and "throughput" in res.output
+    journal = json.loads((out / "journal.json").read_text())
+    assert journal["scenario"] == journal["scenario"] | {"name": "cli-small", "seed": 2}
+    req = journal["summary"]["requests"]
+    assert req == {"arrived": 40, "completed": 40, "failed": 0, "rejected": 0, "in_flight": 0}
+    for key in ("ttft_s", "tpot_s", "e2e_s"):
+        assert set(journal["summary"][key]) >= {"p50", "p90", "p99"}
+        assert journal["summary"][key]["p50"] > 0
+    assert journal["summary"]["throughput_tok_s"] > 0
+    lines = (out / "requests.csv").read_text().splitlines()
+    assert len(lines) == 41 and lines[0].startswith("id,")
+
+
+def test_same_seed_gives_a_byte_identical_journal_and_seed_flag_changes_it(tmp_path):
+    path = write(tmp_path, SMALL)
+    for d in ("a", "b"):
+        assert runner.invoke(app, ["run", str(path), "--out", str(tmp_path / d), "-q"]).exit_code == 0
+    assert runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "c"), "-q", "--seed", "9"]).exit_code == 0
+    a, b, c = ((tmp_path / d / "journal.json").read_bytes() for d in "abc")
+    assert a == b
+    assert a != c
+    assert (tmp_path / "a" / "requests.csv").read_bytes() == (tmp_path / "b" / "requests.csv").read_bytes()
+
+
+BAD = [
+    ("unknown-model", with_change("deployment.model", "llama-9b"), "deployment.model", "llama-9b"),
+    ("unknown-gpu", with_change("topology.gpu", "h100-sxn"), "topology.gpu", "h100-sxm"),
+    ("model-too-big-for-hbm", with_change("deployment.model", "llama-3.1-70b"), "deployment.tp", "tp >= "),
+    ("tp-larger-than-fabric", with_change("deployment.tp", 16), "deployment", "16"),
+    ("too-many-replicas", with_change("deployment.replicas", 9), "deployment.replicas", "9"),
+    ("negative-rate", with_change("workload.synthetic.rate", "-3/s"), "workload.synthetic.rate", "-3/s"),
+    ("bad-policy", with_change("router.policy", "kv-aware"), "router.policy", "did you mean kv_aware"),
+    ("missing-trace", with_change("workload", {"trace": {"path": "nowhere/trace.jsonl"}}), "workload.trace.path", "nowhere"),
+]
+
+
+@pytest.mark.parametrize("doc,field,fragment", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_exits_2_with_field_value_and_line(tmp_path, doc, field, fragment):
+    path = write(tmp_path, doc)
+    res = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert str(path) in res.output and field in res.output and fragment in res.output, res.output
+    assert ":" in res.output.split(str(path), 1)[1][:6]   # file:line
+    assert runner.invoke(app, ["validate", str(path)]).exit_code == 2
+
+
+def test_malformed_trace_line_is_named(tmp_path):
+    trace = tmp_path / "t.jsonl"
+    trace.write_text('{"timestamp": 0, "input_length": 10, "output_length": 5}\n{"timestamp": 5, "input_len\n')
+    path = write(tmp_path, with_change("workload", {"trace": {"path": "t.jsonl"}}))
+    res = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2, res.output
+    assert "t.jsonl:2" in res.output and "Traceback" not in res.output
+
+
+def test_the_installed_command_reports_a_typo_without_traceback(tmp_path):
+    path = write(tmp_path, with_change("engine", {"max_num_seq": 8}))
+    proc = subprocess.run([sys.executable, "-m", "chaos", "run", str(path)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "max_num_seqs" in proc.stderr   # did you mean
+
+
+def test_list_and_schema():
+    gpus = runner.invoke(app, ["list", "gpus"])
+    assert gpus.exit_code == 0 and "h100-sxm" in gpus.output and "gb200" in gpus.output
+    models = runner.invoke(app, ["list", "models"])
+    assert models.exit_code == 0 and "deepseek-v3" in models.output
+    routers = runner.invoke(app, ["list", "routers"])
+    assert routers.exit_code == 0
+    for name in ("round_robin", "random", "least_outstanding", "power_of_two", "kv_aware"):
+        assert name in routers.output
+    schema = runner.invoke(app, ["schema"])
+    assert schema.exit_code == 0
+    assert "deployment" in json.loads(schema.output)["properties"]
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (ROOT / "examples").glob("*.yaml")))
+def test_bundled_examples_validate(example):
+    if not TRACES.exists():
+        pytest.skip(f"traces folder {TRACES} is absent")
+    res = runner.invoke(app, ["validate", str(ROOT / "examples" / example)])
+    assert res.exit_code == 0, res.output

@@ -1,0 +1,128 @@
+"""Whole runs: request conservation, determinism under a seed, steppers agree, physics-monotone effects."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from chaos.metrics import Status
+from chaos.scenario import load_scenario, load_scenario_text
+from chaos.sim import run
+
+from sim_scenarios import TRACES, scenario_text
+
+FAST = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def run_text(text: str, tmp_path, **kw):
+    return run(load_scenario_text(text, "test.yaml", tmp_path), **kw)
+
+
+@FAST
+@given(replicas=st.integers(1, 3), rate=st.sampled_from(["2/s", "8/s", "30/s"]), requests=st.integers(1, 80),
+       policy=st.sampled_from(["round_robin", "random", "least_outstanding", "power_of_two", "kv_aware"]),
+       mode=st.sampled_from(["aggregated", "disaggregated"]), seed=st.integers(0, 1000))
+def test_every_request_ends_in_exactly_one_state(tmp_path, replicas, rate, requests, policy, mode, seed):
+    res = run_text(scenario_text(replicas=replicas, rate=rate, requests=requests, policy=policy, mode=mode,
+                                 seed=seed), tmp_path)
+    counts = res.log.counts()
+    assert counts["arrived"] == requests
+    assert counts["completed"] + counts["failed"] + counts["rejected"] + counts["in_flight"] == requests
+    # no faults and no duration: every request completes, each exactly once
+    assert counts["completed"] == requests
+    assert sorted(res.log.id.tolist()) == list(range(requests))
+    done = res.log.status == int(Status.COMPLETED)
+    assert np.all(res.log.first_token_s[done] >= res.log.arrival_s[done])
+    assert np.all(res.log.finish_s[done] >= res.log.first_token_s[done])
+    assert np.all(res.log.generated_tokens[done] == res.log.output_tokens[done])
+
+
+def test_a_horizon_leaves_requests_in_flight_and_counts_still_add_up(tmp_path):
+    text = scenario_text(rate="40/s", requests=400, replicas=1, extra={"duration": "5s"})
+    res = run_text(text, tmp_path)
+    counts = res.log.counts()
+    assert res.horizon_s == 5.0
+    assert counts["in_flight"] > 0
+    assert counts["completed"] + counts["in_flight"] == counts["arrived"]
+    assert counts["arrived"] < 400      # arrivals after the horizon never arrived
+
+
+def test_same_seed_same_timings_other_seed_other_timings(tmp_path):
+    a = run_text(scenario_text(seed=5, mode="disaggregated"), tmp_path)
+    b = run_text(scenario_text(seed=5, mode="disaggregated"), tmp_path)
+    c = run_text(scenario_text(seed=6, mode="disaggregated"), tmp_path)
+    for col in ("arrival_s", "first_token_s", "finish_s", "output_tokens"):
+        np.testing.assert_array_equal(getattr(a.log, col), getattr(b.log, col))
+    assert not np.array_equal(a.log.arrival_s, c.log.arrival_s)
+
+
+@FAST
+@given(seed=st.integers(0, 10_000), mode=st.sampled_from(["aggregated", "disaggregated"]),
+       rate=st.sampled_from(["3/s", "20/s"]))
+def test_fast_engine_equals_reference_stepper_in_whole_runs(tmp_path, seed, mode, rate):
+    fast = run_text(scenario_text(seed=seed, mode=mode, rate=rate, requests=40, stepper="fast"), tmp_path)
+    ref = run_text(scenario_text(seed=seed, mode=mode, rate=rate, requests=40, stepper="reference"), tmp_path)
+    np.testing.assert_allclose(fast.log.first_token_s, ref.log.first_token_s, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fast.log.finish_s, ref.log.finish_s, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(fast.log.preemptions, ref.log.preemptions)
+
+
+def mean_ttft(res) -> float:
+    return float(np.nanmean(res.log.ttft_s()))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), base=st.sampled_from([2, 5, 10]))
+def test_more_load_never_lowers_mean_ttft(tmp_path, seed, base):
+    """The same request stream compressed in time (twice the rate) never waits less on average."""
+    low = run_text(scenario_text(seed=seed, rate=f"{base}/s", requests=150, replicas=2), tmp_path)
+    high = run_text(scenario_text(seed=seed, rate=f"{2 * base}/s", requests=150, replicas=2), tmp_path)
+    np.testing.assert_array_equal(low.log.input_tokens, high.log.input_tokens)
+    assert mean_ttft(high) >= mean_ttft(low) * (1 - 1e-9)
+
+
+SLOW_GPU_CATALOG = """
+gpus:
+  h100-half:
+    bf16_flops: 494.7e12
+    fp8_flops: 989.4e12
+    hbm: 80GB
+    hbm_bandwidth: 1.675TB/s
+    nvlink_bandwidth: 225GB/s
+    nic_bandwidth: 200Gbps
+    source: an H100 at half its compute, memory and link speed (test fixture)
+"""
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), rate=st.sampled_from(["1/s", "6/s", "15/s"]),
+       mode=st.sampled_from(["aggregated", "disaggregated"]))
+def test_a_slower_gpu_never_lowers_ttft(tmp_path, seed, rate, mode):
+    cat = tmp_path / "catalog"
+    cat.mkdir(exist_ok=True)
+    (cat / "slow.yaml").write_text(SLOW_GPU_CATALOG)
+    fast = run_text(scenario_text(seed=seed, rate=rate, mode=mode, extra={"catalog": [str(cat)]}), tmp_path)
+    slow = run_text(scenario_text(seed=seed, rate=rate, mode=mode, gpu="h100-half",
+                                  extra={"catalog": [str(cat)]}), tmp_path)
+    assert mean_ttft(slow) >= mean_ttft(fast)
+    assert np.nanpercentile(slow.log.ttft_s(), 99) >= np.nanpercentile(fast.log.ttft_s(), 99)
+    assert slow.summary.to_dict()["ttft_s"]["p50"] > fast.summary.to_dict()["ttft_s"]["p50"]
+
+
+@pytest.mark.slow
+def test_kv_aware_routing_hits_the_prefix_cache_more_than_round_robin_on_mooncake(tmp_path):
+    if not TRACES.exists():
+        pytest.skip(f"traces folder {TRACES} is absent")
+    text = f"""
+name: mooncake-prefix
+seed: 3
+topology: {{gpu: h100-sxm, racks: 1, hosts_per_rack: 1, gpus_per_host: 8}}
+deployment: {{model: llama-3.1-8b, replicas: 8, tp: 1}}
+workload: {{trace: {{path: {TRACES / 'mooncake_conversation.jsonl'}, window: [0s, 15m]}}}}
+router: {{policy: POLICY}}
+"""
+    ratios = {}
+    for policy in ("round_robin", "kv_aware"):
+        res = run_text(text.replace("POLICY", policy), tmp_path)
+        ratios[policy] = res.summary.to_dict()["prefix_hit_ratio"]
+    assert ratios["kv_aware"] > ratios["round_robin"] + 0.05, ratios
