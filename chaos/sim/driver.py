@@ -80,7 +80,10 @@ class Driver:
             return
         if self.horizon_s is not None and self.env.now > self.horizon_s:
             return
-        input_tokens, output_tokens, hash_ids = cl.next_request(self.env.now)
+        drawn = cl.next_request(self.env.now)
+        if drawn is None:
+            return
+        input_tokens, output_tokens, hash_ids = drawn
         self._dispatch(self._make_request(self.env.now, input_tokens, output_tokens, hash_ids))
 
     def _dispatch(self, req: Request) -> None:
@@ -94,9 +97,11 @@ class Driver:
 
     # --- engine callbacks ---------------------------------------------------------------------
     def on_event(self, kind: str, req: Request, t: float) -> None:
-        if kind == "finished":
+        if kind in ("finished", "rejected", "failed"):
+            # every final state counts: a rejected request must not keep a run waiting for it
             self.finished += 1
             self.last_finish_s = max(self.last_finish_s, t)
+            self._decode_of.pop(req.id, None)
             if self.workload.closed_loop is not None:
                 self._new_closed_loop_request(self.workload.closed_loop.think_time_s)
             elif self.finished == self._expected and not self.all_done.triggered:
@@ -114,7 +119,7 @@ class Driver:
             self._transfer_cache[key] = fabric_path(self.fleet.fabric, placements[prefill_id], placements[decode.replica_id])
         bandwidth_Bps, latency_s = self._transfer_cache[key]
         delay = kv_transfer_time(self.fleet.model, req.input_tokens, bandwidth_Bps, latency_s)
-        yield self.env.timeout(delay)
+        yield UrgentTimeout(self.env, delay)   # lands before same-instant iteration ends (events.py)
         self.fleet.replicas[prefill_id].release(req)
         decode.submit_decode(req)
 
