@@ -49,8 +49,10 @@ class PowerOfTwo(Router):
 
 @ROUTERS.register("kv_aware")
 class KVAware(Router):
-    """Lowest cost = overlap_weight * prompt blocks still to compute (not in that replica's prefix cache)
-    + KV blocks in use; ties -> fewer outstanding, then lower index. On a decode pool: KV blocks in use."""
+    """Lowest cost = overlap_weight * prefill blocks still to compute on that replica (its queued and
+    partial prompts, plus this prompt's blocks not in its prefix cache) + KV blocks in use, as NVIDIA
+    Dynamo's KV router scores workers; ties -> fewer outstanding, then lower index. On a decode pool:
+    KV blocks in use. Counting the queued prompts keeps cache affinity from piling work on one replica."""
 
     def _pick(self, request, replicas, pool) -> int:
         w = self.config.overlap_weight
@@ -61,7 +63,8 @@ class KVAware(Router):
             else:
                 prompt_blocks = -(-request.input_tokens // rep.block_size)
                 cached = rep.match_prefix_blocks(request.hash_ids) if request.hash_ids else 0
-                cost = w * max(0, prompt_blocks - cached) + rep.kv_blocks_used
+                queued = -(-rep.prefill_tokens_pending // rep.block_size)
+                cost = w * (queued + max(0, prompt_blocks - cached)) + rep.kv_blocks_used
             key = (cost, rep.outstanding, i)
             if best_key is None or key < best_key:
                 best, best_key = i, key

@@ -24,6 +24,7 @@ class FakeReplica:
     block_size: int = 16
     num_waiting: int = 0
     num_running: int = 0
+    prefill_tokens_pending: int = 0
 
     def match_prefix_blocks(self, hash_ids) -> int:
         m = 0
@@ -157,3 +158,14 @@ def test_registry_lookup_of_unknown_name():
 
 def test_default_policy():
     assert RouterConfig().policy == "least_outstanding"
+
+
+def test_kv_aware_counts_the_prompts_already_queued_on_a_replica():
+    """Cache affinity loses to a long queue: 320 cached tokens do not beat 4,000 queued ones."""
+    hashes = tuple(range(10))
+    cached_but_busy = FakeReplica("a", cached=hashes, prefill_tokens_pending=4000)
+    idle = FakeReplica("b")
+    picked = router("kv_aware").route(req(hash_ids=hashes), [cached_but_busy, idle])
+    assert picked is idle          # costs: a = 250 queued blocks + 0 uncached, b = 0 + 20 prompt blocks
+    lightly_busy = FakeReplica("a", cached=hashes, prefill_tokens_pending=160)
+    assert router("kv_aware").route(req(hash_ids=hashes), [lightly_busy, idle]) is lightly_busy
