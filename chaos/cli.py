@@ -111,16 +111,18 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default reports/<name>/)"),
         seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
         set_: List[str] = typer.Option([], "--set", help="override a field: path.to.key=value (repeatable)"),
+        catalog: List[Path] = typer.Option([], "--catalog", help="extra GPU/model catalog folder (repeatable)"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no summary table")) -> None:
     """Simulate a scenario, print a summary, write journal.json and requests.csv."""
     from chaos.report.journal import write_journal
     from chaos.scenario import locate_error
     from chaos.sim import run as run_scenario
+    from chaos.sim.build import scenario_catalog
 
     sc = _load(scenario, set_, seed)
     bar = _Progress(f"{sc.name}")
     try:
-        result = run_scenario(sc, progress=bar)
+        result = run_scenario(sc, catalog=scenario_catalog(sc, catalog), progress=bar)
     except InputError as err:
         raise locate_error(sc, err)
     finally:
@@ -135,15 +137,17 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
 
 @app.command()
 @user_errors
-def validate(files: List[Path] = typer.Argument(..., help="scenario YAML files")) -> None:
+def validate(files: List[Path] = typer.Argument(..., help="scenario YAML files"),
+             catalog: List[Path] = typer.Option([], "--catalog", help="extra GPU/model catalog folder (repeatable)")
+             ) -> None:
     """Check scenario files without running them (exit 2 on the first invalid one)."""
     from chaos.scenario import load_scenario, locate_error
-    from chaos.sim.build import check_scenario
+    from chaos.sim.build import check_scenario, scenario_catalog
 
     for f in files:
         sc = load_scenario(f)
         try:
-            check_scenario(sc)
+            check_scenario(sc, scenario_catalog(sc, catalog))
         except InputError as err:
             raise locate_error(sc, err)
         typer.echo(f"{f}: ok")

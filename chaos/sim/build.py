@@ -41,10 +41,19 @@ def _with_field(err: InputError, field_path: str) -> InputError:
     return err
 
 
+def scenario_catalog(scenario, extra_dirs=()) -> Catalog:
+    """The bundled catalog plus the scenario's `catalog:` folders and any given on the command line."""
+    dirs = [scenario.resolve_path(d) for d in scenario.catalog]
+    try:
+        return load_catalog([*dirs, *extra_dirs])
+    except InputError as err:
+        raise _with_field(err, "catalog")
+
+
 def resolve_specs(scenario, catalog: Catalog | None = None) -> tuple[Catalog, ModelSpec, GPUSpec, FabricSpec]:
     """Catalog entries of the scenario's model and GPU; errors name deployment.model / topology.gpu."""
     if catalog is None:
-        catalog = load_catalog([scenario.resolve_path(d) for d in scenario.catalog])
+        catalog = scenario_catalog(scenario)
     fabric_spec: FabricSpec = scenario.topology
     try:
         model = catalog.model(scenario.deployment.model)

@@ -133,3 +133,26 @@ def test_bundled_examples_validate(example):
         pytest.skip(f"traces folder {TRACES} is absent")
     res = runner.invoke(app, ["validate", str(ROOT / "examples" / example)])
     assert res.exit_code == 0, res.output
+
+
+def test_catalog_folder_from_the_command_line_adds_a_gpu(tmp_path):
+    cat = tmp_path / "cat"
+    cat.mkdir()
+    (cat / "mine.yaml").write_text("""
+gpus:
+  h100-lab:
+    bf16_flops: 989.4e12
+    fp8_flops: 1978.9e12
+    hbm: 80GB
+    hbm_bandwidth: 3.35TB/s
+    nvlink_bandwidth: 450GB/s
+    nic_bandwidth: 400Gbps
+    source: our lab's H100s (test)
+""")
+    path = write(tmp_path, with_change("topology.gpu", "h100-lab"))
+    assert runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "o"), "-q"]).exit_code == 2
+    res = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "o"), "-q", "--catalog", str(cat)])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "o" / "journal.json").read_text())["fleet"]["gpu"] == "h100-lab"
+    missing = runner.invoke(app, ["run", str(path), "--catalog", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
