@@ -31,6 +31,7 @@ def main() -> int:
     walls = []
     result = None
     for _ in range(args.repeat):
+        result = None          # peak RSS is one run's, not two results alive at once
         t0 = time.perf_counter()
         result = run(scenario)
         walls.append(time.perf_counter() - t0)
