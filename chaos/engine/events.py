@@ -1,4 +1,9 @@
-"""SimPy helpers for the same-time order the engine assumes: arrivals are URGENT, iteration ends NORMAL."""
+"""SimPy helpers for the same-time order of a run (STYLE point 6).
+
+At one instant, first to last: faults (later issue), arrivals and KV-transfer completions (URGENT),
+then engine iteration ends and everything else (NORMAL, in scheduling order). An arrival at exactly
+the end of an iteration is therefore seen by the iteration that starts then, in both engine steppers.
+"""
 from __future__ import annotations
 
 from typing import Any, Callable

@@ -11,7 +11,7 @@ import simpy
 from chaos.engine.request import Request
 from chaos.perf import kv_transfer_time
 from chaos.routing import Router
-from chaos.sim.events import UrgentTimeout
+from chaos.engine.events import UrgentTimeout
 from chaos.topology import path as fabric_path
 from chaos.workload import Workload
 
@@ -119,7 +119,7 @@ class Driver:
             self._transfer_cache[key] = fabric_path(self.fleet.fabric, placements[prefill_id], placements[decode.replica_id])
         bandwidth_Bps, latency_s = self._transfer_cache[key]
         delay = kv_transfer_time(self.fleet.model, req.input_tokens, bandwidth_Bps, latency_s)
-        yield UrgentTimeout(self.env, delay)   # lands before same-instant iteration ends (events.py)
+        yield UrgentTimeout(self.env, delay)   # lands before same-instant iteration ends (engine.events)
         self.fleet.replicas[prefill_id].release(req)
         decode.submit_decode(req)
 
