@@ -31,7 +31,10 @@ class Driver:
         self.router: Router | None = None
         self._decode_of: dict[int, object] = {}
         self._transfer_cache: dict[tuple[str, str], tuple[float, float]] = {}
-        self._expected = len(workload.arrival_s) if workload.closed_loop is None else None
+        # how many requests end the run when there is no duration (a closed loop without a request
+        # count runs to the horizon)
+        cl = workload.closed_loop
+        self._expected = len(workload.arrival_s) if cl is None else cl.max_requests
 
     # --- wiring -------------------------------------------------------------------------------
     def attach(self, fleet, router: Router) -> None:
@@ -104,7 +107,7 @@ class Driver:
             self._decode_of.pop(req.id, None)
             if self.workload.closed_loop is not None:
                 self._new_closed_loop_request(self.workload.closed_loop.think_time_s)
-            elif self.finished == self._expected and not self.all_done.triggered:
+            if self.finished == self._expected and not self.all_done.triggered:
                 self.all_done.succeed()
         elif kind == "prefill_done":
             decode = self._decode_of.pop(req.id)
@@ -122,7 +125,4 @@ class Driver:
         yield UrgentTimeout(self.env, delay)   # lands before same-instant iteration ends (engine.events)
         self.fleet.replicas[prefill_id].release(req)
         decode.submit_decode(req)
-
-    def count_expected(self) -> int | None:
-        return self._expected
 

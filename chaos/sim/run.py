@@ -52,7 +52,7 @@ def _sample_fleet(env: simpy.Environment, fleet: Fleet, series: FleetSeries, win
 
 def run(scenario, *, catalog: Catalog | None = None,
         progress: Callable[[float, float], None] | None = None) -> Result:
-    """Simulate `scenario`; `progress(sim_now_s, sim_end_s)` is called every few simulated minutes."""
+    """Simulate `scenario`; `progress(sim_now_s, sim_end_s)` is called every simulated minute or so."""
     wall0 = time.perf_counter()
     env = simpy.Environment()
     horizon = scenario.duration
@@ -67,11 +67,12 @@ def run(scenario, *, catalog: Catalog | None = None,
     env.process(_sample_fleet(env, fleet, fleet_series, window_s))
 
     if horizon is not None:
-        end = horizon
+        end = shown_end = horizon
     else:
         last_arrival = float(workload.arrival_s[-1]) if len(workload.arrival_s) else 0.0
         end = last_arrival + DRAIN_CAP_S
-    chunk = max(60.0, end / 200.0)
+        shown_end = max(last_arrival, 1.0)     # the bar tracks arrivals; the drain after them is short
+    chunk = max(60.0, shown_end / 200.0)
     while env.now < end and not driver.all_done.triggered:
         target = min(end, env.now + chunk)
         if horizon is None:
@@ -79,7 +80,7 @@ def run(scenario, *, catalog: Catalog | None = None,
         else:
             env.run(until=target)
         if progress is not None:
-            progress(env.now, end)
+            progress(min(env.now, shown_end), shown_end)
     if horizon is not None:
         horizon_s = horizon
     else:

@@ -88,6 +88,9 @@ def _shapes(cfg: SyntheticConfig, n: int, gen: np.random.Generator, base_dir: Pa
 
 
 def _closed_loop(cfg: SyntheticConfig, *, seed: int, base_dir: Path, stop_s: float | None) -> ClosedLoop:
+    if stop_s is None and cfg.requests is None:
+        raise WorkloadError("a closed loop never runs dry: give requests: N or a duration (here or the "
+                            "scenario's)", field="workload.synthetic")
     state: dict[str, object] = {}
 
     def reset() -> None:
