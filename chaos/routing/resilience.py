@@ -26,17 +26,18 @@ Semantics, each after the proxy that made it common:
   silent stall detectable through latency.
 * Pools: the replica lists given to `pick`/`admit` (or `set_pool`) define each pool's members, which
   the ejection limit is computed against; the last list seen wins (replicas come and go).
-* Retries (`retry_delay`): request.retries counts retries granted so far (one request id throughout);
-  retry k (0-based) waits min(backoff.max, base x multiplier^k) x (1 + jitter x u), u ~ U[-1, 1] drawn
+* Retries (`retry_delay`): the router counts the retries it granted each request (by request id;
+  `retries_granted`); it does not write request.retries, which the driver owns (it also counts
+  recoveries that do not go through the router). Retry k (0-based) waits min(backoff.max, base x multiplier^k) x (1 + jitter x u), u ~ U[-1, 1] drawn
   from the rng given to the constructor (chaos.rng.stream(seed, "retry-jitter")), one draw per
   retry considered past the count and budget checks. Refused (None) when `retries` are used up,
   when the retry budget is full, or when the retry would start after the request's `deadline`;
   `last_refusal` says which.
 * Retry budget (Envoy `retry_budget`): retries in flight <= max(min_retry_concurrency,
-  retry_budget x active requests). Active requests are those between `request_started` and
-  `request_ended` (a request asking for a retry counts as active); a request is a retry in flight from
-  its first granted retry until it ends, however many more retries it gets, so each active request
-  counts at most once against the budget.
+  retry_budget x active requests). A request is active from the first time the router sees it
+  (`on_start`, or implicitly in `pick`, `admit` or `retry_delay`) until `on_done`, which the driver
+  must call when it reaches its final state; it is a retry in flight from its first granted retry
+  until then, however many more retries it gets, so each active request counts at most once.
 * Hedging: `hedge_delay` (seconds or None) is when the driver sends a second copy; it reports it with
   `on_hedge` for the counters. Timeouts: `timeout_s` (first token of one attempt) and `deadline_s`
   (whole request), None when not configured; the driver owns the timers.
@@ -90,8 +91,9 @@ class ResilientRouter:
         self._readmitted_s: dict[str, float] = {}
         self._pool_of: dict[str, str] = {}
         self._pools: dict[str, tuple[str, ...]] = {}
-        self._active: set[int] = set()            # request ids between request_started and request_ended
+        self._active: set[int] = set()            # request ids seen and not yet done
         self._retrying: set[int] = set()          # active request ids with a granted retry
+        self._granted: dict[int, int] = {}        # request id -> retries granted
         self._counts: Counter[str] = Counter()
         self._errors_by_reason: Counter[str] = Counter()
         self._rejections: Counter[str] = Counter()
@@ -117,6 +119,7 @@ class ResilientRouter:
     # ---- routing ----
     def pick(self, request: "Request", replicas: Sequence[R], pool: str = "aggregated") -> R | None:
         """The policy's choice among the replicas that are neither marked down nor ejected; None if none is."""
+        self._active.add(request.id)
         self.set_pool(pool, replicas)
         ok = self._usable(replicas)
         if not ok:
@@ -128,6 +131,7 @@ class ResilientRouter:
                            decode_replicas: Sequence[R]) -> tuple[R, R] | None:
         """(prefill, decode) as the policy's route_disaggregated would pick among usable replicas; None
         (and no policy call) when either pool has none."""
+        self._active.add(request.id)
         self.set_pool("prefill", prefill_replicas)
         self.set_pool("decode", decode_replicas)
         pre, dec = self._usable(prefill_replicas), self._usable(decode_replicas)
@@ -237,31 +241,36 @@ class ResilientRouter:
         self._log(t, replica_id, "readmit", reason)
 
     # ---- requests ----
-    def request_started(self, request: "Request") -> None:
-        """The request entered the fleet (counts toward the retry budget's active requests)."""
+    def on_start(self, request: "Request") -> None:
+        """The request entered the fleet (optional: pick, admit and retry_delay also make it active)."""
         self._active.add(request.id)
 
-    def request_ended(self, request: "Request") -> None:
-        """The request reached its final state (completed, failed, rejected)."""
+    def on_done(self, request: "Request") -> None:
+        """The request reached its final state (completed, failed, rejected): it leaves the retry budget."""
         self._active.discard(request.id)
         self._retrying.discard(request.id)
+        self._granted.pop(request.id, None)
+
+    def retries_granted(self, request: "Request") -> int:
+        """Retries granted so far to this active request."""
+        return self._granted.get(request.id, 0)
 
     def retry_delay(self, request: "Request", t: float) -> float | None:
         """Seconds to wait before the next attempt of a request whose attempt failed at t, or None when no
-        retry is left, the budget is full or the deadline would pass (`last_refusal` says which). A
-        granted retry increments request.retries."""
+        retry is left, the budget is full or the deadline would pass (`last_refusal` says which)."""
         cfg = self.config
         self.last_refusal = None
         self._active.add(request.id)
-        if request.retries >= cfg.retries:
+        k = self._granted.get(request.id, 0)
+        if k >= cfg.retries:
             return self._refuse(REFUSED_EXHAUSTED)
         others = len(self._retrying) - (request.id in self._retrying)
         if others + 1 > max(cfg.min_retry_concurrency, cfg.retry_budget * len(self._active)):
             return self._refuse(REFUSED_BUDGET)
-        delay = self.backoff(request.retries) * (1.0 + cfg.backoff.jitter * self.rng.uniform(-1.0, 1.0))
+        delay = self.backoff(k) * (1.0 + cfg.backoff.jitter * self.rng.uniform(-1.0, 1.0))
         if cfg.deadline is not None and t + delay >= request.arrival_s + cfg.deadline:
             return self._refuse(REFUSED_DEADLINE)
-        request.retries += 1
+        self._granted[request.id] = k + 1
         self._retrying.add(request.id)
         self._counts["retries"] += 1
         return delay
@@ -288,6 +297,7 @@ class ResilientRouter:
         """None to admit, else the rejection reason (REJECT_QUEUE, REJECT_TTFT, NO_REPLICA). Always None
         without `admission:`. `replicas` is the pool the request would enter (prefill pool when
         disaggregated); only available replicas count."""
+        self._active.add(request.id)
         adm = self.config.admission
         if adm is None:
             return None

@@ -72,7 +72,7 @@ def test_default_config_picks_exactly_what_the_bare_policy_picks(policy):
         assert wrapped.pick_disaggregated(req(i), pre, dec) == bare.route_disaggregated(req(i), pre, dec)
         wrapped.on_error(agg[i % 5].replica_id, float(i))      # errors without `outlier:` eject nothing
     r = req(99)
-    assert wrapped.retry_delay(r, 1.0) is None and r.retries == 0 and wrapped.last_refusal == REFUSED_EXHAUSTED
+    assert wrapped.retry_delay(r, 1.0) is None and wrapped.last_refusal == REFUSED_EXHAUSTED
     assert wrapped.admit(r, agg) is None
     assert (wrapped.timeout_s, wrapped.deadline_s, wrapped.hedge_delay) == (None, None, None)
     assert wrapped.stats()["ejections"] == 0 and wrapped.ejected() == {}
@@ -298,7 +298,10 @@ def test_backoff_sequence_without_jitter_is_base_times_multiplier_to_the_k_cappe
     r = req()
     delays = [rr.retry_delay(r, 0.0) for _ in range(9)]
     assert delays[:8] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 2.0])
-    assert delays[8] is None and r.retries == 8 and rr.last_refusal == REFUSED_EXHAUSTED
+    assert delays[8] is None and rr.retries_granted(r) == 8 and rr.last_refusal == REFUSED_EXHAUSTED
+    assert r.retries == 0                                       # the driver owns request.retries
+    rr.on_done(r)
+    assert rr.retries_granted(r) == 0
     assert [rr.backoff(k) for k in (0, 3, 50)] == pytest.approx([0.1, 0.8, 2.0])
 
 
@@ -318,19 +321,19 @@ def test_retry_budget_blocks_retries_above_the_budget():
     rr = resilient(retries=5, retry_budget=0.2, min_retry_concurrency=3, backoff={"jitter": 0})
     reqs = [req(i) for i in range(20)]
     for r in reqs[:10]:
-        rr.request_started(r)
+        rr.on_start(r)
     # 10 active: limit max(3, 0.2 x 10 = 2) = 3 retries in flight
     assert [rr.retry_delay(r, 1.0) is not None for r in reqs[:4]] == [True, True, True, False]
-    assert rr.last_refusal == REFUSED_BUDGET and reqs[3].retries == 0
+    assert rr.last_refusal == REFUSED_BUDGET and rr.retries_granted(reqs[3]) == 0
     assert rr.retry_delay(reqs[0], 2.0) == pytest.approx(0.2)   # a request already retrying may go on
     for r in reqs[10:]:
-        rr.request_started(r)
+        rr.on_start(r)
     # 20 active: limit max(3, 4) = 4
     assert rr.retry_delay(reqs[3], 3.0) is not None
     assert rr.retry_delay(reqs[4], 3.0) is None and rr.last_refusal == REFUSED_BUDGET
-    rr.request_ended(reqs[0])               # a retry in flight ends, but 19 active only allow 3.8 ...
+    rr.on_done(reqs[0])               # a retry in flight ends, but 19 active only allow 3.8 ...
     assert rr.retry_delay(reqs[4], 4.0) is None
-    rr.request_started(req(20))             # ... a new arrival brings the limit back to 4: a slot is free
+    rr.on_start(req(20))             # ... a new arrival brings the limit back to 4: a slot is free
     assert rr.retry_delay(reqs[4], 4.0) is not None
     s = rr.stats()
     assert s["retries"] == 6 and s["retries_refused"] == {REFUSED_BUDGET: 3}
@@ -340,8 +343,20 @@ def test_retry_budget_with_no_minimum_follows_the_fraction():
     rr = resilient(retries=1, retry_budget=0.5, min_retry_concurrency=0)
     reqs = [req(i) for i in range(6)]
     for r in reqs:
-        rr.request_started(r)
+        rr.on_start(r)
     assert sum(rr.retry_delay(r, 0.0) is not None for r in reqs) == 3
+
+
+def test_requests_the_router_has_routed_are_active_until_done():
+    rr = resilient(retries=1, retry_budget=0.5, min_retry_concurrency=0)
+    reps, reqs = pool(2), [req(i) for i in range(4)]
+    for r in reqs:
+        rr.pick(r, reps)                    # 4 active: 2 retries may be in flight
+    assert [rr.retry_delay(r, 0.0) is not None for r in reqs] == [True, True, False, False]
+    rr.on_done(reqs[0])                     # 3 active, 1 retrying: 1 + 1 <= 1.5 is false
+    assert rr.retry_delay(reqs[2], 0.0) is None
+    rr.on_done(reqs[1])                     # 2 active, none retrying: 0 + 1 <= 1
+    assert rr.retry_delay(reqs[2], 0.0) is not None
 
 
 def test_a_retry_that_would_start_after_the_deadline_is_refused():
@@ -349,7 +364,7 @@ def test_a_retry_that_would_start_after_the_deadline_is_refused():
     r = req(arrival_s=5.0)
     assert rr.retry_delay(r, 13.5) == pytest.approx(1.0)        # 14.5 < 15
     assert rr.retry_delay(r, 14.0) is None and rr.last_refusal == REFUSED_DEADLINE
-    assert r.retries == 1
+    assert rr.retries_granted(r) == 1
 
 
 # ---- admission ----
