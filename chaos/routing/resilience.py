@@ -28,9 +28,10 @@ Semantics, each after the proxy that made it common:
   the ejection limit is computed against; the last list seen wins (replicas come and go).
 * Retries (`retry_delay`): the router counts the retries it granted each request (by request id;
   `retries_granted`); it does not write request.retries, which the driver owns (it also counts
-  recoveries that do not go through the router). Retry k (0-based) waits min(backoff.max, base x multiplier^k) x (1 + jitter x u), u ~ U[-1, 1] drawn
-  from the rng given to the constructor (chaos.rng.stream(seed, "retry-jitter")), one draw per
-  retry considered past the count and budget checks. Refused (None) when `retries` are used up,
+  recoveries that do not go through the router). Retry k (0-based) waits
+  min(backoff.max, base x multiplier^k) x (1 + jitter x u), u ~ U[-1, 1] drawn from the rng given to
+  the constructor (chaos.rng.stream(seed, "retry-jitter")), one draw per retry that passes the count
+  and budget checks. The cap applies before the jitter, so a capped delay still spreads around max. Refused (None) when `retries` are used up,
   when the retry budget is full, or when the retry would start after the request's `deadline`;
   `last_refusal` says which.
 * Retry budget (Envoy `retry_budget`): retries in flight <= max(min_retry_concurrency,
