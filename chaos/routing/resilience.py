@@ -31,9 +31,9 @@ Semantics, each after the proxy that made it common:
   recoveries that do not go through the router). Retry k (0-based) waits
   min(backoff.max, base x multiplier^k) x (1 + jitter x u), u ~ U[-1, 1] drawn from the rng given to
   the constructor (chaos.rng.stream(seed, "retry-jitter")), one draw per retry that passes the count
-  and budget checks. The cap applies before the jitter, so a capped delay still spreads around max. Refused (None) when `retries` are used up,
-  when the retry budget is full, or when the retry would start after the request's `deadline`;
-  `last_refusal` says which.
+  and budget checks. The cap applies before the jitter, so a capped delay still spreads around max.
+  Refused (None) when `retries` are used up, when the retry budget is full, or when the retry would
+  start after the request's `deadline`; `last_refusal` says which.
 * Retry budget (Envoy `retry_budget`): retries in flight <= max(min_retry_concurrency,
   retry_budget x active requests). A request is active from the first time the router sees it
   (`on_start`, or implicitly in `pick`, `admit` or `retry_delay`) until `on_done`, which the driver
