@@ -6,33 +6,16 @@ names the scenario key, so the caller can point at the YAML line.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable
 
 import simpy
 
 from chaos.catalog import Catalog, GPUSpec, ModelSpec, load_catalog
-from chaos.engine.replica import Replica
 from chaos.errors import InputError
-from chaos.perf import build_perf_model, kv_capacity_tokens
-from chaos.topology import Fabric, Placement, build_fabric, place
+from chaos.perf import kv_capacity_tokens
+from chaos.sim.fleet import Fleet
+from chaos.topology import build_fabric, place
 from chaos.topology.config import FabricSpec
-
-
-@dataclass
-class Fleet:
-    """The serving fleet of one run: what runs where, and the objects that play it."""
-
-    model: ModelSpec
-    gpu: GPUSpec
-    fabric: Fabric
-    placements: dict[str, Placement]
-    replicas: dict[str, Replica]
-    pools: dict[str, list[Replica]] = field(default_factory=dict)
-
-    @property
-    def disaggregated(self) -> bool:
-        return "prefill" in self.pools
 
 
 def _with_field(err: InputError, field_path: str) -> InputError:
@@ -75,31 +58,21 @@ def pool_groups(scenario) -> list[tuple[str, int, int]]:
 
 
 def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: Catalog | None = None) -> Fleet:
-    """Place the deployment on the fabric and start one engine process per replica."""
+    """Place the deployment on the fabric and start one engine process per replica (spares stay idle)."""
     _, model, gpu, fabric_spec = resolve_specs(scenario, catalog)
     fabric = build_fabric(fabric_spec, nvlink_Bps=gpu.nvlink_Bps, nic_Bps=gpu.nic_Bps)
-    groups = pool_groups(scenario)
-    placements = place(fabric, groups, spares=scenario.deployment.spares)
+    placements = place(fabric, pool_groups(scenario), spares=scenario.deployment.spares)
     engine = scenario.engine
-    replicas: dict[str, Replica] = {}
-    pools: dict[str, list[Replica]] = {}
-    capacity_cache: dict[int, int] = {}
-    for p in placements:
-        if p.role == "spare":
-            continue
-        if p.tp not in capacity_cache:
-            try:
-                capacity_cache[p.tp] = kv_capacity_tokens(model, gpu, p.tp, memory_fraction=engine.gpu_memory_utilization)
-            except InputError as err:
-                if p.role != "aggregated" and err.field in (None, "deployment.tp"):
-                    err.field = f"deployment.{p.role}.tp"
-                raise _with_field(err, "deployment.tp")
-        perf = build_perf_model(model, gpu, p.tp, p.link_Bps, p.link_latency_s)
-        replica = Replica(env, p.replica_id, p.role, perf, capacity_cache[p.tp], engine, on_event)
-        replicas[p.replica_id] = replica
-        pools.setdefault(p.role, []).append(replica)
-    return Fleet(model=model, gpu=gpu, fabric=fabric, placements={p.replica_id: p for p in placements},
-                 replicas=replicas, pools=pools)
+    for role, _, tp in pool_groups(scenario):
+        try:
+            kv_capacity_tokens(model, gpu, tp, memory_fraction=engine.gpu_memory_utilization)
+        except InputError as err:
+            if role != "aggregated" and err.field in (None, "deployment.tp"):
+                err.field = f"deployment.{role}.tp"
+            raise _with_field(err, "deployment.tp")
+    recovery = getattr(scenario, "recovery", None)
+    return Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
+                 on_event=on_event, kv_replication=recovery is not None and recovery.requests == "kv_replica")
 
 
 def check_scenario(scenario, catalog: Catalog | None = None) -> Fleet:

@@ -1,75 +1,134 @@
-"""The request path of a run: arrivals, routing, disaggregated hand-off with KV transfer, closed loop.
+"""The request path of a run: arrivals, routing through the resilience layer, the network between the
+router and the replicas, disaggregated hand-off with KV transfer, and what happens to a request when
+its replica fails (the request fate, `recovery.requests`).
 
-The driver owns every Request of the run (ids belong to the run) and is the engines' `on_event`
-callback. It never reads engine internals beyond the router views.
+The driver owns every Request of the run (ids belong to the run: base arrivals keep their workload
+index, extra arrivals from a traffic spike come after them, so a faulted run and its fault-free twin
+name the same requests alike). It is the engines' `on_event` callback and the fleet's `on_lost`.
+
+The network, as the router sees it:
+  * a replica whose engine is dead refuses a connection: an error `REFUSED_S` later;
+  * a partitioned replica drops packets: a dispatch waits (TCP keeps retrying) until the partition
+    heals or the router's timeout fires; tokens it produces meanwhile reach the client when it heals,
+    so TTFT and E2E are the client's view;
+  * a stalled engine accepts requests and queues them; only timeouts, health checks (when the stall
+    is not silent) or the progress watchdog notice it.
 """
 from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
 
+from chaos.engine.events import UrgentTimeout
 from chaos.engine.request import Request
 from chaos.perf import kv_transfer_time
-from chaos.routing import Router
-from chaos.engine.events import UrgentTimeout
-from chaos.topology import path as fabric_path
+from chaos.sim.fate import FateStats, RecoveryPolicy
 from chaos.workload import Workload
+
+REFUSED_S = 1e-3       # a connection refused by a host whose engine is gone comes back within a RTT
+
+
+@dataclass
+class Attempt:
+    """One dispatch of a request: where it went, and the incarnations it relies on."""
+
+    number: int
+    replica_ids: tuple[str, ...]          # (aggregated,) or (prefill, decode)
+    incarnations: tuple[int, ...]
+    started_s: float
+    submitted: bool = False
+
+
+@dataclass
+class _Deferred:
+    events: list = field(default_factory=list)        # (kind, request) produced while cut off
+    connects: list = field(default_factory=list)      # (request, attempt) waiting to connect
 
 
 class Driver:
-    """Feeds the workload into the fleet and follows each request to its end."""
+    """Feeds the workload into the fleet and follows each request to exactly one end state."""
 
-    def __init__(self, env: simpy.Environment, workload: Workload, horizon_s: float | None) -> None:
+    def __init__(self, env: simpy.Environment, workload: Workload, horizon_s: float | None,
+                 recovery: RecoveryPolicy) -> None:
         self.env = env
         self.workload = workload
         self.horizon_s = horizon_s
-        self.requests: list[Request] = []
+        self.recovery = recovery
+        self.requests: dict[int, Request] = {}
         self.finished = 0
         self.last_finish_s = 0.0
         self.all_done = env.event()
         self.fleet = None
-        self.router: Router | None = None
-        self._decode_of: dict[int, object] = {}
-        self._transfer_cache: dict[tuple[str, str], tuple[float, float]] = {}
-        # how many requests end the run when there is no duration (a closed loop without a request
-        # count runs to the horizon)
+        self.router = None
+        self.stats = FateStats()
+        self._attempt: dict[int, Attempt] = {}
+        self._ended: set[int] = set()
+        self._deferred: dict[str, _Deferred] = defaultdict(_Deferred)
+        self._n_base = len(workload.arrival_s)
+        self._next_extra_id = self._n_base
         cl = workload.closed_loop
-        self._expected = len(workload.arrival_s) if cl is None else cl.max_requests
+        # how many requests end the run when it has no duration (extra arrivals raise it)
+        self._expected = self._n_base if cl is None else cl.max_requests
+        self._arrival_log: list[tuple[float, int, int]] = []
 
-    # --- wiring -------------------------------------------------------------------------------
-    def attach(self, fleet, router: Router) -> None:
+    # ---- wiring --------------------------------------------------------------------------------------
+    def attach(self, fleet, router) -> None:
         self.fleet = fleet
         self.router = router
+        fleet.on_lost = self.on_lost
+        fleet.on_reachability = self.on_reachability
+        fleet.on_arrivals = self.add_arrivals
         if self.workload.closed_loop is not None:
-            cl = self.workload.closed_loop
-            for _ in range(cl.concurrency):
+            for _ in range(self.workload.closed_loop.concurrency):
                 self._new_closed_loop_request(0.0)
         else:
             self.env.process(self._arrivals())
 
-    def _make_request(self, arrival_s: float, input_tokens: int, output_tokens: int, hash_ids) -> Request:
-        req = Request(id=len(self.requests), arrival_s=float(arrival_s), input_tokens=int(input_tokens),
+    def _make_request(self, rid: int, arrival_s: float, input_tokens: int, output_tokens: int, hash_ids) -> Request:
+        req = Request(id=rid, arrival_s=float(arrival_s), input_tokens=int(input_tokens),
                       output_tokens=int(output_tokens), hash_ids=hash_ids,
                       hash_block_tokens=self.workload.hash_block_tokens)
-        self.requests.append(req)
+        self.requests[rid] = req
+        self._arrival_log.append((req.arrival_s, req.input_tokens, req.output_tokens))
         return req
 
     def _arrivals(self):
         wl = self.workload
-        arrival = wl.arrival_s
-        inputs = wl.input_tokens
-        outputs = wl.output_tokens
-        hashes = wl.hash_ids
         horizon = self.horizon_s if self.horizon_s is not None else np.inf
+        hashes = wl.hash_ids
         env = self.env
-        for i in range(len(arrival)):
-            t = float(arrival[i])
+        for i in range(self._n_base):
+            t = float(wl.arrival_s[i])
             if t > horizon:
                 break
             if t > env.now:
                 yield UrgentTimeout(env, t - env.now)
-            req = self._make_request(t, inputs[i], outputs[i], hashes[i] if hashes is not None else None)
-            self._dispatch(req)
+            self.arrive(self._make_request(i, t, wl.input_tokens[i], wl.output_tokens[i],
+                                           hashes[i] if hashes is not None else None))
+
+    def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause: str) -> None:
+        """Extra requests (a traffic spike) on top of the workload's own; ids after the base ones."""
+        order = np.argsort(np.asarray(arrival_s, dtype=float), kind="stable")
+        batch = []
+        for k in order:
+            t = float(arrival_s[k])
+            if self.horizon_s is not None and t > self.horizon_s:
+                continue
+            batch.append((self._next_extra_id, t, int(input_tokens[k]), int(output_tokens[k]),
+                          hash_ids[k] if hash_ids is not None else None))
+            self._next_extra_id += 1
+        if self._expected is not None:
+            self._expected += len(batch)
+        self.env.process(self._extra_arrivals(batch))
+
+    def _extra_arrivals(self, batch):
+        for rid, t, inp, out, hashes in batch:
+            if t > self.env.now:
+                yield UrgentTimeout(self.env, t - self.env.now)
+            self.arrive(self._make_request(rid, t, inp, out, hashes))
 
     def _new_closed_loop_request(self, delay_s: float) -> None:
         cl = self.workload.closed_loop
@@ -87,42 +146,234 @@ class Driver:
         if drawn is None:
             return
         input_tokens, output_tokens, hash_ids = drawn
-        self._dispatch(self._make_request(self.env.now, input_tokens, output_tokens, hash_ids))
+        self.arrive(self._make_request(len(self.requests), self.env.now, input_tokens, output_tokens, hash_ids))
 
-    def _dispatch(self, req: Request) -> None:
-        pools = self.fleet.pools
-        if self.fleet.disaggregated:
-            prefill, decode = self.router.route_disaggregated(req, pools["prefill"], pools["decode"])
-            self._decode_of[req.id] = decode
-            prefill.submit(req)
+    # ---- dispatch ------------------------------------------------------------------------------------
+    def arrive(self, req: Request) -> None:
+        deadline = self.router.config.deadline
+        if deadline is not None:
+            self.env.process(self._deadline(req, deadline))
+        self.dispatch(req)
+
+    def dispatch(self, req: Request, *, kv_ready_on: str | None = None) -> None:
+        """Send `req` (again) through the router; `kv_ready_on` resumes it on a replica holding its KV."""
+        fleet, env = self.fleet, self.env
+        if kv_ready_on is not None:
+            targets = (kv_ready_on,)
         else:
-            self.router.route(req, pools["aggregated"]).submit(req)
+            roles = ("prefill", "decode") if fleet.disaggregated else ("aggregated",)
+            reason = self.router.admit(req, fleet.pool(roles[0]), self.predict_ttft)
+            if reason is not None:
+                self.stats.count("rejected: " + reason)
+                self._end(req, "rejected", reason)
+                return
+            if fleet.disaggregated:
+                picks = self.router.pick_disaggregated(req, fleet.pool("prefill"), fleet.pool("decode"))
+            else:
+                pick = self.router.pick(req, fleet.pool("aggregated"), "aggregated")
+                picks = (pick,) if pick is not None else None
+            if picks is None:
+                self._error(req, None, "no healthy replica", final_status="rejected")
+                return
+            targets = tuple(p.replica_id for p in picks)
+        number = self._attempt[req.id].number + 1 if req.id in self._attempt else 0
+        attempt = Attempt(number, targets, tuple(fleet.incarnation(t) for t in targets), env.now)
+        self._attempt[req.id] = attempt
+        timeout = self.router.config.timeout
+        if timeout is not None:
+            self.env.process(self._first_token_timeout(req, attempt, timeout))
+        self._connect(req, attempt, kv_ready=kv_ready_on is not None)
 
-    # --- engine callbacks ---------------------------------------------------------------------
+    def _connect(self, req: Request, attempt: Attempt, kv_ready: bool = False) -> None:
+        first = attempt.replica_ids[0]
+        if not self.fleet.reachable(first):
+            self._deferred[first].connects.append((req, attempt, kv_ready))
+            return
+        if not self.fleet.accepting(first):
+            self.env.process(self._refused(req, attempt, first))
+            return
+        attempt.submitted = True
+        replica = self.fleet.replicas[first]
+        if kv_ready and replica.role == "decode":
+            replica.submit_decode(req)
+        elif kv_ready:
+            replica.submit(req, kv_ready=True)
+        else:
+            replica.submit(req)
+
+    def _refused(self, req: Request, attempt: Attempt, replica_id: str):
+        yield UrgentTimeout(self.env, REFUSED_S)
+        if self._attempt.get(req.id) is attempt:
+            self.stats.count("refused")
+            self._error(req, replica_id, f"connection refused by {replica_id}", kind="refused")
+
+    def _first_token_timeout(self, req: Request, attempt: Attempt, timeout_s: float):
+        yield UrgentTimeout(self.env, timeout_s)
+        if self._attempt.get(req.id) is attempt and req.first_token_s != req.first_token_s:   # NaN: no token
+            self.stats.count("timeouts")
+            self._abandon(req, attempt)
+            self._error(req, attempt.replica_ids[0], f"no first token within {timeout_s:g}s", kind="timeout")
+
+    def _deadline(self, req: Request, deadline_s: float):
+        yield UrgentTimeout(self.env, deadline_s)
+        if self._final(req):
+            return
+        attempt = self._attempt.get(req.id)
+        if attempt is not None:
+            self._abandon(req, attempt)
+        self.stats.count("deadline exceeded")
+        self._end(req, "failed", f"deadline of {deadline_s:g}s exceeded")
+
+    def _abandon(self, req: Request, attempt: Attempt) -> None:
+        """The client gives up on this attempt: cancel it wherever it sits."""
+        self._attempt.pop(req.id, None)
+        for rid in attempt.replica_ids:
+            replica = self.fleet.replicas[rid]
+            if replica.alive:
+                replica.cancel(req)
+
+    # ---- what the engines report ---------------------------------------------------------------------
     def on_event(self, kind: str, req: Request, t: float) -> None:
-        if kind in ("finished", "rejected", "failed"):
-            # every final state counts: a rejected request must not keep a run waiting for it
-            self.finished += 1
-            self.last_finish_s = max(self.last_finish_s, t)
-            self._decode_of.pop(req.id, None)
-            if self.workload.closed_loop is not None:
-                self._new_closed_loop_request(self.workload.closed_loop.think_time_s)
-            if self.finished == self._expected and not self.all_done.triggered:
-                self.all_done.succeed()
-        elif kind == "prefill_done":
-            decode = self._decode_of.pop(req.id)
-            self.env.process(self._transfer(req, decode))
+        attempt = self._attempt.get(req.id)
+        if attempt is None or req.id in self._ended:
+            return                                   # a cancelled or superseded attempt
+        source = req.replicas[-1] if req.replicas else attempt.replica_ids[0]
+        if kind == "prefill_done":
+            self.env.process(self._transfer(req, attempt))
+            return
+        if kind in ("first_token", "finished") and not self.fleet.reachable(source):
+            self._deferred[source].events.append((kind, req, attempt))
+            return
+        self._deliver(kind, req, attempt, source, t)
 
-    def _transfer(self, req: Request, decode):
+    def _deliver(self, kind: str, req: Request, attempt: Attempt, source: str, t: float) -> None:
+        if kind == "first_token":
+            self.router.on_success(source, t)
+        elif kind == "finished":
+            self._attempt.pop(req.id, None)
+            self._end(req, "completed", "")
+        elif kind in ("rejected", "failed"):
+            self._attempt.pop(req.id, None)
+            self._end(req, kind, req.reason)
+
+    def on_reachability(self, replica_id: str, reachable: bool) -> None:
+        """A partition around `replica_id` began or healed: on healing, what waited goes through."""
+        if not reachable:
+            return
+        pending = self._deferred.pop(replica_id, None)
+        if pending is None:
+            return
+        now = self.env.now
+        for kind, req, attempt in pending.events:
+            if self._attempt.get(req.id) is not attempt:
+                continue
+            if kind == "first_token":
+                req.first_token_s = now            # the client sees it only now
+            elif kind == "finished":
+                req.finish_s = now
+                if req.first_token_s > now:
+                    req.first_token_s = now
+            self._deliver(kind, req, attempt, replica_id, now)
+        for req, attempt, kv_ready in pending.connects:
+            if self._attempt.get(req.id) is attempt:
+                self._connect(req, attempt, kv_ready)
+
+    def _transfer(self, req: Request, attempt: Attempt):
         """Move the prompt's KV from the prefill replica to the chosen decode replica over the fabric."""
-        prefill_id = req.replicas[-1]
-        key = (prefill_id, decode.replica_id)
-        if key not in self._transfer_cache:
-            placements = self.fleet.placements
-            self._transfer_cache[key] = fabric_path(self.fleet.fabric, placements[prefill_id], placements[decode.replica_id])
-        bandwidth_Bps, latency_s = self._transfer_cache[key]
-        delay = kv_transfer_time(self.fleet.model, req.input_tokens, bandwidth_Bps, latency_s)
-        yield UrgentTimeout(self.env, delay)   # lands before same-instant iteration ends (engine.events)
-        self.fleet.replicas[prefill_id].release(req)
+        fleet = self.fleet
+        prefill_id, decode_id = attempt.replica_ids
+        bandwidth_Bps, latency_s = fleet.transfer_path(prefill_id, decode_id)
+        if bandwidth_Bps <= 0:
+            self._lost_attempt(req, prefill_id, f"no fabric route from {prefill_id} to {decode_id} for KV")
+            return
+        yield UrgentTimeout(self.env, kv_transfer_time(fleet.model, req.input_tokens, bandwidth_Bps, latency_s))
+        if self._attempt.get(req.id) is not attempt:
+            return                                   # the attempt died meanwhile (crash, timeout)
+        if fleet.incarnation(prefill_id) != attempt.incarnations[0]:
+            self._lost_attempt(req, prefill_id, f"{prefill_id} lost during KV transfer")
+            return
+        fleet.replicas[prefill_id].release(req)
+        decode = fleet.replicas[decode_id]
+        if not decode.alive or fleet.incarnation(decode_id) != attempt.incarnations[1]:
+            self._lost_attempt(req, decode_id, f"{decode_id} unavailable for KV transfer")
+            return
         decode.submit_decode(req)
 
+    def on_lost(self, requests: list[Request], replica_id: str, reason: str) -> None:
+        """The fleet killed `replica_id`; these requests were on it (queued, running, awaiting transfer)."""
+        for req in requests:
+            attempt = self._attempt.get(req.id)
+            if attempt is not None and replica_id in attempt.replica_ids and not self._final(req):
+                self._lost_attempt(req, replica_id, reason)
+
+    # ---- failure handling ----------------------------------------------------------------------------
+    def _lost_attempt(self, req: Request, replica_id: str, reason: str) -> None:
+        """Server-side loss of a running attempt: the request fate decides (fail/retry/migrate/kv_replica)."""
+        attempt = self._attempt.pop(req.id, None)
+        if attempt is not None:
+            for rid in attempt.replica_ids:
+                other = self.fleet.replicas[rid]
+                if rid != replica_id and other.alive:
+                    other.cancel(req)
+        self.router.on_error(replica_id, self.env.now, "lost")
+        self.stats.count("lost on failure")
+        decision = self.recovery.decide(req, self.fleet, replica_id)
+        if decision.action == "fail":
+            self._end(req, "failed", f"{reason}; {decision.why}" if decision.why else reason)
+            return
+        req.retries += 1
+        self.stats.count(f"recovered by {decision.action}")
+        if decision.action == "retry":
+            req.generated = 0                           # start over: the tokens streamed so far are discarded
+        self.dispatch(req, kv_ready_on=decision.target)
+
+    def _error(self, req: Request, replica_id: str | None, reason: str, final_status: str = "failed",
+               kind: str = "error") -> None:
+        """A client-visible error (refused, timeout, no replica): retry with backoff while allowed."""
+        self._attempt.pop(req.id, None)
+        if replica_id is not None:
+            self.router.on_error(replica_id, self.env.now, kind)
+        delay = self.router.retry_delay(req, self.env.now)
+        if delay is None:
+            self._end(req, final_status, reason)
+            return
+        req.retries += 1
+        self.stats.count("retries")
+
+        def later():
+            yield UrgentTimeout(self.env, delay)
+            if not self._final(req):
+                self.dispatch(req)
+        self.env.process(later())
+
+    # ---- ends ----------------------------------------------------------------------------------------
+    def _final(self, req: Request) -> bool:
+        return req.id in self._ended
+
+    def _end(self, req: Request, status: str, reason: str) -> None:
+        self._ended.add(req.id)
+        if status != "completed":
+            req.status = status
+            req.reason = reason
+            req.finish_s = self.env.now
+        self.finished += 1
+        self.last_finish_s = max(self.last_finish_s, self.env.now)
+        self.router.on_done(req)
+        if self.workload.closed_loop is not None:
+            self._new_closed_loop_request(self.workload.closed_loop.think_time_s)
+        if self.finished == self._expected and not self.all_done.triggered:
+            self.all_done.succeed()
+
+    # ---- observations for the controller and admission ----------------------------------------------
+    def predict_ttft(self, replica, req: Request) -> float:
+        """Queued prefill work on `replica` plus this prompt, at the replica's full-batch prefill speed."""
+        return self.fleet.predict_ttft(replica.replica_id, replica.prefill_tokens_pending + req.input_tokens)
+
+    def recent_arrivals(self, window_s: float) -> np.ndarray:
+        """(arrival_s, input, output) rows of requests that arrived in the last `window_s`."""
+        t0 = self.env.now - window_s
+        rows = [r for r in self._arrival_log[-50_000:] if r[0] >= t0]
+        return np.asarray(rows, dtype=float).reshape(-1, 3)
+
+    def ordered_requests(self) -> list[Request]:
+        return [self.requests[k] for k in sorted(self.requests)]

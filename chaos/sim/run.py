@@ -10,10 +10,10 @@ import simpy
 
 from chaos.catalog import Catalog
 from chaos.metrics import FleetSeries, ItlSamples, RequestLog, Summary, TimeSeries, summarize, time_series
-from chaos.routing import ROUTERS
-from chaos.rng import stream
+from chaos.routing import build_resilient_router
 from chaos.sim.build import Fleet, build_fleet
 from chaos.sim.driver import Driver
+from chaos.sim.fate import RecoveryPolicy
 from chaos.workload import build_workload
 
 # Without a duration the run lasts until every request is done; this caps a run that cannot drain.
@@ -37,12 +37,12 @@ class Result:
 
 def _sample_fleet(env: simpy.Environment, fleet: Fleet, series: FleetSeries, window_s: float):
     """Every window, record replicas up per pool, queue depth, running sequences and KV use."""
-    replicas = list(fleet.replicas.values())
     pools = fleet.pools
     while True:
+        replicas = [r for rs in pools.values() for r in rs]
         series.append(
             env.now,
-            replicas_up={role: len(rs) for role, rs in pools.items()},
+            replicas_up={role: sum(1 for r in rs if r.alive) for role, rs in pools.items()},
             queue_depth=sum(r.num_waiting for r in replicas),
             running=sum(r.num_running for r in replicas),
             kv_use_frac=float(np.mean([r.kv_use_frac for r in replicas])) if replicas else 0.0,
@@ -58,9 +58,11 @@ def run(scenario, *, catalog: Catalog | None = None,
     horizon = scenario.duration
     workload = build_workload(scenario.workload, seed=scenario.seed, base_dir=scenario.base_dir,
                               duration_s=horizon)
-    driver = Driver(env, workload, horizon)
+    recovery = getattr(scenario, "recovery", None)
+    driver = Driver(env, workload, horizon, RecoveryPolicy(recovery.requests, recovery.max_attempts)
+                    if recovery is not None else RecoveryPolicy())
     fleet = build_fleet(scenario, env, driver.on_event, catalog)
-    router = ROUTERS.get(scenario.router.policy)(scenario.router, stream(scenario.seed, "routing"))
+    router = build_resilient_router(scenario.router, scenario.seed, lambda: env.now)
     driver.attach(fleet, router)
     window_s = scenario.metrics.window
     fleet_series = FleetSeries()
@@ -86,15 +88,17 @@ def run(scenario, *, catalog: Catalog | None = None,
     else:
         horizon_s = driver.last_finish_s if driver.all_done.triggered else env.now
 
-    for req in driver.requests:
+    requests = driver.ordered_requests()
+    for req in requests:
         req.close(horizon_s)
-    log = RequestLog.from_records(driver.requests)
+    log = RequestLog.from_records(requests)
     itl = ItlSamples.concat([ItlSamples(a.gaps_s, a.weights, a.t_s).compact(window_s)
                              for a in (r.itl_samples() for r in fleet.replicas.values())])
     slo = scenario.slo.to_slo() if scenario.slo is not None else None
     summary = summarize(log, itl=itl, slo=slo, window=(0.0, horizon_s))
     series = time_series(log, window_s=window_s, t_end=horizon_s, slo=slo)
     wall = time.perf_counter() - wall0
-    stats = {"wall_s": wall, "sim_s": horizon_s, "requests": len(driver.requests)}
+    stats = {"wall_s": wall, "sim_s": horizon_s, "requests": len(requests), "router": router.stats(),
+             "request_path": dict(driver.stats)}
     return Result(scenario=scenario, log=log, itl=itl, series=series, fleet_series=fleet_series,
                   summary=summary, horizon_s=horizon_s, fleet=fleet, stats=stats)

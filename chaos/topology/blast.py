@@ -105,6 +105,12 @@ def blast_radius(fabric: Fabric, placements: Sequence[Placement], element: str,
                        tuple(sorted(links_lost)), tuple(sorted(reasons)))
 
 
+def lost_reason(fabric: Fabric, p: Placement, graph: nx.Graph, reach: set[str] | None = None) -> str:
+    """Why `p` cannot serve on `graph` ("" when it can); `reach` = frontend_reachable_gpus(graph) if known."""
+    planned = ring_routes(fabric, p.gpus, fabric.graph)
+    return _lost_reason(fabric, p, planned, graph, frontend_reachable_gpus(fabric, graph) if reach is None else reach)
+
+
 def _lost_reason(fabric: Fabric, p: Placement, before: list, after: nx.Graph, reach_after: set[str]) -> str:
     gone = [gpu for gpu in p.gpus if gpu not in after]
     if gone:
