@@ -22,9 +22,9 @@ Every action is journaled through plane.record at the instant it is decided.
 
 Composition: `policy: [failover_spare, reshard, restart]` - for each replica marked down, the
 recovery policies are tried in that order until one acts (`none` last, implicitly); rebalancing
-policies in the list (rerole, autoscale) always run alongside. Repeated down events for a replica
-already held down, or for one whose recovery is still under way (until it is due to serve), are
-ignored, so a health check and the watchdog reporting the same failure cause one action.
+policies in the list (rerole, autoscale) always run alongside. Down events for a replica already held
+down, not active (a spare, failed over, deactivated), or whose recovery is still under way (until it
+is due to serve) are ignored, so a health check and the watchdog reporting the same failure cause one action.
 
 What the simulation must do: build `Controller(config, plane)`, call `start()` once before the run,
 call `on_replica_down(id, reason, t)` / `on_replica_up(id, t)` from the HealthMonitor and
@@ -75,8 +75,8 @@ class Controller:
         """Detection says the replica is down (reason: "health check", "no progress", ...)."""
         now = self.plane.env.now if t is None else t
         state = self.state
-        if replica_id in state.down:
-            return
+        if replica_id in state.down or replica_id not in self.plane.replicas():
+            return                      # already held down, or not active (a spare, failed over, removed)
         state.down[replica_id] = reason
         if state.in_recovery(replica_id, now):
             return

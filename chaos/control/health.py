@@ -29,7 +29,9 @@ the value seen when it was flagged, or once it is alive and idle (nothing left t
 restarted engine is idle). A silent stall starting at t with work queued is flagged between
 t + stall_after and t + stall_after + interval.
 
-Callbacks `on_change(replica_id, healthy, reason, t)` fire only on state changes.
+Callbacks `on_change(replica_id, healthy, reason, t)` fire only on state changes. Several detectors
+may watch one replica: `CombinedDetection` merges them (down while any holds it down, up when none
+does), so one detector's "up" never clears another's "down".
 """
 from __future__ import annotations
 
@@ -191,3 +193,36 @@ class ProgressWatchdog:
             del self._flagged[rid]                  # replica left the fleet: forget it silently
         for rid in [k for k in self._idle_seen if k not in seen]:
             del self._idle_seen[rid]
+
+
+class CombinedDetection:
+    """Merges several detectors' verdicts, keyed by their reason ("health check", "no progress", ...).
+
+    Use the instance as the `on_change` of every detector; it calls `on_change` once when a replica
+    goes from no detector holding it down to one (with that detector's reason), and once when the last
+    detector releases it (with the reason of the one that released it last).
+    """
+
+    def __init__(self, on_change: OnChange) -> None:
+        self.on_change = on_change
+        self._holding: dict[str, set[str]] = {}
+
+    def __call__(self, replica_id: str, healthy: bool, reason: str, t: float) -> None:
+        held = self._holding.setdefault(replica_id, set())
+        if healthy:
+            if reason in held:
+                held.discard(reason)
+                if not held:
+                    self.on_change(replica_id, True, reason, t)
+        elif reason not in held:
+            held.add(reason)
+            if len(held) == 1:
+                self.on_change(replica_id, False, reason, t)
+
+    def down(self, replica_id: str) -> set[str]:
+        """The reasons holding a replica down (empty when none)."""
+        return set(self._holding.get(replica_id, ()))
+
+    def forget(self, replica_id: str) -> None:
+        """The replica left the fleet: drop its verdicts silently."""
+        self._holding.pop(replica_id, None)

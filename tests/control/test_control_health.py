@@ -165,3 +165,20 @@ def test_watchdog_keeps_a_dead_replica_flagged_until_it_is_back_idle():
     ProgressWatchdog(env, lambda: [eng], WatchdogConfig(stall_after=30, interval=5), log)
     env.run(until=300)
     assert log.events == [("r", False, "no progress", 30.0), ("r", True, "no progress", 115.0)]
+
+
+def test_combined_detection_is_down_while_any_detector_holds_it():
+    from chaos.control import CombinedDetection
+    log = Log()
+    merged = CombinedDetection(log)
+    merged("r", False, "no progress", 40.0)
+    merged("r", False, "health check", 58.0)         # second detector: no new callback
+    merged("r", True, "no progress", 115.0)           # watchdog releases, probes still failing
+    merged("r", True, "no progress", 116.0)           # repeated up from a detector not holding it
+    assert merged.down("r") == {"health check"}
+    merged("r", True, "health check", 120.0)
+    merged("q", True, "health check", 1.0)            # never down: nothing
+    assert log.events == [("r", False, "no progress", 40.0), ("r", True, "health check", 120.0)]
+    merged("r", False, "health check", 200.0)
+    merged.forget("r")
+    assert merged.down("r") == set()

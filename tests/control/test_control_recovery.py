@@ -174,3 +174,13 @@ def test_one_failure_reported_by_two_detectors_causes_one_action():
     env.run(until=100)
     ctl.on_replica_down("r0", "health check", 100.0)                 # a new failure after recovery
     assert plane.called("restart") == [(10.0, ("r0", 60.0)), (100.0, ("r0", 60.0))]
+
+
+def test_down_events_for_replicas_not_active_are_ignored():
+    env = simpy.Environment()
+    plane = FakePlane(env, {"r0": "aggregated"}, spares=["s0", "s1"])
+    ctl = controller(plane, ["failover_spare", "restart"])
+    ctl.on_replica_down("r0", "no progress", 0.0)                    # s0 takes over; r0 leaves
+    ctl.on_replica_down("r0", "health check", 1.0)                   # late verdict on the old id
+    ctl.on_replica_down("s1", "health check", 1.0)                   # a spare is not served traffic
+    assert plane.called("failover") == [(0.0, ("r0", "s0", 90.0))] and plane.called("restart") == []

@@ -22,7 +22,10 @@ class Rerole(Policy):
     name = "rerole"
     kind = "rebalance"
 
+    _tp: dict[str, int] | None = None
+
     def start(self) -> None:
+        """Remember each pool's TP (for capacity if a pool is ever empty) and whether it is disaggregated."""
         self._tp = {p: self.plane.tp_of(ids[0]) for p in ("prefill", "decode")
                     if (ids := self.plane.replicas(p))}
 
@@ -35,6 +38,8 @@ class Rerole(Policy):
     def rebalance(self, cause: str) -> bool:
         """Move replicas toward the starved pool; True when any moved."""
         plane, state, auto = self.plane, self.state, self.config.autoscale
+        if self._tp is None:
+            self.start()
         if len(self._tp) < 2:
             return False
         load = plane.load(auto.window_s)
