@@ -315,13 +315,19 @@ class TimedFault(FaultBase):
 
     def planned(self, ctx: PlanContext, k: int, targets: tuple[str, ...], start: float, end: float,
                 permanent: bool, detail: str = "") -> PlannedFault:
-        lost, degraded = self.effect(ctx.view, targets)
+        key = (ctx.index, targets)
+        if key not in ctx.view.effects:
+            ctx.view.effects[key] = self.effect(ctx.view, targets)
+        lost, degraded = ctx.view.effects[key]
         return PlannedFault(ctx.index, self.type, k, self.kind_for(ctx.view, targets), targets, float(start), float(end),
                             permanent, lost, degraded, f"{ctx.field} {self.type}", detail, ctx.seed, self)
 
 
 def element_effect(view: FleetView, elements: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Blast radius of failing `elements` together: each removed in turn, lost and degraded replicas unioned."""
+    key = ("elements", elements)
+    if key in view.effects:
+        return view.effects[key]
     graph = view.fabric.graph
     lost: set[str] = set()
     degraded: set[str] = set()
@@ -330,7 +336,8 @@ def element_effect(view: FleetView, elements: tuple[str, ...]) -> tuple[tuple[st
         lost.update(br.replicas_lost)
         degraded.update(br.replicas_degraded)
         graph = remove_element(view.fabric, element, graph)
-    return tuple(sorted(lost)), tuple(sorted(degraded - lost))
+    view.effects[key] = tuple(sorted(lost)), tuple(sorted(degraded - lost))
+    return view.effects[key]
 
 
 def suggest_type(value: Any) -> str:

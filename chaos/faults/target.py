@@ -190,9 +190,11 @@ class FleetView:
     fabric: Fabric
     placements: tuple[Placement, ...]
     by_id: dict[str, Placement] = field(init=False)
+    effects: dict = field(init=False, repr=False)   # (fault key, targets) -> (lost, degraded): blast radius is not cheap
 
     def __post_init__(self) -> None:
         self.by_id = {p.replica_id: p for p in self.placements}
+        self.effects = {}
 
     def node(self, element: str) -> dict:
         return self.fabric.graph.nodes[element]
