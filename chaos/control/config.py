@@ -139,6 +139,9 @@ class ControllerConfig(BaseModel):
     model_load_time: float = Field(90.0, ge=0, description="seconds to load weights on a spare or resharded group")
     rerole_time: float = Field(30.0, ge=0, description="seconds to switch a drained replica's role")
     autoscale: AutoscaleConfig = Field(default_factory=AutoscaleConfig)
+    liveness: HealthConfig = Field(default_factory=lambda: HealthConfig(interval=10.0, timeout=1.0, failures=3),
+                                   description="the orchestrator's own liveness probe of each engine (node-local, "
+                                               "so a network partition does not fail it); Kubernetes defaults")
 
     @field_validator("restart_time", "model_load_time", "rerole_time", mode="before")
     @classmethod

@@ -55,10 +55,34 @@ def build_journal(result) -> dict:
             ],
         },
         "horizon_s": result.horizon_s,
+        **_supervision(result),
         "summary": result.summary.to_dict(),
         "time_series": result.series.to_dict(),
         "fleet_series": result.fleet_series.to_dict(),
     })
+
+
+def _supervision(result) -> dict:
+    """Faults as planned and played, what detection concluded, what the controller and router did."""
+    sup = result.supervision
+    if sup is None:
+        return {}
+    return {
+        "faults": [
+            {"type": pf.type, "index": pf.index, "occurrence": pf.occurrence, "cause": pf.cause,
+             "start_s": pf.start_s, "end_s": pf.end_s, "permanent": pf.permanent,
+             "target_kind": pf.target_kind, "targets": list(pf.targets),
+             "replicas_lost": list(pf.replicas_lost), "replicas_degraded": list(pf.replicas_degraded),
+             "detail": pf.detail}
+            for pf in sup.planned
+        ],
+        "detections": [{"t_s": d.t_s, "replica": d.replica, "healthy": d.healthy, "reason": d.reason}
+                       for d in sup.detections],
+        "controller": [{"t_s": a.t_s, "action": a.action, "replicas": list(a.replicas), "detail": a.detail}
+                       for a in result.fleet.actions],
+        "router": result.stats.get("router", {}),
+        "request_path": dict(sorted(result.stats.get("request_path", {}).items())),
+    }
 
 
 def write_journal(result, path: Path) -> Path:

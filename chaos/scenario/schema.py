@@ -20,7 +20,9 @@ from chaos.topology.config import FabricSpec
 from chaos.units import parse_duration
 from chaos.workload.config import WorkloadConfig
 
+from chaos.control.config import ControllerConfig, HealthConfig, WatchdogConfig
 from chaos.engine.config import EngineConfig
+from chaos.faults.config import FaultsConfig
 from chaos.metrics.config import SloConfig
 from chaos.routing.config import RouterConfig
 
@@ -116,6 +118,22 @@ class DeploymentConfig(_Section):
         return [("aggregated", int(self.replicas or 1), int(self.tp or 1))]
 
 
+class ScenarioRouterConfig(RouterConfig):
+    """`router:` — the routing policy and its resilience layer (chaos.routing), plus how the router
+    detects failures: `health:` probes and the progress `watchdog:` (chaos.control)."""
+    health: Optional[HealthConfig] = None
+    """Health probes; omitted = the router learns of failures only from errors and timeouts."""
+    watchdog: Optional[WatchdogConfig] = None
+    """Progress watchdog that finds silent stalls; omitted = off."""
+
+
+class RecoveryConfig(_Section):
+    """`recovery:` — what happens to the requests on a replica that fails (see chaos.sim.fate)."""
+    requests: Literal["fail", "retry", "migrate", "kv_replica"] = "fail"
+    max_attempts: int = Field(3, ge=1)
+    """How many times one request may be recovered before it fails."""
+
+
 class MetricsConfig(_Section):
     """`metrics:` — how results are aggregated over time."""
     window: Duration = 10.0
@@ -143,7 +161,10 @@ class Scenario(_Section):
     deployment: DeploymentConfig
     engine: EngineConfig = Field(default_factory=EngineConfig)
     workload: WorkloadConfig
-    router: RouterConfig = Field(default_factory=lambda: RouterConfig(policy=DEFAULT_ROUTER_POLICY))
+    router: ScenarioRouterConfig = Field(default_factory=lambda: ScenarioRouterConfig(policy=DEFAULT_ROUTER_POLICY))
+    recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
+    controller: ControllerConfig = Field(default_factory=ControllerConfig)
+    faults: FaultsConfig = Field(default_factory=list)
     slo: Optional[SloConfig] = None
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 

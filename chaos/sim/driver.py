@@ -66,6 +66,7 @@ class Driver:
         self.stats = FateStats()
         self._attempt: dict[int, Attempt] = {}
         self._ended: set[int] = set()
+        self._failed_on: dict[int, set[str]] = defaultdict(set)   # replicas that failed a request
         self._deferred: dict[str, _Deferred] = defaultdict(_Deferred)
         self._n_base = len(workload.arrival_s)
         self._next_extra_id = self._n_base
@@ -81,6 +82,7 @@ class Driver:
         fleet.on_lost = self.on_lost
         fleet.on_reachability = self.on_reachability
         fleet.on_arrivals = self.add_arrivals
+        fleet.workload = self.workload
         if self.workload.closed_loop is not None:
             for _ in range(self.workload.closed_loop.concurrency):
                 self._new_closed_loop_request(0.0)
@@ -168,9 +170,10 @@ class Driver:
                 self._end(req, "rejected", reason)
                 return
             if fleet.disaggregated:
-                picks = self.router.pick_disaggregated(req, fleet.pool("prefill"), fleet.pool("decode"))
+                picks = self.router.pick_disaggregated(req, self._candidates(req, "prefill"),
+                                                       self._candidates(req, "decode"))
             else:
-                pick = self.router.pick(req, fleet.pool("aggregated"), "aggregated")
+                pick = self.router.pick(req, self._candidates(req, "aggregated"), "aggregated")
                 picks = (pick,) if pick is not None else None
             if picks is None:
                 self._error(req, None, "no healthy replica", final_status="rejected")
@@ -183,6 +186,16 @@ class Driver:
         if timeout is not None:
             self.env.process(self._first_token_timeout(req, attempt, timeout))
         self._connect(req, attempt, kv_ready=kv_ready_on is not None)
+
+    def _candidates(self, req: Request, role: str) -> list:
+        """The pool, less the replicas that already failed this request (Envoy's previous_hosts retry
+        predicate) while others remain."""
+        pool = self.fleet.pool(role)
+        tried = self._failed_on.get(req.id)
+        if not tried:
+            return pool
+        fresh = [r for r in pool if r.replica_id not in tried]
+        return fresh if fresh else pool
 
     def _connect(self, req: Request, attempt: Attempt, kv_ready: bool = False) -> None:
         first = attempt.replica_ids[0]
@@ -316,6 +329,7 @@ class Driver:
                 if rid != replica_id and other.alive:
                     other.cancel(req)
         self.router.on_error(replica_id, self.env.now, "lost")
+        self._failed_on[req.id].add(replica_id)
         self.stats.count("lost on failure")
         decision = self.recovery.decide(req, self.fleet, replica_id)
         if decision.action == "fail":
@@ -333,6 +347,7 @@ class Driver:
         self._attempt.pop(req.id, None)
         if replica_id is not None:
             self.router.on_error(replica_id, self.env.now, kind)
+            self._failed_on[req.id].add(replica_id)
         delay = self.router.retry_delay(req, self.env.now)
         if delay is None:
             self._end(req, final_status, reason)
@@ -352,6 +367,7 @@ class Driver:
 
     def _end(self, req: Request, status: str, reason: str) -> None:
         self._ended.add(req.id)
+        self._failed_on.pop(req.id, None)
         if status != "completed":
             req.status = status
             req.reason = reason

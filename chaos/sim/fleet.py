@@ -84,6 +84,7 @@ class Fleet:
         self.on_reachability: Callable[[str, bool], None] = lambda replica_id, reachable: None
         self.on_arrivals: Callable[..., None] | None = None
         self.on_membership: Callable[[str, bool], None] = lambda replica_id, member: None
+        self.workload = None          # set by the driver: what a traffic spike scales
         self._capacity: dict[int, int] = {}
         for p in placements:
             if p.role == "spare":
@@ -169,6 +170,14 @@ class Fleet:
         st = self.state[replica_id]
         replica = self.replicas.get(replica_id)
         if replica is None or not replica.alive or st.partitioned:
+            return False
+        return not (st.stalled and not st.silent)
+
+    def liveness_probe(self, replica_id: str) -> bool:
+        """Would the orchestrator's node-local liveness probe pass: alive and not a loud stall."""
+        st = self.state[replica_id]
+        replica = self.replicas.get(replica_id)
+        if replica is None or not replica.alive:
             return False
         return not (st.stalled and not st.silent)
 
@@ -475,3 +484,20 @@ class Fleet:
         # aggregated: the time to prefill and decode the mean request, shared over one replica
         per_request_s = mean_input / prefill + mean_output / decode
         return mean_output / per_request_s if per_request_s > 0 else decode
+
+    # ---- FleetControl: software crash and the workload a spike scales --------------------------------
+    def crash_replica(self, replica_id: str, cause: str) -> None:
+        """The engine process dies (software fault); hardware stays healthy; only a controller restarts it."""
+        replica = self.replicas.get(replica_id)
+        if replica is not None and replica.alive:
+            self.kill(replica_id, f"engine crashed ({cause})")
+
+    def workload_lengths(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.workload.input_tokens, self.workload.output_tokens
+
+    def workload_rate(self, t0: float, t1: float) -> float:
+        arrivals = self.workload.arrival_s
+        if t1 <= t0 or len(arrivals) == 0:
+            return 0.0
+        n = np.searchsorted(arrivals, t1, side="left") - np.searchsorted(arrivals, t0, side="left")
+        return float(n) / (t1 - t0)

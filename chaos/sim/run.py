@@ -14,6 +14,7 @@ from chaos.routing import build_resilient_router
 from chaos.sim.build import Fleet, build_fleet
 from chaos.sim.driver import Driver
 from chaos.sim.fate import RecoveryPolicy
+from chaos.sim.supervision import Supervision, supervise
 from chaos.workload import build_workload
 
 # Without a duration the run lasts until every request is done; this caps a run that cannot drain.
@@ -32,6 +33,7 @@ class Result:
     summary: Summary
     horizon_s: float
     fleet: Fleet
+    supervision: Supervision | None = None
     stats: dict = field(default_factory=dict)
 
 
@@ -64,6 +66,7 @@ def run(scenario, *, catalog: Catalog | None = None,
     fleet = build_fleet(scenario, env, driver.on_event, catalog)
     router = build_resilient_router(scenario.router, scenario.seed, lambda: env.now)
     driver.attach(fleet, router)
+    supervision = supervise(scenario, fleet, driver, router)
     window_s = scenario.metrics.window
     fleet_series = FleetSeries()
     env.process(_sample_fleet(env, fleet, fleet_series, window_s))
@@ -101,4 +104,4 @@ def run(scenario, *, catalog: Catalog | None = None,
     stats = {"wall_s": wall, "sim_s": horizon_s, "requests": len(requests), "router": router.stats(),
              "request_path": dict(driver.stats)}
     return Result(scenario=scenario, log=log, itl=itl, series=series, fleet_series=fleet_series,
-                  summary=summary, horizon_s=horizon_s, fleet=fleet, stats=stats)
+                  summary=summary, horizon_s=horizon_s, fleet=fleet, supervision=supervision, stats=stats)
