@@ -118,6 +118,18 @@ class KVBlockManager:
         """Return n private blocks."""
         self.free += n
 
+    def resize(self, total_blocks: int) -> None:
+        """Change the number of blocks (HBM pages retired or restored). Retiring takes free blocks first,
+        then evicts unreferenced cached entries; it never takes blocks in use (the caller frees them first)."""
+        total_blocks = int(total_blocks)
+        if total_blocks < self.used:
+            raise SimulationError(f"KV resize to {total_blocks} blocks below the {self.used} in use")
+        retire = self.total_blocks - total_blocks
+        if retire > self.free:
+            self._evict(retire - self.free)
+        self.free -= retire
+        self.total_blocks = total_blocks
+
     def clear(self) -> None:
         """Forget everything (the replica lost its GPU memory)."""
         self.free = self.total_blocks

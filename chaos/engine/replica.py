@@ -17,10 +17,23 @@ KV accounting: a sequence's context is the tokens in its KV (input + generated -
 and takes one more at the start of an iteration when its context fills its slots; see kv.py.
 Requests that can never fit (prompt blocks > all blocks) end "rejected" (or "failed" once started).
 
+Lifecycle (lifecycle.py; faults and control call these, never `_` state):
+  alive --crash()--> dead --restart()--> alive (fresh engine: new KV, empty prefix cache, new process)
+  alive --stall()--> stalled --resume()--> alive: the iteration in progress completes, none starts while
+  stalled, submissions queue up; the decoders' next ITL gap includes the stalled time.
+  cancel(r) takes one request off (queued, running or held); set_kv_capacity(tokens) retires or restores
+  HBM pages (preempting newest first); submit(r, kv_ready=True) decodes from an already present KV;
+  set_role(role) on an empty replica. `busy`, `stalled` and `last_progress_s` are for the watchdog.
+  A call at time t acts on the state at t: requests taken out lose the token of the iteration in
+  progress, which keeps its latency; the next iteration starts from the changed state.
+
 Same-time order (written down because results depend on it):
   * a submission at time t is seen by an iteration that starts at t. The simulation schedules
     arrivals with SimPy priority URGENT; iteration ends are NORMAL timeouts, so at equal times the
     arrival goes first and joins the next iteration, never the one ending at t;
+  * lifecycle calls made at URGENT priority (faults, control, router timeouts) likewise act before an
+    iteration ending at t: that iteration counts as in progress. A stall at exactly an iteration end
+    lets it complete and starts no iteration at t; a cancel or crash at t loses that iteration's token;
   * callbacks run inside the replica's process at the iteration end; a request they submit to the
     same replica joins the iteration that starts right then. A NORMAL-priority submission from
     another process at exactly an iteration end counts as arriving before that end (fast stepper);
@@ -33,12 +46,15 @@ Fast-forward (stepper "fast"): when step 2 schedules no prefill work (and nothin
 so the queue head is truly blocked until a finish frees a slot or blocks) the batch is pure decode and
 stays so until (a) the first sequence finishes (top of a heap of finish iterations), (b) an iteration
 would need more blocks than are free or evictable (`stretch.safe_iterations`), or (c) an outside
-event. k = min(a, b) iterations are priced in one call, `cost.decode_stretch(n, ctx_sum0, k)`, their
-end times are a cumulative sum from `_t`, and the process sleeps until the last one. A submission at
+event (a submission, release, cost change or any lifecycle call). k = min(a, b) iterations are
+priced in one call, `cost.decode_stretch(n, ctx_sum0, k)`, their end times are a cumulative sum
+from `_t`, and the process sleeps until the last one. A submission at
 tw inside the stretch interrupts it: j = searchsorted(times, tw, "left") is the iteration in
 progress; it completes and the newcomer joins iteration j+1 at times[j]. Views during a stretch are
 materialised lazily (`_sync`): iterations ending before now are done, the one in progress has its
-blocks. The reference stepper runs the same code with k = 1 and one timeout per iteration.
+blocks. A lifecycle call cuts a stretch the same way (`_cut`/`_poke(force=True)`) after
+materialising it with `_sync`; a crash counts the iterations that ended (`_settle_stretch`).
+The reference stepper runs the same code with k = 1 and one timeout per iteration.
 """
 from __future__ import annotations
 
@@ -52,7 +68,8 @@ from chaos.engine.config import EngineConfig
 from chaos.engine.cost import IterationCost
 from chaos.engine.itl import ITLArrays, ITLRecorder
 from chaos.engine.kv import KVBlockManager
-from chaos.engine.request import PH_DECODE, PH_NONE, PH_WAIT, QUEUED, Request
+from chaos.engine.lifecycle import Lifecycle
+from chaos.engine.request import PH_NONE, PH_WAIT, QUEUED, Request
 from chaos.engine.scheduler import Scheduler
 from chaos.engine.stretch import Stretch
 from chaos.errors import SimulationError
@@ -63,8 +80,9 @@ EventCallback = Callable[[str, Request, float], None]
 """on_event(kind, request, t): kind is first_token | prefill_done | finished | rejected | failed."""
 
 
-class Replica(Scheduler):
-    """One engine replica; `submit`/`submit_decode`/`release` change it, the properties are router views."""
+class Replica(Scheduler, Lifecycle):
+    """One engine replica; `submit`/`submit_decode`/`release` change it, the properties are router views;
+    crash/restart/stall/resume/cancel/set_kv_capacity/set_role (lifecycle.py) are for faults and control."""
 
     def __init__(self, env: simpy.Environment, replica_id: str, role: Role, cost: IterationCost,
                  kv_capacity_tokens: int, config: EngineConfig, on_event: EventCallback) -> None:
@@ -77,7 +95,8 @@ class Replica(Scheduler):
         self.config = config
         self.on_event = on_event
         self.block_size = bs = config.block_size
-        self.kv = KVBlockManager(int(kv_capacity_tokens) // bs, bs)
+        self._kv_target = self._blocks_of(kv_capacity_tokens)   # blocks asked for (set_kv_capacity)
+        self.kv = KVBlockManager(self._kv_target, bs)
         self.itl = ITLRecorder()
         self.alive = True
         self.iterations = 0          # iterations run (stepped or fast-forwarded)
@@ -100,15 +119,30 @@ class Replica(Scheduler):
         self._seq = 0
         self._pending_prefill = 0
         self._t = float(env.now)
+        self._progress_s = self._t              # see last_progress_s
+        self._itl_carry_s = 0.0                 # stalled time the next decode gap includes
+        self._stalled = False
+        self._epoch = 0                         # bumped by crash: an older process exits when it wakes
         self._stretch: Stretch | None = None
         self._wake: simpy.Event | None = None
-        self._proc = env.process(self._run())
+        self._proc = env.process(self._run(self._epoch))
 
     # ---- public changes ----------------------------------------------------------------------------
-    def submit(self, request: Request) -> None:
-        """Queue a request for prefill (aggregated or prefill role). Its prompt is input + generated tokens."""
+    def submit(self, request: Request, kv_ready: bool = False) -> None:
+        """Queue a request for prefill (aggregated or prefill role). Its prompt is input + generated tokens.
+
+        kv_ready=True (aggregated or decode role): the request's KV for input + generated tokens is
+        already here (a replicated copy, DejaVu style): it waits only for its blocks and decodes its next
+        token in the first iteration it joins, with no prefill. A request with no token yet has no
+        finished KV to copy and is prefilled as usual."""
+        if kv_ready and self.role != "prefill":
+            if self.role == "decode" or request.generated >= 1:
+                self._submit_decoding(request)
+                return
         if self.role == "decode":
             raise SimulationError(f"{self.replica_id}: submit() on a decode replica; use submit_decode()")
+        if kv_ready and self.role == "prefill":
+            raise SimulationError(f"{self.replica_id}: submit(kv_ready=True) on a prefill replica")
         self._enqueue(request, kv_ready=False)
         self._pending_prefill += request._prompt
 
@@ -116,50 +150,23 @@ class Replica(Scheduler):
         """Decode role: the prompt's KV has arrived; decode the remaining output tokens."""
         if self.role != "decode":
             raise SimulationError(f"{self.replica_id}: submit_decode() on a {self.role} replica")
-        request.generated = max(request.generated, 1)
-        if request.generated >= request.output_tokens:
-            request.replicas.append(self.replica_id)
-            self._complete(request, self.env.now)
-            return
-        self._enqueue(request, kv_ready=True)
+        self._submit_decoding(request)
 
     def release(self, request: Request) -> None:
         """Prefill role: the request's KV transfer finished; free its blocks (its prefix stays cached)."""
         r = self._held.pop(request.id, None)
         if r is None:
             return
-        self.kv.give_back(r._own0)
-        if r._n_shared:
-            self.kv.release(r.hash_ids, r._n_shared)
+        self._free_held(r)
         r._phase = PH_NONE
         r._engine = None
+        self._fit_kv()
         self._poke(maybe_admissible=True)
 
     def set_cost(self, cost: IterationCost) -> None:
         """Change the latency model (a slowdown fault); the iteration in progress keeps its latency."""
         self.cost = cost
         self._poke(maybe_admissible=True, force=True)
-
-    def crash(self) -> list[Request]:
-        """The replica dies: returns every request it held (queued, running, awaiting transfer), reset to
-        pending with their generated tokens kept; the caller decides their fate. KV and cache are lost."""
-        self._sync()
-        lost = list(self._running) + list(self._waiting) + list(self._held.values())
-        for r in lost:
-            if r._phase == PH_DECODE:
-                r.generated = r._gen0 + self._D - r._d_enter
-            r._phase = PH_NONE
-            r._engine = None
-            r.prefilled_tokens = 0
-            r.status = "pending"
-        self.alive = False
-        for container in (self._waiting, self._running, self._prefilling, self._held, self._heap):
-            container.clear()
-        self._key_cnt = [0] * self.block_size
-        self._n_dec = self._ctxbase_sum = self._pending_prefill = 0
-        self.kv.clear()
-        self._stretch = None
-        return lost
 
     # ---- router views (read-only; exact at the current instant, also inside a decode stretch) -----
     @property
@@ -230,18 +237,20 @@ class Replica(Scheduler):
         return list(self._waiting) + list(self._running) + list(self._held.values())
 
     # ---- the process ---------------------------------------------------------------------------------
-    def _run(self):
+    def _run(self, epoch: int):
         env = self.env
-        while self.alive:
-            work = self._begin()
-            if work is None:                      # idle until a submission or a release
+        while epoch == self._epoch:
+            work = None if self._stalled else self._begin()
+            if work is None:                      # idle or stalled until a submission, release or resume
                 self._wake = env.event()
                 yield self._wake
-                self._wake = None
-                if not self.alive:
+                if epoch != self._epoch:
                     return
+                self._wake = None
                 self.wakeups += 1
                 if env.now > self._t:
+                    if self._n_dec:               # stalled with decoders: their next gap spans the stall
+                        self._itl_carry_s += env.now - self._t
                     self._t = env.now
                 continue
             if isinstance(work, Stretch):
@@ -251,7 +260,7 @@ class Replica(Scheduler):
                     j = int(work.times.searchsorted(env.now, side="left"))
                     work.k = min(work.k, j + 1)
                     yield env.timeout(max(0.0, float(work.times[work.k - 1]) - env.now))
-                if not self.alive:
+                if epoch != self._epoch:
                     return
                 self.wakeups += 1
                 self._end_stretch(work)
@@ -259,14 +268,27 @@ class Replica(Scheduler):
                 latency, chunks, n_dec = work
                 t_end = self._t + latency
                 yield env.timeout(max(0.0, t_end - env.now))
-                if not self.alive:
+                if epoch != self._epoch:
                     return
                 self.wakeups += 1
                 self._end_step(t_end, latency, chunks, n_dec)
 
+    def _submit_decoding(self, r: Request) -> None:
+        """Queue r to decode from its KV (input + generated tokens, at least one generated)."""
+        if not self.alive:
+            raise SimulationError(f"{self.replica_id}: submit to a crashed replica")
+        r.generated = max(r.generated, 1)
+        if r.generated >= r.output_tokens:
+            r.replicas.append(self.replica_id)
+            self._complete(r, self.env.now)
+            return
+        self._enqueue(r, kv_ready=True)
+
     def _enqueue(self, r: Request, kv_ready: bool) -> None:
         if not self.alive:
             raise SimulationError(f"{self.replica_id}: submit to a crashed replica")
+        if not (self._waiting or self._running):
+            self._progress_s = max(self._progress_s, float(self.env.now))   # idle -> busy: the clock starts
         r._engine = self
         r._kv_ready = kv_ready
         r._phase = PH_WAIT

@@ -90,8 +90,10 @@ class Scheduler:
         self._D += 1
         self._alloc_D = self._D - 1
         self.iterations += 1
+        self._progress_s = t
         if n_dec:
-            self.itl.add(t, latency, n_dec)
+            self.itl.add(t, latency + self._itl_carry_s, n_dec)
+        self._itl_carry_s = 0.0
         self._finish_due(t)
         for r, c in chunks:
             if r._phase != PH_PREFILL:
@@ -109,10 +111,13 @@ class Scheduler:
         self._alloc_D = self._D - 1
         self._t = t = float(st.times[k - 1])
         self.iterations += k
-        if k == len(st.lat):
-            self.itl.add_many(st.times, st.lat, st.n)
-        else:
-            self.itl.add_many(st.times[:k].copy(), st.lat[:k].copy(), st.n)
+        self._progress_s = t
+        gaps = st.lat if k == len(st.lat) else st.lat[:k].copy()
+        if self._itl_carry_s:
+            gaps = gaps.copy()
+            gaps[0] += self._itl_carry_s
+            self._itl_carry_s = 0.0
+        self.itl.add_many(st.times if k == len(st.lat) else st.times[:k].copy(), gaps, st.n)
         self._finish_due(t)
 
     def _plan_k(self, D: int) -> int:

@@ -44,6 +44,18 @@ class Run:
     requests: list[Request]
     events: list[tuple[str, int, float]] = field(default_factory=list)
     observations: list[tuple] = field(default_factory=list)
+    parked: list[Request] = field(default_factory=list)     # submitted while the replica was dead
+    log: list[tuple] = field(default_factory=list)
+
+    def submit(self, r: Request, kv_ready: bool = False) -> None:
+        if not self.replica.alive:
+            self.parked.append(r)
+        else:
+            self.replica.submit(r, kv_ready=kv_ready)
+
+    def resubmit(self, requests) -> None:
+        for r in requests:
+            self.submit(r)
 
     def times(self, kind: str) -> dict[int, float]:
         return {rid: t for k, rid, t in self.events if k == kind}
@@ -63,8 +75,11 @@ def make_requests(specs) -> list[Request]:
 
 def simulate(specs, config: EngineConfig | None = None, kv_tokens: int = 1 << 20, *,
              stepper: str | None = None, observe_at=(), until: float | None = None,
-             role: str = "aggregated") -> Run:
-    """Run requests through one replica; arrivals and observations are URGENT events."""
+             role: str = "aggregated", actions=()) -> Run:
+    """Run requests through one replica; arrivals, observations and `actions` are URGENT events.
+
+    actions: (t, name, arg) lifecycle calls, see `act`. Submissions to a crashed replica wait for its
+    restart; requests a crash or restart hands back are resubmitted at the restart."""
     config = config or EngineConfig()
     if stepper:
         config = config.model_copy(update={"stepper": stepper})
@@ -74,15 +89,46 @@ def simulate(specs, config: EngineConfig | None = None, kv_tokens: int = 1 << 20
     run.replica = Replica(env, "r0", role, FakeCost(), kv_tokens, config,
                           lambda kind, r, t: run.events.append((kind, r.id, t)))
     for r in requests:
-        call_at(env, r.arrival_s, lambda r=r: run.replica.submit(r))
+        call_at(env, r.arrival_s, lambda r=r: run.submit(r))
     probe_ids = requests[0].hash_ids if requests else None
     for tq in observe_at:
         call_at(env, tq, lambda: run.observations.append((
             run.replica.kv_blocks_used, run.replica.num_running, run.replica.num_waiting,
             run.replica.prefill_tokens_pending, run.replica.match_prefix_blocks(probe_ids),
-            tuple(r.generated_tokens for r in requests))))
+            tuple(r.generated_tokens for r in requests), run.replica.last_progress_s, run.replica.busy,
+            run.replica.kv_blocks_total)))
+    for t, name, arg in actions:
+        call_at(env, t, lambda name=name, arg=arg: act(run, name, arg))
     env.run(until=until)
     return run
+
+
+def act(run: Run, name: str, arg) -> None:
+    """One lifecycle call: stall, resume, cancel (arg: (request index, resubmit delay or None, kv_ready)),
+    kv (arg: new capacity in tokens), crash (arg: restart delay or None), restart (arg: capacity or None)."""
+    rep, env = run.replica, run.env
+    run.log.append((env.now, name, arg))
+    if name == "stall":
+        rep.stall()
+    elif name == "resume":
+        rep.resume()
+    elif name == "cancel":
+        i, delay, kv_ready = arg
+        r = run.requests[i]
+        if rep.cancel(r) and delay is not None:
+            call_at(env, env.now + delay, lambda: run.submit(r, kv_ready))
+    elif name == "kv":
+        rep.set_kv_capacity(arg)
+    elif name == "crash":
+        run.resubmit(rep.crash())
+        if arg is not None:
+            call_at(env, env.now + arg, lambda: act(run, "restart", None))
+    elif name == "restart":
+        lost = rep.restart(kv_capacity_tokens=arg)
+        parked, run.parked = run.parked, []
+        run.resubmit(lost + parked)
+    else:
+        raise ValueError(name)
 
 
 

@@ -82,3 +82,50 @@ def test_fast_equals_reference_disaggregated(scenario, transfer_s):
     ref = simulate_disaggregated(specs, config, kv_tokens, stepper="reference", transfer_s=transfer_s)
     assert_same(fast, ref)
     assert_conserved(fast)
+
+
+@st.composite
+def schedules(draw, specs, kv_tokens: int):
+    """Random lifecycle calls (see engine_helpers.act) at random times, the same for both steppers;
+    a cancel lands soon after its request's arrival, while it is likely queued or running."""
+    ops = []
+    for _ in range(draw(st.integers(0, 12))):
+        t = draw(st.one_of(st.floats(0.0, 3.0), st.sampled_from([0.0, 0.5, 1.0])))
+        name = draw(st.sampled_from(["stall", "resume", "cancel", "cancel", "kv", "crash", "restart"]))
+        if name == "cancel":
+            i = draw(st.integers(0, len(specs) - 1))
+            t = specs[i][0] + draw(st.floats(0.0, 0.5))
+            arg = (i, draw(st.one_of(st.none(), st.floats(0.0, 0.5))), draw(st.booleans()))
+        elif name == "kv":
+            arg = int(kv_tokens * draw(st.sampled_from([0.1, 0.25, 0.5, 0.9, 1.0, 1.5])))
+        elif name == "crash":
+            arg = draw(st.one_of(st.none(), st.just(0.0), st.floats(0.0, 1.0)))
+        elif name == "restart":
+            arg = draw(st.one_of(st.none(), st.just(kv_tokens), st.just(kv_tokens // 2)))
+        else:
+            arg = None
+        ops.append((t, name, arg))
+    if draw(st.booleans()):
+        ops.append((3.5, "resume", None))
+    return ops
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fast_equals_reference_under_stalls_cancels_kv_loss_and_restarts(data):
+    specs, config, kv_tokens = data.draw(scenarios())
+    actions = data.draw(schedules(specs, kv_tokens))
+    probes = sorted(data.draw(st.lists(st.floats(0.0, 4.0), max_size=20)))
+    fast = simulate(specs, config, kv_tokens, stepper="fast", observe_at=probes, actions=actions)
+    ref = simulate(specs, config, kv_tokens, stepper="reference", observe_at=probes, actions=actions)
+    assert_same(fast, ref)
+    assert fast.observations == ref.observations
+    assert fast.replica.iterations == ref.replica.iterations
+    np.testing.assert_allclose(fast.replica.itl_gaps_s, ref.replica.itl_gaps_s, rtol=1e-9)
+    assert np.array_equal(fast.replica.itl_weights, ref.replica.itl_weights)
+    rep = fast.replica
+    on_replica = {id(r) for r in rep.requests()}
+    for r in fast.requests:      # nothing lost: finished, handed back (pending), or still on the replica
+        assert r.done or r.status == "pending" or id(r) in on_replica or r in fast.parked, r
+    if not on_replica:
+        assert rep.kv_blocks_used == 0 and rep.prefill_tokens_pending == 0
