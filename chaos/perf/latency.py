@@ -20,7 +20,11 @@ Per GPU of a TP group of size tp, for a batch of T = n_decode + prefill_tokens t
   comm_s   = 2 * n_layers all-reduces (after attention and after the FFN) when tp > 1, each a ring:
              2 * (tp-1)/tp * T * hidden_size * 2 bytes / (link_Bps * allreduce_efficiency)
              + 2 * (tp-1) * link_latency_s
-  latency  = gpu_s + comm_s + overhead_s, and exactly 0.0 when T == 0.
+  repl_s   = T * kv_bytes_per_token_per_gpu / kv_replication_Bps when KV replication is on
+             (build_perf_model(kv_replication_Bps=...), DejaVu-style streaming of each iteration's new
+             KV to a peer replica over the NIC; every GPU ships its own shard in parallel). Not
+             overlapped with compute: a conservative bound, the iteration waits for its copy.
+  latency  = gpu_s + comm_s + repl_s + overhead_s, and exactly 0.0 when T == 0.
 
 Every term is linear in its work argument except the MoE term, which is increasing and saturates at
 all experts. The constants are folded into per-unit seconds once, in build_perf_model; the scalar
@@ -63,6 +67,8 @@ class PerfModel:
     allreduce_fixed_s: float
     allreduce_s_per_token: float
     overhead_s: float
+    kv_replication_Bps: float | None = None     # NIC bandwidth per GPU for KV replication; None = off
+    kv_replication_s_per_token: float = 0.0     # kv_bytes_per_token_per_gpu / kv_replication_Bps
 
     def iteration_time(self, n_decode, decode_ctx_sum, prefill_tokens, prefill_attn_ctx=0.0,
                        prefill_kv_read=0.0):
@@ -97,17 +103,18 @@ class PerfModel:
     def breakdown(self, n_decode: float, decode_ctx_sum: float, prefill_tokens: float,
                   prefill_attn_ctx: float = 0.0, prefill_kv_read: float = 0.0) -> dict[str, float]:
         """Scalar parts of iteration_time in seconds: compute_s and memory_s (after slowdown; the
-        roofline takes the larger), allreduce_s, overhead_s, total_s. For tests and reports."""
+        roofline takes the larger), allreduce_s, replication_s, overhead_s, total_s. For tests and reports."""
         tokens = float(n_decode + prefill_tokens)
         if tokens <= 0:
-            return dict(compute_s=0.0, memory_s=0.0, allreduce_s=0.0, overhead_s=0.0, total_s=0.0)
+            return dict(compute_s=0.0, memory_s=0.0, allreduce_s=0.0, replication_s=0.0, overhead_s=0.0,
+                        total_s=0.0)
         compute = (tokens * self.compute_s_per_token + decode_ctx_sum * self.compute_s_per_decode_ctx
                    + prefill_attn_ctx * self.compute_s_per_prefill_ctx)
         memory = (self.dense_weights_s + self.routed_experts_s * (1.0 - self.expert_miss ** tokens)
                   + (decode_ctx_sum + prefill_kv_read + tokens) * self.kv_s_per_token)
         return dict(compute_s=self.slowdown * compute, memory_s=self.slowdown * memory,
                     allreduce_s=self.allreduce_fixed_s + tokens * self.allreduce_s_per_token,
-                    overhead_s=self.overhead_s,
+                    replication_s=tokens * self.kv_replication_s_per_token, overhead_s=self.overhead_s,
                     total_s=self.iteration_time(n_decode, decode_ctx_sum, prefill_tokens,
                                                 prefill_attn_ctx, prefill_kv_read))
 
@@ -122,7 +129,8 @@ def _latency(p: PerfModel, tokens, dctx, ctx_read, pattn, maximum):
     compute = tokens * p.compute_s_per_token + dctx * p.compute_s_per_decode_ctx + pattn * p.compute_s_per_prefill_ctx
     memory = (p.dense_weights_s + p.routed_experts_s * (1.0 - p.expert_miss ** tokens)
               + (ctx_read + tokens) * p.kv_s_per_token)
-    return p.slowdown * maximum(compute, memory) + p.allreduce_fixed_s + tokens * p.allreduce_s_per_token + p.overhead_s
+    return (p.slowdown * maximum(compute, memory) + p.allreduce_fixed_s
+            + tokens * (p.allreduce_s_per_token + p.kv_replication_s_per_token) + p.overhead_s)
 
 
 def attention_flops_per_ctx(model: ModelSpec, *, prefill: bool) -> float:
@@ -144,10 +152,11 @@ def _check_slowdown(slowdown: float) -> None:
 
 def build_perf_model(model: ModelSpec, gpu: GPUSpec, tp: int, link_Bps: float, link_latency_s: float,
                      efficiency: Efficiency | None = None, slowdown: float = 1.0, *,
-                     kv_dtype_bytes: int = 2) -> PerfModel:
+                     kv_dtype_bytes: int = 2, kv_replication_Bps: float | None = None) -> PerfModel:
     """Fold model, GPU, TP group links and efficiencies into a PerfModel (see the module docstring).
 
     link_Bps / link_latency_s: the slowest link on the group's all-reduce ring (ignored when tp == 1).
+    kv_replication_Bps: per-GPU NIC bandwidth used to copy each iteration's new KV to a peer (None: off).
     """
     eff = Efficiency() if efficiency is None else efficiency
     if not isinstance(eff, Efficiency):
@@ -165,6 +174,11 @@ def build_perf_model(model: ModelSpec, gpu: GPUSpec, tp: int, link_Bps: float, l
     if not (link_latency_s >= 0 and math.isfinite(link_latency_s)):
         raise InputError(f"expected a non-negative link latency but got {link_latency_s!r}", field="link_latency_s")
     _check_slowdown(slowdown)
+    if kv_replication_Bps is not None and (isinstance(kv_replication_Bps, bool) or not isinstance(
+            kv_replication_Bps, (int, float)) or not (math.isfinite(kv_replication_Bps) and kv_replication_Bps > 0)):
+        raise InputError(f"expected a positive finite KV replication bandwidth or None but got "
+                         f"kv_replication_Bps={kv_replication_Bps!r}", field="kv_replication_Bps")
+    kv_bytes = kv_bytes_per_token_per_gpu(model, tp, kv_dtype_bytes)
 
     peak = gpu.fp8_flops if model.weight_dtype_bytes == 1 else gpu.bf16_flops
     flops_s = 1.0 / (peak * eff.mfu * tp)                  # seconds per FLOP of whole-model work
@@ -186,8 +200,10 @@ def build_perf_model(model: ModelSpec, gpu: GPUSpec, tp: int, link_Bps: float, l
         dense_weights_s=(model.weight_bytes - routed) / tp * bytes_s,
         routed_experts_s=routed / tp * bytes_s,
         expert_miss=1.0 - model.n_active_experts / model.n_experts if model.is_moe else 1.0,
-        kv_s_per_token=kv_bytes_per_token_per_gpu(model, tp, kv_dtype_bytes) * bytes_s,
+        kv_s_per_token=kv_bytes * bytes_s,
         allreduce_fixed_s=allreduce_fixed_s,
         allreduce_s_per_token=allreduce_s_per_token,
         overhead_s=eff.overhead_s,
+        kv_replication_Bps=None if kv_replication_Bps is None else float(kv_replication_Bps),
+        kv_replication_s_per_token=0.0 if kv_replication_Bps is None else kv_bytes / kv_replication_Bps,
     )

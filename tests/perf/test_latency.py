@@ -125,7 +125,10 @@ def test_arrays_broadcast(p8b):
     (dict(link_latency_s=-1.0), InputError, "non-negative link latency"),
     (dict(slowdown=0.0), InputError, "positive finite slowdown"),
     (dict(efficiency="fast"), TypeError, "expected an Efficiency"),
-], ids=["tp-zero", "tp-not-dividing-heads", "zero-link", "negative-latency", "zero-slowdown", "bad-efficiency"])
+    (dict(kv_replication_Bps=0.0), InputError, "kv_replication_Bps=0.0"),
+    (dict(kv_replication_Bps=float("inf")), InputError, "positive finite KV replication bandwidth"),
+], ids=["tp-zero", "tp-not-dividing-heads", "zero-link", "negative-latency", "zero-slowdown", "bad-efficiency",
+        "zero-replication", "infinite-replication"])
 def test_bad_build_arguments(kwargs, exc, match):
     args = dict(model=L8B, gpu=H100, tp=1, link_Bps=NVLINK, link_latency_s=LAT) | kwargs
     with pytest.raises(exc, match=match):
@@ -192,3 +195,29 @@ def test_array_path_equals_scalar_path(name, w):
     arr = p.iteration_time(**{k: np.array([v, v]) for k, v in w.items()})
     scalar = p.iteration_time(**w)
     assert math.isclose(arr[0], scalar, rel_tol=1e-12) and arr[0] == arr[1]
+
+
+NIC_Bps = 50e9       # 400 Gb/s per GPU
+
+
+@pytest.mark.parametrize("args", [(64, 64 * 3000, 0), (0, 0, 8192, 8192 * 8193 / 2), (8, 8000, 500, 500 * 300, 100)],
+                         ids=["decode-64", "prefill-8192", "mixed"])
+def test_kv_replication_adds_new_tokens_kv_over_the_nic(p8b, args):
+    # llama-3.1-8b: 32 layers x 8 KV heads x 128 dims x (K, V) x 2 bytes = 131072 bytes per token
+    repl = build_perf_model(L8B, H100, 1, NVLINK, LAT, kv_replication_Bps=NIC_Bps)
+    tokens = args[0] + args[2]
+    extra = tokens * 131072 / NIC_Bps                  # 64 decode tokens: 0.168 ms; 8192 prompt tokens: 21.5 ms
+    assert repl.iteration_time(*args) - p8b.iteration_time(*args) == pytest.approx(extra, rel=1e-9)
+    assert repl.breakdown(*args)["replication_s"] == pytest.approx(extra, rel=1e-12)
+    assert p8b.breakdown(*args)["replication_s"] == 0.0
+    assert repl.with_slowdown(2.0).breakdown(*args)["replication_s"] == repl.breakdown(*args)["replication_s"]
+
+
+def test_kv_replication_per_gpu_shard_and_stretch_consistency():
+    tp1 = build_perf_model(L8B, H100, 1, NVLINK, LAT, kv_replication_Bps=NIC_Bps)
+    tp2 = build_perf_model(L8B, H100, 2, NVLINK, LAT, kv_replication_Bps=NIC_Bps)
+    assert tp2.kv_replication_s_per_token == pytest.approx(tp1.kv_replication_s_per_token / 2, rel=1e-12)
+    assert tp1.kv_replication_s_per_token == pytest.approx(2.62144e-6, rel=1e-12)
+    lat = tp1.decode_stretch(37, 12345.0, 20)
+    np.testing.assert_allclose(lat, [tp1.iteration_time(37, 12345.0 + i * 37, 0) for i in range(20)], rtol=1e-12)
+    assert tp1.iteration_time(0, 0, 0) == 0.0
