@@ -275,8 +275,7 @@ class Replica(Scheduler, Lifecycle):
 
     def _submit_decoding(self, r: Request) -> None:
         """Queue r to decode from its KV (input + generated tokens, at least one generated)."""
-        if not self.alive:
-            raise SimulationError(f"{self.replica_id}: submit to a crashed replica")
+        self._check_submittable(r)
         r.generated = max(r.generated, 1)
         if r.generated >= r.output_tokens:
             r.replicas.append(self.replica_id)
@@ -285,8 +284,7 @@ class Replica(Scheduler, Lifecycle):
         self._enqueue(r, kv_ready=True)
 
     def _enqueue(self, r: Request, kv_ready: bool) -> None:
-        if not self.alive:
-            raise SimulationError(f"{self.replica_id}: submit to a crashed replica")
+        self._check_submittable(r)
         if not (self._waiting or self._running):
             self._progress_s = max(self._progress_s, float(self.env.now))   # idle -> busy: the clock starts
         r._engine = self
@@ -298,6 +296,13 @@ class Replica(Scheduler, Lifecycle):
         r.replicas.append(self.replica_id)
         self._waiting.append(r)
         self._poke(maybe_admissible=len(self._waiting) == 1)
+
+    def _check_submittable(self, r: Request) -> None:
+        if not self.alive:
+            raise SimulationError(f"{self.replica_id}: submit to a crashed replica")
+        if r._engine is not None:       # the engine's bookkeeping lives on the Request: one replica at a time
+            raise SimulationError(f"{self.replica_id}: request {r.id} is still on {r._engine.replica_id} "
+                                  f"(release or cancel it first; a hedged copy needs its own Request)")
 
     def _poke(self, maybe_admissible: bool, force: bool = False) -> None:
         """Something changed from outside: wake an idle process or cut a decode stretch short."""

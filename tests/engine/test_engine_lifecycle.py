@@ -313,3 +313,36 @@ def test_set_role_needs_an_empty_replica():
     env.run()
     with pytest.raises(ValueError, match="role"):
         rep.set_role("mixed")
+
+
+@pytest.mark.parametrize("stepper", STEPPERS)
+def test_kv_ready_request_joins_a_running_batch_and_waits_for_blocks(stepper):
+    env = simpy.Environment()
+    # 10 blocks of 16 tokens: a's 100-token prompt takes 7, b's context of 104 tokens needs 7 more
+    rep = Replica(env, "r", "aggregated", FakeCost(), 160, EngineConfig(stepper=stepper, block_size=16),
+                  lambda *a: None)
+    a = Request(0, 0.0, 100, 8)
+    b = Request(1, 0.0, 100, 8, generated=5, first_token_s=0.0)
+    call_at(env, 0.0, lambda: rep.submit(a))
+    call_at(env, 0.001, lambda: rep.submit(b, kv_ready=True))
+    env.run()
+    ends = lone_ends(100, 8)
+    assert a.finish_s == ends[-1] and b.preemptions == 0
+    t = ends[-1]
+    for ctx in range(104, 107):                      # b decodes its 3 tokens once a's blocks are free
+        t = t + decode_latency(1, ctx)
+    assert b.finish_s == pytest.approx(t, rel=1e-12) and rep.kv_blocks_used == 0
+
+
+def test_a_request_is_on_one_replica_at_a_time():
+    env = simpy.Environment()
+    r1 = Replica(env, "r1", "aggregated", FakeCost(), 1000, EngineConfig(), lambda *a: None)
+    r2 = Replica(env, "r2", "aggregated", FakeCost(), 1000, EngineConfig(), lambda *a: None)
+    req = Request(0, 0.0, 10, 5)
+    r1.submit(req)
+    with pytest.raises(SimulationError, match="still on r1"):
+        r2.submit(req)
+    assert r1.cancel(req)
+    r2.submit(req)
+    env.run()
+    assert req.status == "completed" and req.replica == "r1+r2"
