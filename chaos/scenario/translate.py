@@ -49,6 +49,8 @@ def _data_path(loc: tuple, data: Any) -> tuple:
         last = i == len(loc) - 1
         if isinstance(cur, dict):
             key = part if part in cur else _present_alias(types, part, cur)
+            if key is None and part == cur.get("type"):
+                continue  # the tag of a discriminated union member (faults[i] -> gpu_crash)
             if key is None and not (last or key_in(types, part)):
                 continue  # a union member's tag, not a key of the data
             key = part if key is None else key
@@ -104,6 +106,24 @@ def _position(positions: PositionMap, path: tuple) -> Position | None:
     return find_position(positions, path) or positions.get(())
 
 
+def _data_at(data: Any, path: tuple) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _tagged(types: list, value: Any) -> list:
+    """Of a discriminated union's members, the one whose `type` tag the data names (all if none does)."""
+    if not isinstance(value, dict) or "type" not in value:
+        return types
+    chosen = [tp for tp in types if is_model(tp) and "type" in tp.model_fields
+              and value["type"] in (getattr(tp.model_fields["type"].annotation, "__args__", ()) or ())]
+    return chosen or types
+
+
 def _message(err: dict, path: tuple, data: Any) -> tuple[str, tuple]:
     """(message, path) for one pydantic error; the path may grow when a validator names a sub-field."""
     kind = err["type"]
@@ -114,7 +134,7 @@ def _message(err: dict, path: tuple, data: Any) -> tuple[str, tuple]:
         return f"missing required key {path[-1]!r}" if path else "missing required key", path
     if kind == "extra_forbidden":
         key = path[-1] if path else value
-        parent = types_at(Scenario, path[:-1])
+        parent = _tagged(types_at(Scenario, path[:-1]), _data_at(data, path[:-1]))
         allowed = allowed_keys(parent)
         hint = did_you_mean(key, alias_keys(parent))
         listing = f"; allowed keys: {', '.join(allowed)}" if allowed else ""

@@ -79,5 +79,9 @@ def check_scenario(scenario, catalog: Catalog | None = None) -> Fleet:
     """Everything `run` would refuse, without simulating: specs, placement, HBM fit, workload files."""
     from chaos.workload import build_workload
 
+    from chaos.sim.supervision import plan_faults
+
     build_workload(scenario.workload, seed=scenario.seed, base_dir=scenario.base_dir, duration_s=scenario.duration)
-    return build_fleet(scenario, simpy.Environment(), lambda *a: None, catalog)
+    fleet = build_fleet(scenario, simpy.Environment(), lambda *a: None, catalog)
+    plan_faults(scenario, fleet)
+    return fleet

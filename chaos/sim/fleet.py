@@ -26,7 +26,7 @@ from chaos.engine.events import UrgentTimeout
 from chaos.engine.replica import Replica
 from chaos.errors import InputError
 from chaos.perf import build_perf_model, kv_capacity_tokens
-from chaos.sim.live import LiveFabric
+from chaos.sim.live import UNREACHABLE, LiveFabric
 from chaos.topology import Fabric, Placement
 from chaos.topology.blast import BlastRadius, blast_radius
 
@@ -44,6 +44,7 @@ class ReplicaState:
     stalled: int = 0                 # active scheduler stalls
     silent: bool = True              # the stall still answers health checks
     partitioned: int = 0             # active partitions cutting it off the router
+    cut_off: bool = False            # the fabric has no path from the router to it (a switch is down)
     kv_lost: list[float] = field(default_factory=list)
     incarnation: int = 0             # bumped at every crash: stale transfers and timers check it
     repaired: simpy.Event | None = None
@@ -112,8 +113,8 @@ class Fleet:
             if peer is not None:
                 bandwidth, _ = self.live.kv_path(p, self.state[peer].placement)
                 replication = bandwidth / min(p.tp, self.state[peer].placement.tp) if bandwidth > 0 else None
-        extra = {"kv_replication_Bps": replication} if replication is not None else {}
-        return build_perf_model(self.model, self.gpu, p.tp, link_Bps, latency_s, slowdown=slowdown, **extra)
+        return build_perf_model(self.model, self.gpu, p.tp, link_Bps, latency_s, slowdown=slowdown,
+                                kv_replication_Bps=replication)
 
     def _start_engine(self, p: Placement, role: str) -> Replica:
         """A fresh engine on placement `p` serving `role`, added to that pool."""
@@ -157,8 +158,10 @@ class Fleet:
         return self.pools.get(role, [])
 
     def reachable(self, replica_id: str) -> bool:
-        """The router's packets get through (not partitioned). A dead engine is reachable but refuses."""
-        return not self.state[replica_id].partitioned
+        """The router's packets get through (not partitioned, not cut off by the fabric). A dead engine
+        is reachable but refuses."""
+        st = self.state[replica_id]
+        return not st.partitioned and not st.cut_off
 
     def accepting(self, replica_id: str) -> bool:
         """An engine process is listening (alive); a stalled engine still accepts connections."""
@@ -169,7 +172,7 @@ class Fleet:
         """Would a health check pass: alive, reachable, and not a stall that blocks the health endpoint."""
         st = self.state[replica_id]
         replica = self.replicas.get(replica_id)
-        if replica is None or not replica.alive or st.partitioned:
+        if replica is None or not replica.alive or st.partitioned or st.cut_off:
             return False
         return not (st.stalled and not st.silent)
 
@@ -219,6 +222,15 @@ class Fleet:
         for rid, st in self.state.items():
             status = self.live.status(st.placement)
             replica = self.replicas.get(rid)
+            cut_off = status.lost_reason == UNREACHABLE
+            if cut_off != st.cut_off:
+                # healthy GPUs the router cannot reach: the engine runs on, like under a partition
+                was_reachable = self.reachable(rid)
+                st.cut_off = cut_off
+                if self.reachable(rid) != was_reachable:
+                    self.on_reachability(rid, not was_reachable)
+            if cut_off:
+                continue
             if not status.ok:
                 if not st.lost_reason:
                     st.lost_reason = f"{status.lost_reason} ({cause})"
@@ -299,7 +311,7 @@ class Fleet:
         for rid in replica_ids:
             st = self.state[rid]
             st.partitioned += 1
-            if st.partitioned == 1:
+            if st.partitioned == 1 and not st.cut_off:
                 self.on_reachability(rid, False)
 
     def heal_partition(self, replica_ids: Sequence[str], cause: str) -> None:
@@ -307,7 +319,7 @@ class Fleet:
             st = self.state[rid]
             if st.partitioned:
                 st.partitioned -= 1
-                if st.partitioned == 0:
+                if st.partitioned == 0 and not st.cut_off:
                     self.on_reachability(rid, True)
 
     def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause: str) -> None:

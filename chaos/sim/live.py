@@ -18,6 +18,9 @@ from chaos.topology.blast import frontend_reachable_gpus, lost_reason
 from chaos.topology.paths import ring_link
 
 
+UNREACHABLE = "cannot reach the frontend"      # topology.blast's reason when only the router's path is gone
+
+
 @dataclass(frozen=True, slots=True)
 class PlacementStatus:
     """What the live fabric does to one TP group: lost (and why) or serving at this ring speed."""
