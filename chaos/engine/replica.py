@@ -188,6 +188,7 @@ class Replica(Scheduler, Lifecycle):
 
     @property
     def kv_blocks_total(self) -> int:
+        """Blocks now (after set_kv_capacity; above the target while KV held for a transfer awaits release)."""
         return self.kv.total_blocks
 
     @property
