@@ -96,8 +96,8 @@ class Scheduler:
         self._itl_carry_s = 0.0
         self._finish_due(t)
         for r, c in chunks:
-            if r._phase != PH_PREFILL:
-                continue
+            if r._engine is not self or r._phase != PH_PREFILL:
+                continue        # cancelled during this iteration (and maybe already prefilling elsewhere)
             r.prefilled_tokens += c
             self._pending_prefill -= c
             if r.prefilled_tokens >= r._prompt:

@@ -129,7 +129,9 @@ class Fleet:
                               self.on_event)
             self.replicas[rid] = replica
         else:
-            replica.restart(cost=self._cost(rid), kv_capacity_tokens=self._kv_now(rid))
+            lost = replica.restart(cost=self._cost(rid), kv_capacity_tokens=self._kv_now(rid))
+            if lost:
+                self.on_lost(lost, rid, "engine restarted")
             if replica.role != role:
                 replica.set_role(role)
         self._join(rid)
@@ -362,7 +364,9 @@ class Fleet:
         if replica.alive:
             return
         st = self.state[replica_id]
-        replica.restart(cost=self._cost(replica_id), kv_capacity_tokens=self._kv_now(replica_id))
+        lost = replica.restart(cost=self._cost(replica_id), kv_capacity_tokens=self._kv_now(replica_id))
+        if lost:
+            self.on_lost(lost, replica_id, "engine restarted")
         if st.stalled:
             st.stalled = 0          # a restart clears a software stall
 
@@ -463,7 +467,10 @@ class Fleet:
             st = self.state[replica_id]
             st.placement = new
             st.lost_reason = ""
-            self.replicas[replica_id].restart(cost=self._cost(replica_id), kv_capacity_tokens=self._kv_now(replica_id))
+            lost = self.replicas[replica_id].restart(cost=self._cost(replica_id),
+                                                     kv_capacity_tokens=self._kv_now(replica_id))
+            if lost:
+                self.on_lost(lost, replica_id, "engine restarted")
         self.env.process(rebuild())
         return True
 

@@ -346,3 +346,27 @@ def test_a_request_is_on_one_replica_at_a_time():
     r2.submit(req)
     env.run()
     assert req.status == "completed" and req.replica == "r1+r2"
+
+
+@pytest.mark.parametrize("stepper", STEPPERS)
+def test_a_prompt_cancelled_mid_iteration_and_resubmitted_elsewhere_is_not_completed_by_the_first(stepper):
+    """The router times a prefill out while its chunk is in flight and retries it on another replica:
+    the first replica's iteration end must not complete it (found by the fault-schedule property test)."""
+    env = simpy.Environment()
+    events = []
+    config = EngineConfig(stepper=stepper)
+    a = Replica(env, "a", "aggregated", FakeCost(), 100_000, config, lambda k, r, t: events.append((k, r.replica, t)))
+    b = Replica(env, "b", "aggregated", FakeCost(), 100_000, config, lambda k, r, t: events.append((k, r.replica, t)))
+    req = Request(id=0, arrival_s=0.0, input_tokens=4000, output_tokens=3)
+    a.submit(req)
+    t_cancel = prefill_latency(4000) / 2            # inside a's prefill iteration
+
+    def move():
+        assert a.cancel(req)
+        b.submit(req)
+    call_at(env, t_cancel, move)
+    env.run(until=10.0)
+    assert [k for k, *_ in events] == ["first_token", "finished"]
+    assert req.status == "completed" and req.generated_tokens == 3
+    assert req.first_token_s == pytest.approx(t_cancel + prefill_latency(4000), rel=1e-12)
+    assert a.kv_blocks_used == 0 and a.outstanding == 0
