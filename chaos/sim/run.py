@@ -38,7 +38,8 @@ class Result:
 
 
 def _sample_fleet(env: simpy.Environment, fleet: Fleet, series: FleetSeries, window_s: float):
-    """Every window, record replicas up per pool, queue depth, running sequences and KV use."""
+    """Every window, record replicas up per pool, queue depth, running sequences, KV use and each
+    replica's outstanding requests (the report's load heat map)."""
     pools = fleet.pools
     while True:
         replicas = [r for rs in pools.values() for r in rs]
@@ -48,6 +49,7 @@ def _sample_fleet(env: simpy.Environment, fleet: Fleet, series: FleetSeries, win
             queue_depth=sum(r.num_waiting for r in replicas),
             running=sum(r.num_running for r in replicas),
             kv_use_frac=float(np.mean([r.kv_use_frac for r in replicas])) if replicas else 0.0,
+            replica_load={rid: r.outstanding for rid, r in fleet.replicas.items()},
         )
         yield env.timeout(window_s)
 
