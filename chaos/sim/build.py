@@ -70,6 +70,10 @@ def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: C
             if role != "aggregated" and err.field in (None, "deployment.tp"):
                 err.field = f"deployment.{role}.tp"
             raise _with_field(err, "deployment.tp")
+    if scenario.router.hedging is not None and scenario.deployment.mode == "disaggregated":
+        raise InputError("hedging is built for aggregated deployments only; a disaggregated deployment "
+                         "cannot hedge yet: remove router.hedging or use mode: aggregated",
+                         field="router.hedging")
     recovery = getattr(scenario, "recovery", None)
     return Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
                  on_event=on_event, kv_replication=recovery is not None and recovery.requests == "kv_replica")

@@ -43,6 +43,15 @@ class Attempt:
 
 
 @dataclass
+class Hedge:
+    """A second copy of a request sent to another replica when the first is slow to its first token."""
+
+    request: Request
+    replica_id: str
+    incarnation: int
+
+
+@dataclass
 class _Deferred:
     events: list = field(default_factory=list)        # (kind, request) produced while cut off
     connects: list = field(default_factory=list)      # (request, attempt) waiting to connect
@@ -67,6 +76,7 @@ class Driver:
         self._attempt: dict[int, Attempt] = {}
         self._ended: set[int] = set()
         self._failed_on: dict[int, set[str]] = defaultdict(set)   # replicas that failed a request
+        self._hedges: dict[int, Hedge] = {}                        # request id -> its hedged copy
         self._deferred: dict[str, _Deferred] = defaultdict(_Deferred)
         self._n_base = len(workload.arrival_s)
         self._next_extra_id = self._n_base
@@ -185,6 +195,9 @@ class Driver:
         timeout = self.router.config.timeout
         if timeout is not None:
             self.env.process(self._first_token_timeout(req, attempt, timeout))
+        hedge_delay = self.router.hedge_delay
+        if hedge_delay is not None and kv_ready_on is None and not fleet.disaggregated:
+            self.env.process(self._hedge_later(req, attempt, hedge_delay))
         self._connect(req, attempt, kv_ready=kv_ready_on is not None)
 
     def _candidates(self, req: Request, role: str) -> list:
@@ -238,7 +251,8 @@ class Driver:
         self._end(req, "failed", f"deadline of {deadline_s:g}s exceeded")
 
     def _abandon(self, req: Request, attempt: Attempt) -> None:
-        """The client gives up on this attempt: cancel it wherever it sits."""
+        """The client gives up on this attempt (and its hedged copy): cancel them wherever they sit."""
+        self._drop_hedge(req.id)
         self._attempt.pop(req.id, None)
         for rid in attempt.replica_ids:
             replica = self.fleet.replicas[rid]
@@ -247,6 +261,17 @@ class Driver:
 
     # ---- what the engines report ---------------------------------------------------------------------
     def on_event(self, kind: str, req: Request, t: float) -> None:
+        hedge = self._hedges.get(req.id)
+        if hedge is not None and req is hedge.request:
+            if kind == "first_token":
+                self._promote_hedge(req.id)          # the copy won the race: it becomes the request
+            elif kind in ("rejected", "failed"):
+                self._hedges.pop(req.id)
+                return
+            else:
+                return
+        elif hedge is not None and kind == "first_token":
+            self._drop_hedge(req.id)                 # the original won: the copy is cancelled
         attempt = self._attempt.get(req.id)
         if attempt is None or req.id in self._ended:
             return                                   # a cancelled or superseded attempt
@@ -315,9 +340,19 @@ class Driver:
     def on_lost(self, requests: list[Request], replica_id: str, reason: str) -> None:
         """The fleet killed `replica_id`; these requests were on it (queued, running, awaiting transfer)."""
         for req in requests:
+            hedge = self._hedges.get(req.id)
+            if hedge is not None and req is hedge.request:
+                self._hedges.pop(req.id)             # only the copy was there: the original goes on
+                continue
             attempt = self._attempt.get(req.id)
-            if attempt is not None and replica_id in attempt.replica_ids and not self._final(req):
-                self._lost_attempt(req, replica_id, reason)
+            if attempt is None or replica_id not in attempt.replica_ids or self._final(req):
+                continue
+            if hedge is not None:
+                self._attempt.pop(req.id, None)
+                self.router.on_error(replica_id, self.env.now, "lost")
+                self._promote_hedge(req.id)          # the copy carries on where the original died
+                continue
+            self._lost_attempt(req, replica_id, reason)
 
     # ---- failure handling ----------------------------------------------------------------------------
     def _lost_attempt(self, req: Request, replica_id: str, reason: str) -> None:
@@ -325,9 +360,9 @@ class Driver:
         attempt = self._attempt.pop(req.id, None)
         if attempt is not None:
             for rid in attempt.replica_ids:
-                other = self.fleet.replicas[rid]
-                if rid != replica_id and other.alive:
-                    other.cancel(req)
+                replica = self.fleet.replicas[rid]
+                if replica.alive:
+                    replica.cancel(req)      # wherever it still sits (a KV transfer that cannot start)
         self.router.on_error(replica_id, self.env.now, "lost")
         self._failed_on[req.id].add(replica_id)
         self.stats.count("lost on failure")
@@ -361,11 +396,54 @@ class Driver:
                 self.dispatch(req)
         self.env.process(later())
 
+    # ---- hedging ------------------------------------------------------------------------------------
+    def _hedge_later(self, req: Request, attempt: Attempt, delay_s: float):
+        """After `delay_s` without a first token, send a copy to another replica; the first to produce a
+        token wins and the other is cancelled (aggregated pools)."""
+        yield UrgentTimeout(self.env, delay_s)
+        if (self._attempt.get(req.id) is not attempt or req.id in self._ended or req.id in self._hedges
+                or req.first_token_s == req.first_token_s):
+            return
+        primary = attempt.replica_ids[0]
+        others = [r for r in self._candidates(req, "aggregated") if r.replica_id != primary]
+        choice = self.router.pick(req, others, "aggregated") if others else None
+        if choice is None or not self.fleet.reachable(choice.replica_id) or not self.fleet.accepting(choice.replica_id):
+            return
+        copy = Request(id=req.id, arrival_s=req.arrival_s, input_tokens=req.input_tokens,
+                       output_tokens=req.output_tokens, hash_ids=req.hash_ids,
+                       hash_block_tokens=req.hash_block_tokens)
+        copy.generated, copy.retries, copy.replicas = req.generated, req.retries, list(req.replicas)
+        self._hedges[req.id] = Hedge(copy, choice.replica_id, self.fleet.incarnation(choice.replica_id))
+        self.router.on_hedge(req, self.env.now)
+        self.stats.count("hedges")
+        choice.submit(copy)
+
+    def _promote_hedge(self, rid: int) -> None:
+        """The hedged copy becomes the request; the original attempt (if any) is cancelled."""
+        hedge = self._hedges.pop(rid)
+        old = self._attempt.pop(rid, None)
+        if old is not None:
+            for replica_id in old.replica_ids:
+                replica = self.fleet.replicas[replica_id]
+                if replica.alive:
+                    replica.cancel(self.requests[rid])
+        number = old.number + 1 if old is not None else 0
+        self.requests[rid] = hedge.request
+        self._attempt[rid] = Attempt(number, (hedge.replica_id,), (hedge.incarnation,), self.env.now, True)
+
+    def _drop_hedge(self, rid: int) -> None:
+        hedge = self._hedges.pop(rid, None)
+        if hedge is not None:
+            replica = self.fleet.replicas[hedge.replica_id]
+            if replica.alive:
+                replica.cancel(hedge.request)
+
     # ---- ends ----------------------------------------------------------------------------------------
     def _final(self, req: Request) -> bool:
         return req.id in self._ended
 
     def _end(self, req: Request, status: str, reason: str) -> None:
+        self._drop_hedge(req.id)
         self._ended.add(req.id)
         self._failed_on.pop(req.id, None)
         if status != "completed":

@@ -220,7 +220,7 @@ KINDS = ["gpu_crash", "node_failure", "scheduler_stall", "straggler", "kv_capaci
 
 
 @st.composite
-def fault_schedules(draw):
+def fault_schedules(draw, roles=("aggregated",)):
     faults = []
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(KINDS))
@@ -228,19 +228,19 @@ def fault_schedules(draw):
         fault = {"type": kind, "at": f"{at}s"}
         if draw(st.booleans()) or kind == "traffic_spike":
             fault["duration"] = f"{draw(st.integers(1, 80))}s"
-        replica = f"aggregated-{draw(st.integers(0, 2))}"
+        replica = {"role": draw(st.sampled_from(roles)), "mode": "one"}
         if kind == "gpu_crash":
-            fault["target"] = {"replica": replica}
+            fault["target"] = replica
         elif kind == "node_failure":
             fault["target"] = {"host": f"rack0/host{draw(st.integers(0, 1))}"}
         elif kind == "scheduler_stall":
-            fault |= {"target": {"replica": replica}, "silent": draw(st.booleans())}
+            fault |= {"target": replica, "silent": draw(st.booleans())}
         elif kind == "straggler":
             fault |= {"target": {"gpu": f"rack0/host0/gpu{draw(st.integers(0, 7))}"}, "factor": 3.0}
         elif kind == "kv_capacity_loss":
-            fault |= {"target": {"replica": replica}, "fraction": 0.9}
+            fault |= {"target": replica, "fraction": 0.9}
         elif kind == "network_partition":
-            fault["target"] = {"replica": replica}
+            fault["target"] = replica
         elif kind == "traffic_spike":
             fault["factor"] = 2.0
         else:
@@ -249,14 +249,24 @@ def fault_schedules(draw):
     return faults
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(faults=fault_schedules(), resilient=st.booleans(), fate=st.sampled_from(["fail", "retry", "migrate", "kv_replica"]),
-       policy=st.sampled_from(["none", "restart", ["failover_spare", "restart"]]), stepper=st.sampled_from(["fast", "reference"]))
-def test_under_any_fault_schedule_every_request_ends_in_exactly_one_state(tmp_path, faults, resilient, fate, policy,
-                                                                          stepper):
+DISAGG = {"model": "llama-3.1-70b", "mode": "disaggregated", "prefill": {"replicas": 2, "tp": 4},
+          "decode": {"replicas": 1, "tp": 4}, "spares": 1}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), disaggregated=st.booleans(), resilient=st.booleans(),
+       fate=st.sampled_from(["fail", "retry", "migrate", "kv_replica"]),
+       policy=st.sampled_from(["none", "restart", ["failover_spare", "restart"], ["restart", "rerole"]]),
+       stepper=st.sampled_from(["fast", "reference"]))
+def test_under_any_fault_schedule_every_request_ends_in_exactly_one_state(tmp_path, data, disaggregated, resilient,
+                                                                          fate, policy, stepper):
+    roles = ("prefill", "decode") if disaggregated else ("aggregated",)
+    faults = data.draw(fault_schedules(roles), label="faults")
     doc = scenario(duration="3m", faults=faults, recovery={"requests": fate},
                    controller={"policy": policy, "restart_time": "20s", "model_load_time": "20s"},
                    engine={"stepper": stepper})
+    if disaggregated:
+        doc["deployment"] = DISAGG
     doc["workload"]["synthetic"]["rate"] = "5/s"
     if resilient:
         doc["router"] = RESILIENT_ROUTER | {"timeout": "15s", "watchdog": {"stall_after": "20s"}}
