@@ -156,3 +156,30 @@ gpus:
     assert json.loads((tmp_path / "o" / "journal.json").read_text())["fleet"]["gpu"] == "h100-lab"
     missing = runner.invoke(app, ["run", str(path), "--catalog", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+FAULT_ERRORS = [
+    ("unknown-gpu", [{"type": "gpu_crash", "at": "10s", "target": {"gpu": "rack0/host0/gpu9"}}],
+     "faults[0].target.gpu", "rack0/host0/gpu9"),
+    ("unknown-fault-type", [{"type": "gpu_crsh", "at": "10s", "target": {"gpu": "rack0/host0/gpu1"}}],
+     "faults[0].type", "did you mean gpu_crash"),
+    ("after-the-run", [{"type": "gpu_crash", "at": "10m", "target": {"gpu": "rack0/host0/gpu1"}}],
+     "faults[0].at", "10m"),
+    ("empty-selection", [{"type": "scheduler_stall", "at": "10s", "duration": "5s", "target": {"role": "decode"}}],
+     "faults[0].target", "decode"),
+    ("bad-factor", [{"type": "straggler", "at": "10s", "factor": 0.5, "target": {"gpu": "rack0/host0/gpu1"}}],
+     "faults[0].factor", "0.5"),
+]
+
+
+@pytest.mark.parametrize("faults,field,fragment", [f[1:] for f in FAULT_ERRORS], ids=[f[0] for f in FAULT_ERRORS])
+def test_a_fault_aimed_at_nothing_or_outside_the_run_exits_2(tmp_path, faults, field, fragment):
+    doc = json.loads(json.dumps(SMALL)) | {"duration": "2m", "faults": faults}
+    path = write(tmp_path, doc)
+    for command in (["run", str(path), "--out", str(tmp_path / "o")], ["validate", str(path)]):
+        res = runner.invoke(app, command)
+        assert res.exit_code == 2, res.output
+        assert "Traceback" not in res.output
+        assert field in res.output and fragment in res.output, res.output
+        line = res.output.split(str(path) + ":", 1)[1].split(":", 1)[0]
+        assert line.isdigit() and int(line) > 1, res.output
