@@ -173,12 +173,6 @@ class Driver:
         if kv_ready_on is not None:
             targets = (kv_ready_on,)
         else:
-            roles = ("prefill", "decode") if fleet.disaggregated else ("aggregated",)
-            reason = self.router.admit(req, fleet.pool(roles[0]), self.predict_ttft)
-            if reason is not None:
-                self.stats.count("rejected: " + reason)
-                self._end(req, "rejected", reason)
-                return
             if fleet.disaggregated:
                 picks = self.router.pick_disaggregated(req, self._candidates(req, "prefill"),
                                                        self._candidates(req, "decode"))
@@ -187,6 +181,12 @@ class Driver:
                 picks = (pick,) if pick is not None else None
             if picks is None:
                 self._error(req, None, "no healthy replica", final_status="rejected")
+                return
+            # admission judges the replica the request would actually wait on
+            reason = self.router.admit(req, [picks[0]], self.predict_ttft)
+            if reason is not None:
+                self.stats.count("rejected: " + reason)
+                self._end(req, "rejected", reason)
                 return
             targets = tuple(p.replica_id for p in picks)
         number = self._attempt[req.id].number + 1 if req.id in self._attempt else 0

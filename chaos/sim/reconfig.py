@@ -177,15 +177,19 @@ class Reconfiguration:
         return True
 
     # ---- estimates from the perf model (admission control, autoscaling) -----------------------------
-    def prefill_rate(self, replica_id: str) -> float:
-        """Prompt tokens/s the replica computes with full prefill batches (its current speed)."""
-        cost = self.replicas[replica_id].cost
-        budget = self.engine_config.max_num_batched_tokens
-        return budget / cost.iteration_time(0, 0.0, budget, budget * (budget + 1) / 2.0)
-
     def predict_ttft(self, replica_id: str, prompt_tokens: float) -> float:
-        """Seconds until `prompt_tokens` of queued prefill work are done on the replica."""
-        return prompt_tokens / self.prefill_rate(replica_id)
+        """Seconds until `prompt_tokens` of queued prefill work are done on the replica, at its current
+        speed: each iteration decodes the running sequences (their KV as context) and gives the rest of
+        the token budget to prompts, so a busy decoder leaves less room for prefill. The queued prompts
+        join the decode batch as they finish: on average half of them are decoding during the wait."""
+        replica = self.replicas[replica_id]
+        budget = self.engine_config.max_num_batched_tokens
+        decoding = int(min(replica.num_running + replica.num_waiting / 2, self.engine_config.max_num_seqs,
+                           budget - 1))
+        chunk = budget - decoding
+        context = replica.kv_blocks_used * replica.block_size
+        iteration_s = replica.cost.iteration_time(decoding, float(context), chunk, chunk * (chunk + 1) / 2.0)
+        return -(-prompt_tokens // chunk) * iteration_s
 
     def capacity_of(self, role: str, tp: int, mean_input: float, mean_output: float) -> float:
         """Tokens/s one replica at TP `tp` sustains in `role`: prompt tokens for prefill, output tokens
