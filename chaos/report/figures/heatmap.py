@@ -1,0 +1,96 @@
+"""Figure 5, per-replica load over time (outstanding requests per replica per window).
+
+Hundreds of replicas do not fit one row each: past MAX_ROWS, consecutive replicas of a pool are
+grouped into bands and each band shows its mean; long runs are averaged into at most MAX_COLS columns.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from chaos.report import style
+from chaos.report.figures.common import fault_span
+from chaos.report.view import RunView
+
+MAX_ROWS = 48
+MAX_COLS = 600
+
+
+def _order(run: RunView, ids: list[str]) -> list[str]:
+    role_of = {r.id: r.role for r in run.replicas}
+    order = {"prefill": 0, "aggregated": 1, "decode": 2}
+
+    def key(rid):
+        role = role_of.get(rid, rid.rsplit("-", 1)[0])
+        tail = rid.rsplit("-", 1)[-1]
+        return (order.get(role, 3), role, int(tail) if tail.isdigit() else 0, rid)
+    return sorted(ids, key=key)
+
+
+def rows(run: RunView) -> tuple[np.ndarray, list[str], list[str]]:
+    """(matrix rows x windows, row labels, row roles) after grouping to at most MAX_ROWS rows."""
+    load = run.fleet.replica_load
+    ids = _order(run, list(load))
+    role_of = {r.id: r.role for r in run.replicas}
+    roles = [role_of.get(i, i.rsplit("-", 1)[0]) for i in ids]
+    if len(ids) <= MAX_ROWS:
+        return np.vstack([load[i] for i in ids]), ids, roles
+    per_band = int(np.ceil(len(ids) / MAX_ROWS))
+    mats, labels, band_roles = [], [], []
+    start = 0
+    while start < len(ids):
+        role = roles[start]
+        end = start
+        while end < len(ids) and end - start < per_band and roles[end] == role:
+            end += 1
+        mats.append(np.nanmean(np.vstack([load[i] for i in ids[start:end]]), axis=0))
+        labels.append(ids[start] if end - start == 1 else f"{ids[start]}..{ids[end - 1].rsplit('-', 1)[-1]}")
+        band_roles.append(role)
+        start = end
+    return np.vstack(mats), labels, band_roles
+
+
+def draw(run: RunView, out: Path) -> Path | None:
+    fs = run.fleet
+    if fs is None or not fs.replica_load:
+        return None
+    mat, labels, roles = rows(run)
+    t = fs.t_s
+    if mat.shape[1] > MAX_COLS:
+        k = int(np.ceil(mat.shape[1] / MAX_COLS))
+        m = mat.shape[1] // k * k
+        mat = mat[:, :m].reshape(mat.shape[0], -1, k).mean(axis=2)
+        t = t[:m:k]
+    scale = style.time_scale(run.horizon_s)
+    lost = {r for f in run.faults for r in f.replicas_lost}
+    degraded = {r for f in run.faults for r in f.replicas_degraded}
+    height = min(1.6 + 0.22 * len(labels), 12.0)
+    with style.pyplot() as plt:
+        fig, ax = plt.subplots(figsize=(style.WIDTH_IN, height), constrained_layout=True)
+        t_end = run.horizon_s / scale
+        extent = (t[0] / scale if len(t) else 0.0, t_end, len(labels) - 0.5, -0.5)
+        im = ax.imshow(mat, aspect="auto", interpolation="nearest", cmap="viridis", extent=extent)
+        ax.grid(False)
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels(labels, fontsize=max(5, style.FONT_SIZE - 1 - len(labels) // 24))
+        for tick, label in zip(ax.get_yticklabels(), labels):
+            head = label.split("..")[0]
+            if head in lost:
+                tick.set_color(style.LOST)
+                tick.set_fontweight("bold")
+            elif head in degraded:
+                tick.set_color(style.DEGRADED)
+        for f in run.faults:
+            t0, t1 = fault_span(f, run.horizon_s)
+            ax.axvline(t0 / scale, color=style.FAULT_SHADE, lw=1.2)
+            if f.end_s is not None and not f.permanent:
+                ax.axvline(t1 / scale, color=style.FAULT_SHADE, lw=1.0, ls="--")
+        cb = fig.colorbar(im, ax=ax, pad=0.01)
+        cb.set_label("outstanding requests" + (" (band mean)" if len(labels) < len(fs.replica_load) else ""))
+        grouped = len(labels) < len(fs.replica_load)
+        ax.set_title(f"{run.name}: load per replica"
+                     + (f" ({len(fs.replica_load)} replicas in {len(labels)} bands)" if grouped else "")
+                     + ("; red: lost to a fault, orange: degraded" if lost or degraded else ""))
+        style.minutes_axis(ax, run.horizon_s)
+        return style.save(fig, out)

@@ -1,0 +1,445 @@
+"""The report's tables as rows of plain, formatted strings, shared by the HTML and Markdown templates.
+
+Every cell is text (units attached here, at the report boundary); the templates only lay them out
+and escape them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from chaos.report.view import RunView
+from chaos.units import format_duration
+
+NOT_EVALUATED = "not evaluated"
+DASH = "—"
+
+# Scenario fields that hold seconds (formatted as durations) and bytes/s.
+_SECONDS = {"at", "duration", "interval", "timeout", "ejection_time", "max_ejection_time", "restart_time",
+            "model_load_time", "rerole_time", "window", "scale_down_delay", "think_time", "repair", "every",
+            "mtbf", "deadline", "base", "ttft", "tpot", "ramp", "delay", "nvlink_latency", "network_latency"}
+_BANDWIDTH = {"nic_bandwidth", "nvlink_bandwidth", "leaf_uplink_bandwidth", "bandwidth"}
+
+
+def dur(seconds: Any) -> str:
+    if seconds is None or isinstance(seconds, bool):
+        return DASH
+    try:
+        s = float(seconds)
+    except (TypeError, ValueError):
+        return str(seconds)
+    if s != s:
+        return DASH
+    if s == 0:
+        return "0s"
+    return format_duration(s)
+
+
+def num(value: Any, digits: int = 1) -> str:
+    if value is None or isinstance(value, bool):
+        return DASH
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if v != v:
+        return DASH
+    if v == int(v) and abs(v) < 1e15 and digits <= 1:
+        return f"{int(v):,}"
+    return f"{v:,.{digits}f}"
+
+
+def pct(frac: Any, digits: int = 1) -> str:
+    if frac is None or isinstance(frac, bool):
+        return DASH
+    try:
+        return f"{100 * float(frac):.{digits}f}%"
+    except (TypeError, ValueError):
+        return str(frac)
+
+
+def _bandwidth(bps: float) -> str:
+    return f"{bps * 8 / 1e9:g} Gbps"
+
+
+def value_text(key: str, value: Any) -> str:
+    """One scenario value as text, with its unit by the field's name."""
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)) and key in _SECONDS:
+        return dur(value)
+    if isinstance(value, (int, float)) and key in _BANDWIDTH:
+        return _bandwidth(float(value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return inline(value)
+    if isinstance(value, list):
+        return ", ".join(value_text(key, v) for v in value) if value else DASH
+    return str(value)
+
+
+def inline(d: dict, skip: Iterable[str] = ()) -> str:
+    """A dict's set fields as "k v, k v" (None and empty skipped)."""
+    skip = set(skip)
+    parts = []
+    for k, v in d.items():
+        if k in skip or v is None or v == {} or v == []:
+            continue
+        parts.append(f"{k} {value_text(k, v)}")
+    return ", ".join(parts) if parts else DASH
+
+
+@dataclass
+class Section:
+    """A titled list of (label, value) rows."""
+
+    title: str
+    rows: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Table:
+    """A table: header and rows of text cells; `bad[i]` marks row i for highlighting."""
+
+    header: list[str]
+    rows: list[list[str]]
+    bad: list[bool] = field(default_factory=list)
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.bad) < len(self.rows):
+            self.bad = self.bad + [False] * (len(self.rows) - len(self.bad))
+
+
+# -- headline -------------------------------------------------------------------------------------
+@dataclass
+class Headline:
+    verdict: str           # "held", "deviated", or NOT_EVALUATED
+    verdict_class: str     # css class: ok | bad | none
+    verdict_reason: str
+    score: str             # "87/100" or NOT_EVALUATED
+    facts: list[tuple[str, str]]
+
+
+def headline(run: RunView) -> Headline:
+    v = run.verdict
+    if v is None:
+        verdict, cls = NOT_EVALUATED, "none"
+    else:
+        verdict = v
+        cls = {"held": "ok", "pass": "ok", "passed": "ok", "ok": "ok",
+               "deviated": "bad", "fail": "bad", "failed": "bad"}.get(v.lower(), "none")
+    score = NOT_EVALUATED
+    if run.resilience is not None and run.resilience.score is not None:
+        s = run.resilience.score
+        score = f"{s:.0f}/100" if s > 1.0 else f"{100 * s:.0f}/100"
+    req = run.summary.get("requests") or {}
+    ttft = run.summary.get("ttft_s") or {}
+    facts = [
+        ("requests", f"{num(req.get('arrived'))} arrived, {num(req.get('completed'))} completed, "
+                     f"{num(req.get('failed'))} failed, {num(req.get('rejected'))} rejected, "
+                     f"{num(req.get('in_flight'))} in flight"),
+        ("TTFT p99", dur(ttft.get("p99"))),
+        ("throughput", f"{num(run.summary.get('throughput_tok_s'))} output tok/s"),
+        ("SLO attainment", pct(run.summary.get("slo_attainment"))),
+        ("faults", f"{len(run.faults)} played" if run.faults else "none"),
+        ("simulated", dur(run.horizon_s)),
+    ]
+    return Headline(verdict, cls, run.verdict_reason, score, facts)
+
+
+# -- scenario -------------------------------------------------------------------------------------
+def scenario_sections(run: RunView) -> list[Section]:
+    r = run.resolved
+    out = []
+    topo = r.get("topology") or {}
+    if topo:
+        so = topo.get("scale_out") or {}
+        gpus = (topo.get("racks") or 0) * (topo.get("hosts_per_rack") or 0) * (topo.get("gpus_per_host") or 0)
+        out.append(Section("Fleet", [
+            ("fabric", f"{topo.get('name', '?')}: {topo.get('racks')} rack(s) x {topo.get('hosts_per_rack')} "
+                       f"host(s) x {topo.get('gpus_per_host')} {topo.get('gpu', run.gpu)} = {gpus} GPUs"),
+            ("NVLink domain", value_text("nvlink_domain", topo.get("nvlink_domain"))),
+            ("scale-out", inline(so, skip=("nvlink_latency",))),
+        ]))
+    dep = r.get("deployment") or {}
+    if dep:
+        rows = [("model", str(dep.get("model", run.model))), ("mode", str(dep.get("mode", "")))]
+        if dep.get("mode") == "disaggregated":
+            for pool in ("prefill", "decode"):
+                p = dep.get(pool) or {}
+                rows.append((pool, f"{p.get('replicas')} x TP{p.get('tp')}"))
+        else:
+            rows.append(("replicas", f"{dep.get('replicas')} x TP{dep.get('tp')}"))
+        rows.append(("spares", str(dep.get("spares", 0))))
+        if r.get("engine"):
+            rows.append(("engine", inline(r["engine"])))
+        out.append(Section("Deployment", rows))
+    pol = []
+    if r.get("router"):
+        pol.append(("router", inline(r["router"])))
+    if r.get("recovery"):
+        pol.append(("recovery", inline(r["recovery"])))
+    if r.get("controller"):
+        ctl = dict(r["controller"])
+        pols = ctl.get("policy")
+        if not (pols == "autoscale" or (isinstance(pols, list) and "autoscale" in pols)):
+            ctl.pop("autoscale", None)
+        pol.append(("controller", inline(ctl)))
+    if pol:
+        out.append(Section("Policies", pol))
+    wl = r.get("workload") or {}
+    if wl:
+        rows = []
+        if wl.get("trace"):
+            rows.append(("trace", inline(wl["trace"])))
+        if wl.get("synthetic"):
+            syn = dict(wl["synthetic"])
+            for k in ("input", "output"):
+                if isinstance(syn.get(k), dict):
+                    rows.append((f"{k} tokens", inline(syn.pop(k))))
+            rows.insert(0, ("synthetic", inline(syn)))
+        rows.append(("duration", dur(r.get("duration")) if r.get("duration") else "until the last request"))
+        if r.get("slo"):
+            rows.append(("SLO", ", ".join(f"{k} p99 {dur(v)}" for k, v in r["slo"].items() if v is not None)))
+        out.append(Section("Workload", rows))
+    return out
+
+
+def fault_plan(run: RunView) -> Table:
+    plan = run.resolved.get("faults") or []
+    rows = []
+    for i, f in enumerate(plan):
+        if not isinstance(f, dict):
+            continue
+        target = f.get("target")
+        target = inline(target, skip=("on_empty",)) if isinstance(target, dict) else value_text("target", target)
+        timing = inline({k: f.get(k) for k in ("at", "duration", "repeat", "every", "mtbf", "repair")})
+        rest = inline({k: v for k, v in f.items()
+                       if k not in ("type", "target", "at", "duration", "repeat", "every", "mtbf", "repair",
+                                    "description")})
+        rows.append([f"faults[{i}]", str(f.get("type", "?")), timing, target, rest if rest != DASH else ""])
+    return Table(["#", "type", "timing", "target", "other"], rows,
+                 note="" if rows else "no fault planned: a steady-state (or baseline) run")
+
+
+def faults_played(run: RunView) -> Table:
+    rows, bad = [], []
+    for f in run.faults:
+        end = "never (permanent)" if f.permanent else dur(f.end_s)
+        rows.append([f.cause, dur(f.start_s), end, f"{f.target_kind}: {', '.join(f.targets) or DASH}",
+                     ", ".join(f.replicas_lost) or DASH, ", ".join(f.replicas_degraded) or DASH])
+    return Table(["fault", "start", "end", "target", "replicas lost", "replicas degraded"], _cap(rows), bad,
+                 note=_cap_note(rows))
+
+
+def controller_actions(run: RunView) -> Table:
+    rows = [[dur(a.t_s), a.action, ", ".join(a.replicas) or DASH, a.detail] for a in run.actions]
+    return Table(["time", "action", "replicas", "detail"], _cap(rows),
+                 note=_cap_note(rows) or ("" if rows else "the controller took no action"))
+
+
+MAX_ROWS = 40
+
+
+def _cap(rows: list) -> list:
+    return rows[:MAX_ROWS]
+
+
+def _cap_note(rows: list) -> str:
+    return f"first {MAX_ROWS} of {len(rows)} shown; the journal has them all" if len(rows) > MAX_ROWS else ""
+
+
+# -- results --------------------------------------------------------------------------------------
+_METRICS = (
+    ("requests completed", ("requests", "completed"), "n"),
+    ("requests failed", ("requests", "failed"), "n"),
+    ("requests rejected", ("requests", "rejected"), "n"),
+    ("requests in flight at the end", ("requests", "in_flight"), "n"),
+    ("TTFT p50", ("ttft_s", "p50"), "s"),
+    ("TTFT p99", ("ttft_s", "p99"), "s"),
+    ("TPOT p50", ("tpot_s", "p50"), "s"),
+    ("TPOT p99", ("tpot_s", "p99"), "s"),
+    ("E2E p50", ("e2e_s", "p50"), "s"),
+    ("E2E p99", ("e2e_s", "p99"), "s"),
+    ("throughput (output tok/s)", ("throughput_tok_s",), "f"),
+    ("throughput (req/s)", ("throughput_rps",), "f3"),
+    ("goodput (req/s)", ("goodput_rps",), "f3"),
+    ("SLO attainment", ("slo_attainment",), "%"),
+)
+# For these a rise is worse; for the others (completions, throughput, goodput, attainment) a fall is.
+_HIGHER_IS_WORSE = {"requests failed", "requests rejected", "requests in flight at the end", "TTFT p50", "TTFT p99",
+                    "TPOT p50", "TPOT p99", "E2E p50", "E2E p99"}
+
+
+def _dig(d: dict, path: tuple[str, ...]):
+    for k in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d
+
+
+def metric_text(value: Any, kind: str) -> str:
+    if kind == "n":
+        return num(value)
+    if kind == "s":
+        return dur(value)
+    if kind == "%":
+        return pct(value)
+    if kind == "f3":
+        return num(value, 3)
+    return num(value, 1)
+
+
+def _change(label: str, value: Any, base: Any) -> tuple[str, bool]:
+    """Relative change text and whether it is a notable (>10%) change for the worse."""
+    try:
+        v, b = float(value), float(base)
+    except (TypeError, ValueError):
+        return DASH, False
+    if b == 0:
+        worse = label in _HIGHER_IS_WORSE and v > 0
+        return ("+" + num(v) if v else "0") if label.startswith("requests") else DASH, worse
+    rel = (v - b) / abs(b)
+    worse = rel > 0.10 if label in _HIGHER_IS_WORSE else rel < -0.10
+    return f"{rel:+.1%}", worse
+
+
+def key_metrics(run: RunView) -> Table:
+    base = run.baseline.summary if run.baseline is not None else None
+    rows, bad = [], []
+    for label, path, kind in _METRICS:
+        value = _dig(run.summary, path)
+        if base is None:
+            rows.append([label, metric_text(value, kind)])
+            bad.append(False)
+        else:
+            b = _dig(base, path)
+            change, worse = _change(label, value, b)
+            rows.append([label, metric_text(value, kind), metric_text(b, kind), change])
+            bad.append(worse)
+    header = ["metric", "faulted run"] + (["baseline", "change"] if base is not None else [])
+    return Table(header, rows, bad, note="" if base is not None else
+                 "baseline twin: " + NOT_EVALUATED + " (the journal has no `baseline` section)")
+
+
+def hypothesis_tables(run: RunView) -> list[tuple[str, str, Table]]:
+    """[(phase, status text, table)] per phase, in the order the phases first appear."""
+    h = run.hypothesis
+    if h is None:
+        return []
+    phases: dict[str, list] = {}
+    for c in h.checks:
+        phases.setdefault(c.phase or DASH, []).append(c)
+    out = []
+    for phase, checks in phases.items():
+        rows, bad = [], []
+        for c in checks:
+            window = f"{dur(c.t0)}–{dur(c.t1)}" if c.t0 is not None or c.t1 is not None else DASH
+            ok = {True: "ok", False: "FAILED", None: NOT_EVALUATED}[c.ok]
+            rows.append([c.probe, window, _probe_value(c.probe, c.value), _probe_value(c.probe, c.baseline_value),
+                         c.tolerance or DASH, ok, ", ".join(c.faults_active) or DASH])
+            bad.append(c.ok is False)
+        extra = h.per_phase.get(phase) if isinstance(h.per_phase, dict) else None
+        failed = sum(bad)
+        status = f"{failed} of {len(rows)} probes failed" if failed else f"all {len(rows)} probes held"
+        if isinstance(extra, dict) and extra.get("verdict"):
+            status = f"{extra['verdict']}: {status}"
+        elif isinstance(extra, str):
+            status = f"{extra}: {status}"
+        out.append((phase, status, Table(["probe", "window", "value", "baseline", "tolerance", "result",
+                                          "faults active"], rows, bad)))
+    return out
+
+
+def _probe_value(probe: str, value: float | None) -> str:
+    if value is None:
+        return DASH
+    if probe.endswith("_s") or probe.startswith(("ttft", "tpot", "itl", "e2e")):
+        return dur(value)
+    if "frac" in probe or "attainment" in probe or "ratio" in probe:
+        return pct(value)
+    return num(value, 2 if abs(value) < 100 else 1)
+
+
+def resilience_table(run: RunView) -> Table | None:
+    res = run.resilience
+    if res is None:
+        return None
+    extra_keys: list[str] = []
+    for f in res.per_fault:
+        for k, v in f.extra.items():
+            if k not in extra_keys and isinstance(v, (int, float, str, type(None))) and not isinstance(v, bool):
+                extra_keys.append(k)
+    extra_keys = extra_keys[:4]
+    rows, bad = [], []
+    for f in res.per_fault:
+        drop = f.max_throughput_drop
+        rows.append([f.fault, dur(f.time_to_detect_s),
+                     dur(f.time_to_recover_s) if f.time_to_recover_s is not None else "not recovered",
+                     pct(drop), num(f.lost_output_tokens)]
+                    + [value_text(k, f.extra.get(k)) if not isinstance(f.extra.get(k), float)
+                       else num(f.extra.get(k), 2) for k in extra_keys])
+        bad.append(f.time_to_recover_s is None or (drop is not None and drop > 0.3))
+    return Table(["fault", "time to detect", "time to recover", "max throughput drop", "lost output tokens",
+                  *[k.replace("_", " ") for k in extra_keys]], rows, bad,
+                 note="" if rows else "no fault to score")
+
+
+def breakdown_rows(run: RunView) -> list[tuple[str, str]]:
+    res = run.resilience
+    if res is None:
+        return []
+    out = []
+    for k, v in res.breakdown.items():
+        if isinstance(v, float):
+            out.append((k.replace("_", " "), f"{v:.3g}"))
+        elif isinstance(v, dict):
+            out.append((k.replace("_", " "), inline(v)))
+        else:
+            out.append((k.replace("_", " "), value_text(k, v)))
+    return out
+
+
+def cliff_rows(run: RunView) -> list[list[str]]:
+    res = run.resilience
+    if res is None:
+        return []
+    return [[dur(c.t_s), pct(c.drop), c.cause or DASH] for c in res.cliffs]
+
+
+def router_rows(run: RunView) -> list[tuple[str, str]]:
+    rows = [(k.replace("_", " "), value_text(k, v)) for k, v in run.router.items()
+            if not isinstance(v, dict) and v not in (0, None)]
+    for k, v in run.router.items():
+        if isinstance(v, dict) and v:
+            rows.append((k.replace("_", " "), inline(v)))
+    for k, v in run.request_path.items():
+        rows.append((f"requests {k}", value_text(k, v)))
+    return rows
+
+
+# -- comparison -----------------------------------------------------------------------------------
+def comparison(runs: list[RunView]) -> Table:
+    """One row per key metric, one column per journal; the best value of each row is not marked,
+    the worst one (when it differs by >10% from the best) is."""
+    header = ["metric"] + [r.label for r in runs]
+    rows = [["verdict"] + [r.verdict or NOT_EVALUATED for r in runs],
+            ["resilience score"] + [headline(r).score for r in runs],
+            ["faults played"] + [str(len(r.faults)) for r in runs],
+            ["controller actions"] + [str(len(r.actions)) for r in runs]]
+    bad = [any((r.verdict or "").lower() == "deviated" for r in runs), False, False, False]
+    for label, path, kind in _METRICS:
+        values = [_dig(r.summary, path) for r in runs]
+        rows.append([label] + [metric_text(v, kind) for v in values])
+        nums = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        spread = False
+        if len(nums) >= 2:
+            lo, hi = min(nums), max(nums)
+            spread = hi > 0 and (hi - lo) / hi > 0.10
+        bad.append(spread)
+    return Table(header, rows, bad, note="highlighted rows differ by more than 10% between runs")
