@@ -112,6 +112,7 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
         seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
         set_: List[str] = typer.Option([], "--set", help="override a field: path.to.key=value (repeatable)"),
         catalog: List[Path] = typer.Option([], "--catalog", help="extra GPU/model catalog folder (repeatable)"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="print the placement and the fault plan; do not simulate"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no summary table")) -> None:
     """Simulate a scenario, print a summary, write journal.json and requests.csv."""
     from chaos.report.journal import write_journal
@@ -120,6 +121,12 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
     from chaos.sim.build import scenario_catalog
 
     sc = _load(scenario, set_, seed)
+    if dry_run:
+        try:
+            _print_plan(sc, scenario_catalog(sc, catalog))
+        except InputError as err:
+            raise locate_error(sc, err)
+        return
     bar = _Progress(f"{sc.name}")
     try:
         result = run_scenario(sc, catalog=scenario_catalog(sc, catalog), progress=bar)
@@ -133,6 +140,25 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
     result.log.to_csv(out_dir / "requests.csv")
     if not quiet:
         _print_summary(result, out_dir)
+
+
+def _print_plan(sc, catalog) -> None:
+    """--dry-run: where every replica runs, and every fault's resolved targets, times and blast radius."""
+    from chaos.faults import describe
+    from chaos.sim.build import check_scenario
+    from chaos.sim.supervision import plan_faults
+    from chaos.units import format_duration
+
+    fleet = check_scenario(sc, catalog)
+    horizon = format_duration(sc.duration) if sc.duration is not None else "until the workload is done"
+    typer.echo(f"{sc.name}: {fleet.model.name} on {fleet.gpu.name}, seed {sc.seed}, horizon {horizon}")
+    for p in fleet.placements.values():
+        where = p.gpus[0] if p.tp == 1 else f"{p.gpus[0]} .. {p.gpus[-1]}"
+        typer.echo(f"  {p.replica_id:<14} tp{p.tp:<3} {where}  ring {p.link_Bps / 1e9:.0f} GB/s")
+    planned = plan_faults(sc, fleet)
+    typer.echo(f"faults ({len(planned)} occurrences):" if planned else "faults: none")
+    for line in describe(planned):
+        typer.echo(f"  {line}")
 
 
 @app.command()

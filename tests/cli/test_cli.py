@@ -183,3 +183,14 @@ def test_a_fault_aimed_at_nothing_or_outside_the_run_exits_2(tmp_path, faults, f
         assert field in res.output and fragment in res.output, res.output
         line = res.output.split(str(path) + ":", 1)[1].split(":", 1)[0]
         assert line.isdigit() and int(line) > 1, res.output
+
+
+def test_dry_run_prints_placement_and_fault_plan_without_simulating(tmp_path):
+    doc = json.loads(json.dumps(SMALL)) | {"duration": "2m", "faults": [
+        {"type": "node_failure", "at": "30s", "duration": "1m", "target": {"host": "rack0/host0"}}]}
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["run", str(write(tmp_path, doc)), "--dry-run", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "aggregated-0" in res.output and "aggregated-1" in res.output
+    assert "30.00s..1m30s  faults[0] node_failure  rack0/host0 -> lost aggregated-0, aggregated-1" in res.output
+    assert not out.exists()
