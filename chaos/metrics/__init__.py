@@ -6,6 +6,8 @@ from chaos.metrics.phases import FaultWindow, Phase, Segment, phases, windows
 from chaos.metrics.probes import PROBES, Probe, RunData, probe_values
 from chaos.metrics.quantile import ItlSamples, grouped_quantiles, weighted_quantile
 from chaos.metrics.series import FleetSeries, TimeSeries, time_series
+from chaos.metrics.resilience import (Cliff, Detection, FaultImpact, ResilienceReport, ResilienceScore,
+                                      ScoreComponent, analyze_resilience)
 from chaos.metrics.steady import HypothesisResult, ProbeCheck, evaluate_hypothesis
 from chaos.metrics.summary import LatencyStats, Slo, Summary, run_end_s, summarize
 
@@ -14,4 +16,6 @@ __all__ = ["RequestLog", "Status", "COLUMNS", "ItlSamples", "weighted_quantile",
            "TimeSeries", "FleetSeries",
            "ProbeConfig", "HypothesisConfig", "ResilienceConfig", "PROBES", "Probe", "RunData", "probe_values",
            "FaultWindow", "Phase", "Segment", "phases", "windows",
-           "ProbeCheck", "HypothesisResult", "evaluate_hypothesis"]
+           "ProbeCheck", "HypothesisResult", "evaluate_hypothesis",
+           "Detection", "analyze_resilience", "ResilienceReport", "ResilienceScore", "ScoreComponent", "FaultImpact",
+           "Cliff"]

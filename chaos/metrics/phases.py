@@ -56,14 +56,28 @@ class FaultWindow:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "FaultWindow":
-        """From a journal `faults` record (PlannedFault.to_dict()): cause, start_s, end_s (None =
-        permanent), permanent, replicas_affected (or replicas_lost + replicas_degraded)."""
+        """From a journal `faults` record (PlannedFault.to_dict()): cause (+ " #k" for occurrence
+        k > 0 of a repeating fault), start_s, end_s (None = permanent), permanent,
+        replicas_affected (or replicas_lost + replicas_degraded)."""
         end = None if d.get("permanent") else d.get("end_s")
         reps = d.get("replicas_affected")
         if reps is None:
             reps = sorted(set(d.get("replicas_lost", ())) | set(d.get("replicas_degraded", ())))
         name = d.get("cause") or f"faults[{d.get('index', '?')}] {d.get('type', 'fault')}"
+        if d.get("occurrence"):
+            name = f"{name} #{d['occurrence']}"
         return cls(str(name), float(d["start_s"]), None if end is None else float(end), tuple(reps))
+
+
+def unique_names(faults: Sequence[FaultWindow]) -> list[FaultWindow]:
+    """The faults with names made unique: a repeated name gets " (2)", " (3)", ... in list order."""
+    seen: dict[str, int] = {}
+    out = []
+    for f in faults:
+        k = seen.get(f.name, 0) + 1
+        seen[f.name] = k
+        out.append(f if k == 1 else FaultWindow(f"{f.name} ({k})", f.start_s, f.end_s, f.replicas))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +103,7 @@ class Phase:
 def phases(faults: Sequence[FaultWindow], horizon_s: float, *, settle_s: float = 60.0,
            warmup_s: float = 0.0) -> dict[str, Phase]:
     """before / during / after from the fault windows (see the module docstring)."""
-    live = [f for f in faults if f.start_s < horizon_s]
+    live = [f for f in unique_names(faults) if f.start_s < horizon_s]
     if not live:
         before = (Segment(warmup_s, horizon_s),) if horizon_s > warmup_s else ()
         why = "no faults" if not faults else "every fault starts at or after the horizon"

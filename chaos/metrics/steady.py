@@ -30,7 +30,7 @@ import numpy as np
 
 from chaos.errors import InputError
 from chaos.metrics.config import PHASES, HypothesisConfig, ProbeConfig
-from chaos.metrics.phases import FaultWindow, phases, windows
+from chaos.metrics.phases import FaultWindow, phases, unique_names, windows
 from chaos.metrics.probes import PROBES, RunData, nan_to_none, probe_values
 from chaos.metrics.summary import Slo
 from chaos.units import format_duration
@@ -167,6 +167,7 @@ def evaluate_hypothesis(probes: Sequence[ProbeConfig], run: RunData, *, faults: 
         if PROBES[cfg.probe].needs_slo and slo is None:
             raise InputError(f"{cfg.probe} needs per-request targets: add slo: {{ttft_p99: ..., tpot_p99: ...}}",
                              field=f"steady_state[{i}].probe")
+    faults = unique_names(faults)
     phase_map = phases(faults, horizon, settle_s=settings.settle, warmup_s=settings.warmup)
     active = [(f.name, *f.span(horizon, settings.settle)) for f in faults]
     per_phase: dict[str, dict] = {}

@@ -1,0 +1,581 @@
+"""Resilience of a faulted run against its fault-free baseline twin (same seed, same arrivals).
+
+    analyze_resilience(run, baseline, faults=..., detections=..., slo=..., config=..., settle_s=...)
+        -> ResilienceReport
+
+Curves (windows of `config.window`, default 10 s, from 0; the last one may be shorter):
+  throughput  output tokens/s *by generation time*: each COMPLETED request's first token at its
+              first-token time, the other generated_tokens - 1 spread evenly over (first token,
+              finish]. Unlike the finish-time binning of summary/series (a request's tokens all land
+              when it ends) this follows what the fleet produced when, so a dip is where the fleet
+              stalled; failed requests' tokens are not output and do not count.
+  TTFT p99    of requests whose first token came in the window (as in summary/series).
+A window is *within tolerance* when throughput >= (1 - throughput_tolerance) x baseline and
+TTFT p99 <= ttft_factor x max(baseline's, median of the baseline's windowed TTFT p99) — the floor
+keeps a window where the baseline happened to be fast from flagging noise (a window where the
+baseline had first tokens and the faulted run none is not within tolerance; both empty is).
+Tokens of a request restarted elsewhere count from its final first token, so work thrown away
+in a crash shows as a dip just *before* the crash; windows before a fault's start are outside
+its impact span.
+
+Per fault, with span [start, end) as in the hypothesis phases (permanent: to the horizon; instant:
+start + settle) and the windows overlapping it:
+  time_to_detect_s   first detection (healthy=False) of one of the fault's replicas at or after
+                     its start, minus the start; None without replicas or detection.
+  time_to_recover_s  the fault *watches* [start, the first start of another fault at or after its
+                     span's end) — to the horizon when none follows — because its effects outlive it
+                     (a restarted replica rejoining, a backlog draining). 0 when no window of its span
+                     is out of tolerance. Otherwise let L be the last out-of-tolerance window it
+                     watches; recovery is at the start of the first window after L that begins
+                     `recovery_windows` consecutive windows within tolerance; time = that - start
+                     (>= 0); None if that never happens before the horizon. (More damage only ever
+                     moves it later.)
+  impact span        [start, max(end, recovered_at + recovery_windows x window)), to the horizon
+                     when never recovered; just the fault span when it did no harm.
+  max_throughput_drop  max over the impact windows of (baseline - faulted) / baseline, clipped to [0, 1].
+  lost_output_tokens   sum over the impact windows of max(baseline - faulted, 0) x window length:
+                     tokens the baseline produced when this run did not; a later catch-up above the
+                     baseline is not netted out.
+  requests           failed / rejected (by the time they left) in the impact span and retried
+                     (retries > 0, in the system during it), for both runs.
+  slo_attainment     during the fault span and in the settle period after it, both runs.
+The run: the same over the union of impact spans (tokens), the whole run (requests, SLO), and the cliffs.
+
+Cliffs (performance cliffs in time):
+  throughput  on windows of cliff_within / 4: window k is a cliff when its throughput is below
+              (1 - cliff_drop) x the largest of the 4 windows before it (a fall of more than
+              cliff_drop within cliff_within) *and* below (1 - cliff_drop) x the baseline's in the
+              same window (the baseline did not fall with it: the fault did it).
+  TTFT p99    on the curve windows: window k is a cliff when its TTFT p99 exceeds cliff_ttft_factor
+              x the smallest of the ceil(cliff_within / window) windows before it and
+              cliff_ttft_factor x the baseline's.
+Consecutive cliff windows are one cliff, reported at the first window with the largest change;
+it lists the faults whose span overlaps [t - cliff_within, t + window) and blames those of them that
+started at or after t - 2 cliff_within (the fall is measured over the cliff_within before t, and a
+fault takes a moment to bite), else all of them.
+
+Score (0-100, deterministic, exactly 100 when the run equals its baseline):
+    score = 100 - sum over components c of  weight_c x (1 - exp(-x_c / scale_c))
+  component       weight  x_c                                                        scale_c
+  lost_requests     35    (failed + rejected - baseline's, >= 0) / requests arrived     0.01
+  lost_throughput   25    lost_output_tokens (union of impact spans) / baseline tokens  0.05
+  lost_goodput      20    (baseline SLO-meeting completions - this run's, >= 0) / baseline's  0.05
+                          (0 without an SLO)
+  recovery          15    sum over faults of time_to_recover_s (never: horizon - start)   300 s
+  cliffs             5    number of cliffs, as weight x (1 - 2^-n)
+So losing 1% of requests costs 22 points, 5% of output tokens 16, 5 minutes of recovery 9.5.
+Each component's penalty is split over the faults in proportion to each fault's own amount
+(lost requests / tokens / good requests in its impact span, its recovery time, cliffs it caused)
+scaled by the share of the run's amount that falls inside any impact span; the rest is
+"unattributed" (e.g. failures outside every fault span). The split sums to the penalty.
+Only the cliffs component is not monotone in losses (a deeper dip just before a fall can turn a
+sudden fall into a gradual one).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+
+from chaos.metrics.config import ResilienceConfig
+from chaos.metrics.log import RequestLog, Status
+from chaos.metrics.phases import FaultWindow, unique_names
+from chaos.metrics.probes import RunData, assign, nan_to_none, probe_values
+from chaos.metrics.summary import Slo
+
+# score: (weight, scale) per component; the formula is in the module docstring
+SCORE_WEIGHTS: dict[str, tuple[float, float]] = {
+    "lost_requests": (35.0, 0.01), "lost_throughput": (25.0, 0.05), "lost_goodput": (20.0, 0.05),
+    "recovery": (15.0, 300.0), "cliffs": (5.0, 1.0)}
+CLIFF_SUBWINDOWS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """A health verdict on a replica (the journal's `detections` records)."""
+    t_s: float
+    replica: str
+    healthy: bool = False
+    reason: str = ""
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Detection":
+        return cls(float(d["t_s"]), str(d["replica"]), bool(d.get("healthy", False)), str(d.get("reason", "")))
+
+
+# generation-time throughput ---------------------------------------------------------------------
+def tokens_generated(log: RequestLog, t: np.ndarray, *, before: bool = False) -> np.ndarray:
+    """Output tokens of COMPLETED requests generated by each time in `t` (cumulative, see the module
+    docstring: 1 token at the first token, the rest evenly over (first token, finish]); with
+    before=True a token generated exactly at t is not counted yet. One sort per column, no loop
+    over requests."""
+    t = np.asarray(t, dtype=np.float64)
+    done = (log.status == Status.COMPLETED) & ~np.isnan(log.first_token_s) & ~np.isnan(log.finish_s)
+    first, finish = log.first_token_s[done], log.finish_s[done]
+    gen = log.generated_tokens[done].astype(np.float64)
+    rest = np.maximum(gen - 1.0, 0.0)
+    dur = finish - first
+    spread = dur > 0
+    rate = np.where(spread, rest / np.where(spread, dur, 1.0), 0.0)
+    # point masses: the first token, and the rest when first token and finish coincide
+    points = np.concatenate([first[gen >= 1], finish[~spread]])
+    mass = np.concatenate([np.ones(int((gen >= 1).sum())), rest[~spread]])
+    out = _step_sum(points, mass, t, side="left" if before else "right")
+    # ramps: sum_i rate_i * clip(t - first_i, 0, dur_i) = R(t; first) - R(t; finish)
+    out += _ramp_sum(first[spread], rate[spread], t) - _ramp_sum(finish[spread], rate[spread], t)
+    return out
+
+
+def _step_sum(at: np.ndarray, mass: np.ndarray, t: np.ndarray, side: str) -> np.ndarray:
+    order = np.argsort(at, kind="stable")
+    cum = np.concatenate(([0.0], np.cumsum(mass[order])))
+    return cum[np.searchsorted(at[order], t, side=side)]
+
+
+def _ramp_sum(at: np.ndarray, rate: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """sum_i rate_i * max(t - at_i, 0)."""
+    order = np.argsort(at, kind="stable")
+    a, r = at[order], rate[order]
+    cr = np.concatenate(([0.0], np.cumsum(r)))
+    cra = np.concatenate(([0.0], np.cumsum(r * a)))
+    k = np.searchsorted(a, t, side="right")
+    return cr[k] * t - cra[k]
+
+
+def grid(horizon_s: float, window_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Back-to-back windows [t0, t1) of window_s over [0, horizon); the last may be shorter."""
+    n = max(int(math.ceil(horizon_s / window_s - 1e-9)), 1)
+    t0 = np.arange(n) * window_s
+    t1 = np.minimum(t0 + window_s, horizon_s)
+    return t0, t1
+
+
+def throughput_curve(log: RequestLog, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """Generation-time output tokens/s in each back-to-back window [t0, t1) (see the module
+    docstring); the last window also takes tokens at exactly its end."""
+    if len(t0) == 0:
+        return np.empty(0)
+    edges = np.append(t0, t1[-1])
+    cum = tokens_generated(log, edges, before=True)
+    cum[-1] = tokens_generated(log, edges[-1:])[0]
+    return np.diff(cum) / (t1 - t0)
+
+
+# cliffs -----------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Cliff:
+    """A sudden fall in throughput (`change` = fraction lost) or rise in TTFT p99 (`change` =
+    factor), at t_s, from from_value to to_value; baseline_value is the twin's at that time.
+    caused_by: the faults that started at most 2 x cliff_within before the cliff's window (else
+    every fault active then); cause says it in words."""
+    kind: str
+    t_s: float
+    from_value: float
+    to_value: float
+    change: float
+    baseline_value: float
+    faults_active: list[str]
+    caused_by: list[str]
+    cause: str
+
+    def to_dict(self) -> dict:
+        return nan_to_none(asdict(self))
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) index ranges of consecutive True values."""
+    if not mask.any():
+        return []
+    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+
+
+def _lookback(values: np.ndarray, m: int, reduce) -> np.ndarray:
+    """reduce (np.fmax/np.fmin) of the m values before each index (NaN for the first)."""
+    out = np.full(len(values), np.nan)
+    for j in range(1, m + 1):  # m is small (4 or a few windows)
+        shifted = np.full(len(values), np.nan)
+        if j < len(values):
+            shifted[j:] = values[:-j]
+        out = reduce(out, shifted)
+    return out
+
+
+def throughput_cliffs(t0: np.ndarray, thr: np.ndarray, base: np.ndarray, *, drop: float, lookback: int) -> list[tuple[int, float, float]]:
+    """(index, from, to) per throughput cliff on one grid (see the module docstring): thr[k] below
+    (1 - drop) x max(thr[k-lookback:k]) and below (1 - drop) x base[k]."""
+    ref = _lookback(thr, lookback, np.fmax)
+    with np.errstate(invalid="ignore"):
+        fire = (ref > 0) & (thr < (1 - drop) * ref) & (thr < (1 - drop) * base)
+    out = []
+    for a, b in _runs(fire):
+        k = a + int(np.argmin(thr[a:b]))
+        out.append((a, float(ref[a]), float(thr[k])))
+    return out
+
+
+def ttft_cliffs(ttft: np.ndarray, base: np.ndarray, *, factor: float, lookback: int) -> list[tuple[int, float, float]]:
+    """(index, from, to) per TTFT p99 cliff: ttft[k] above factor x min(ttft[k-lookback:k]) and
+    above factor x base[k]."""
+    ref = _lookback(ttft, lookback, np.fmin)
+    with np.errstate(invalid="ignore"):
+        fire = (ref > 0) & (ttft > factor * ref) & (ttft > factor * base)
+    out = []
+    for a, b in _runs(fire):
+        k = a + int(np.nanargmax(ttft[a:b]))
+        out.append((a, float(ref[a]), float(ttft[k])))
+    return out
+
+
+# results ----------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class FaultImpact:
+    """What one fault cost, against the baseline (see the module docstring for each field)."""
+    name: str
+    start_s: float
+    end_s: float
+    time_to_detect_s: Optional[float]
+    detected_by: str
+    impacted: bool
+    time_to_recover_s: Optional[float]
+    recovered_at_s: Optional[float]
+    impact_end_s: float
+    max_throughput_drop: float
+    lost_output_tokens: float
+    requests: dict[str, int]
+    baseline_requests: dict[str, int]
+    slo_attainment: dict[str, Optional[float]]
+    cliffs: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return nan_to_none(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreComponent:
+    """One penalty of the score: measure x, its penalty = weight x (1 - exp(-x / scale)) (cliffs:
+    weight x (1 - 2^-x)), and how that penalty splits over the faults (+ unattributed)."""
+    name: str
+    weight: float
+    scale: float
+    measure: float
+    penalty: float
+    per_fault: dict[str, float]
+    unattributed: float
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return nan_to_none(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class ResilienceScore:
+    """score = 100 - sum of component penalties; per_fault sums each fault's shares."""
+    score: float
+    components: list[ScoreComponent]
+
+    @property
+    def per_fault(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for c in self.components:
+            for name, p in c.per_fault.items():
+                out[name] = out.get(name, 0.0) + p
+        return out
+
+    def to_dict(self) -> dict:
+        return {"score": round(self.score, 3), "formula": "100 - sum(weight * (1 - exp(-measure / scale)))",
+                "components": [c.to_dict() for c in self.components],
+                "per_fault": {k: round(v, 6) for k, v in self.per_fault.items()}}
+
+
+@dataclass(frozen=True, slots=True)
+class ResilienceReport:
+    """Per-fault impacts, cliffs, run totals, the score and the curves it was computed from
+    (window starts/ends, throughput and TTFT p99 of both runs, within-tolerance flags)."""
+    faults: list[FaultImpact]
+    cliffs: list[Cliff]
+    run: dict
+    score: ResilienceScore
+    curves: dict[str, np.ndarray]
+    config: ResilienceConfig
+
+    def to_dict(self, *, curves: bool = True) -> dict:
+        out = {"score": self.score.to_dict(), "run": nan_to_none(self.run),
+               "faults": [f.to_dict() for f in self.faults], "cliffs": [c.to_dict() for c in self.cliffs],
+               "config": self.config.model_dump()}
+        if curves:
+            out["curves"] = {k: nan_to_none(v.tolist()) for k, v in self.curves.items()}
+        return out
+
+
+# analysis ---------------------------------------------------------------------------------------
+def _leave_s(log: RequestLog) -> np.ndarray:
+    return np.where(np.isnan(log.finish_s), log.arrival_s, log.finish_s)
+
+
+def _request_counts(log: RequestLog, a: float, b: float, horizon: float) -> dict[str, int]:
+    """failed/rejected leaving in [a, b) (b = horizon closes it) and retried requests in the system then."""
+    leave = _leave_s(log)
+    with np.errstate(invalid="ignore"):
+        inside = (leave >= a) & ((leave < b) | ((leave == b) & (b >= horizon)))
+        present = (log.arrival_s < b) & ((leave >= a) | (log.status == Status.IN_FLIGHT))
+    return {"failed": int((inside & (log.status == Status.FAILED)).sum()),
+            "rejected": int((inside & (log.status == Status.REJECTED)).sum()),
+            "retried": int((present & (log.retries > 0)).sum())}
+
+
+def _good_in(run: RunData, slo: Slo | None, a: float, b: float) -> float:
+    if slo is None or b <= a:
+        return 0.0
+    return float(probe_values("goodput_rps", run, np.array([a]), np.array([b]), slo=slo)[0] * (b - a))
+
+
+def _attainment(run: RunData, slo: Slo | None, a: float, b: float) -> Optional[float]:
+    if slo is None or b <= a:
+        return None
+    v = float(probe_values("slo_attainment", run, np.array([a]), np.array([b]), slo=slo)[0])
+    return None if math.isnan(v) else v
+
+
+def _penalty(name: str, x: float) -> float:
+    weight, scale = SCORE_WEIGHTS[name]
+    if name == "cliffs":
+        return weight * (1.0 - 2.0 ** (-x))
+    return weight * (1.0 - math.exp(-max(x, 0.0) / scale))
+
+
+def _split(penalty: float, own: dict[str, float], inside: float, total: float) -> tuple[dict[str, float], float]:
+    """Share `penalty` over faults by their own amounts, scaled by inside/total; rest unattributed."""
+    if penalty <= 0:
+        return {k: 0.0 for k in own}, 0.0
+    share = min(inside / total, 1.0) if total > 0 else 0.0
+    s = sum(own.values())
+    if s <= 0:
+        share = 0.0
+    per = {k: penalty * share * v / s if s > 0 else 0.0 for k, v in own.items()}
+    return per, penalty - sum(per.values())
+
+
+def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[FaultWindow] = (),
+                       detections: Sequence[Detection] = (), slo: Slo | None = None,
+                       config: ResilienceConfig | None = None, settle_s: float = 60.0) -> ResilienceReport:
+    """Resilience of `run` against its fault-free twin `baseline` (see the module docstring).
+
+    faults: FaultWindow.from_dict on the journal's `faults` records; detections: Detection.from_dict
+    on its `detections`; slo: the scenario's per-request targets (goodput parts are 0/None without);
+    settle_s: the hypothesis' settle time (an instant fault's span, the `after` SLO window)."""
+    cfg = config or ResilienceConfig()
+    faults = unique_names(faults)
+    horizon = float(run.horizon_s)
+    w = cfg.window
+    t0, t1 = grid(horizon, w)
+    n = len(t0)
+    thr = throughput_curve(run.log, t0, t1)
+    base_thr = throughput_curve(baseline.log, t0, t1)
+    ttft = probe_values("ttft_p99", run, t0, t1)
+    base_ttft = probe_values("ttft_p99", baseline, t0, t1)
+    with np.errstate(invalid="ignore"):
+        ok_thr = thr >= (1.0 - cfg.throughput_tolerance) * base_thr
+        floor = float(np.nanmedian(base_ttft)) if (~np.isnan(base_ttft)).any() else 0.0
+        ok_ttft = np.where(np.isnan(base_ttft), True, ttft <= cfg.ttft_factor * np.maximum(base_ttft, floor))
+    ok = ok_thr & ok_ttft
+    deficit = np.maximum(base_thr - thr, 0.0) * (t1 - t0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        drop = np.where(base_thr > 0, np.clip((base_thr - thr) / base_thr, 0.0, 1.0), 0.0)
+
+    spans = {f.name: f.span(horizon, settle_s) for f in faults}
+    cliffs = _cliffs(run, baseline, cfg, horizon, t0, thr, base_thr, ttft, base_ttft, spans)
+
+    impacts: list[FaultImpact] = []
+    in_any = np.zeros(n, dtype=bool)
+    union: list[tuple[float, float]] = []
+    for f in faults:
+        s, e = spans[f.name]
+        if s >= horizon:
+            continue
+        overlap = np.flatnonzero((t0 < max(e, s + 1e-9)) & (t1 > s))
+        recovered_at: Optional[float]
+        if ok[overlap].all():
+            impacted, recovered_at, ttr = False, s, 0.0
+            impact_end = e
+        else:
+            impacted = True
+            later = [g.start_s for g in faults if g.start_s >= e and g is not f]
+            watch_end = min(later) if later else horizon
+            watched = np.flatnonzero((t0 < max(watch_end, e)) & (t1 > s))
+            last = int(watched[~ok[watched]][-1])
+            k = _first_ok_run(ok, last + 1, cfg.recovery_windows)
+            if k is None:
+                recovered_at, ttr, impact_end = None, None, horizon
+            else:
+                recovered_at = float(t0[k])
+                ttr = max(0.0, recovered_at - s)
+                impact_end = min(max(e, recovered_at + cfg.recovery_windows * w), horizon)
+        span_w = (t0 < max(impact_end, s + 1e-9)) & (t1 > s)
+        in_any |= span_w
+        union.append((s, impact_end))
+        detect, by = _detect(f, detections)
+        impacts.append(FaultImpact(
+            name=f.name, start_s=s, end_s=e, time_to_detect_s=detect, detected_by=by, impacted=impacted,
+            time_to_recover_s=ttr, recovered_at_s=recovered_at, impact_end_s=impact_end,
+            max_throughput_drop=float(drop[span_w].max()) if span_w.any() else 0.0,
+            lost_output_tokens=float(deficit[span_w].sum()),
+            requests=_request_counts(run.log, s, impact_end, horizon),
+            baseline_requests=_request_counts(baseline.log, s, impact_end, horizon),
+            slo_attainment={"during": _attainment(run, slo, s, e),
+                            "after": _attainment(run, slo, e, min(e + settle_s, horizon)),
+                            "baseline_during": _attainment(baseline, slo, s, e),
+                            "baseline_after": _attainment(baseline, slo, e, min(e + settle_s, horizon))},
+            cliffs=[i for i, c in enumerate(cliffs) if f.name in c.faults_active]))
+
+    run_totals = _run_totals(run, baseline, slo, horizon, thr, base_thr, drop, deficit, in_any, t0, t1)
+    score = _score(run, baseline, slo, horizon, impacts, cliffs, run_totals, union)
+    curves = {"t0_s": t0, "t1_s": t1, "throughput_tok_s": thr, "baseline_throughput_tok_s": base_thr,
+              "ttft_p99_s": ttft, "baseline_ttft_p99_s": base_ttft, "within_tolerance": ok}
+    return ResilienceReport(impacts, cliffs, run_totals, score, curves, cfg)
+
+
+def _first_ok_run(ok: np.ndarray, start: int, need: int) -> Optional[int]:
+    """First index k >= start with ok[k:k+need] all True (all inside the grid)."""
+    n = len(ok)
+    if start + need > n:
+        return None
+    c = np.concatenate(([0], np.cumsum(ok.astype(np.int64))))
+    k = np.arange(start, n - need + 1)
+    hit = np.flatnonzero(c[k + need] - c[k] == need)
+    return int(k[hit[0]]) if len(hit) else None
+
+
+def _detect(f: FaultWindow, detections: Sequence[Detection]) -> tuple[Optional[float], str]:
+    reps = set(f.replicas)
+    hits = [d for d in detections if not d.healthy and d.replica in reps and d.t_s >= f.start_s]
+    if not hits:
+        return None, ""
+    first = min(hits, key=lambda d: d.t_s)
+    return first.t_s - f.start_s, f"{first.replica}: {first.reason}" if first.reason else first.replica
+
+
+def _cliffs(run, baseline, cfg: ResilienceConfig, horizon, t0, thr, base_thr, ttft, base_ttft, spans) -> list[Cliff]:
+    out: list[tuple[float, Cliff]] = []
+    wc = cfg.cliff_within / CLIFF_SUBWINDOWS
+    c0, c1 = grid(horizon, wc)
+    fine = throughput_curve(run.log, c0, c1)
+    fine_base = throughput_curve(baseline.log, c0, c1)
+
+    def blame(kind: str, t: float, width: float, frm: float, to: float, change: float, base: float) -> Cliff:
+        names = [name for name, (a, b) in spans.items() if a < t + width and max(b, a + 1e-9) > t - cfg.cliff_within]
+        recent = [name for name in names if spans[name][0] >= t - 2 * cfg.cliff_within]
+        if recent:
+            by, cause = recent, ", ".join(f"{n} (started {t + width - spans[n][0]:.3g}s before the window's end)"
+                                          for n in recent)
+        elif names:
+            by, cause = names, "while " + ", ".join(names)
+        else:
+            by, cause = [], "no fault active (the workload or a control action)"
+        return Cliff(kind, t, frm, to, change, base, names, by, cause)
+
+    for k, frm, to in throughput_cliffs(c0, fine, fine_base, drop=cfg.cliff_drop, lookback=CLIFF_SUBWINDOWS):
+        out.append((float(c0[k]), blame("throughput", float(c0[k]), wc, frm, to, 1.0 - to / frm, float(fine_base[k]))))
+    m = max(1, int(math.ceil(cfg.cliff_within / cfg.window - 1e-9)))
+    for k, frm, to in ttft_cliffs(ttft, base_ttft, factor=cfg.cliff_ttft_factor, lookback=m):
+        out.append((float(t0[k]), blame("ttft_p99", float(t0[k]), cfg.window, frm, to, to / frm, float(base_ttft[k]))))
+    out.sort(key=lambda x: (x[0], x[1].kind))
+    return [c for _, c in out]
+
+
+def _run_totals(run, baseline, slo, horizon, thr, base_thr, drop, deficit, in_any, t0, t1) -> dict:
+    counts, base_counts = run.log.counts(), baseline.log.counts()
+    done = run.log.status == Status.COMPLETED
+    base_done = baseline.log.status == Status.COMPLETED
+    tokens = float(run.log.generated_tokens[done].sum())
+    base_tokens = float(baseline.log.generated_tokens[base_done].sum())
+    lost = counts["failed"] + counts["rejected"]
+    base_lost = base_counts["failed"] + base_counts["rejected"]
+    out = {
+        "requests": {**counts, "retried": int((run.log.retries > 0).sum())},
+        "baseline_requests": {**base_counts, "retried": int((baseline.log.retries > 0).sum())},
+        "excess_requests_lost": max(0, lost - base_lost),
+        "output_tokens": tokens, "baseline_output_tokens": base_tokens,
+        "output_tokens_deficit": base_tokens - tokens,
+        "lost_output_tokens": float(deficit[in_any].sum()),
+        "max_throughput_drop": float(drop.max()) if len(drop) else 0.0,
+        "slo_attainment": _attainment(run, slo, 0.0, horizon),
+        "baseline_slo_attainment": _attainment(baseline, slo, 0.0, horizon),
+        "good_requests": _good_in(run, slo, 0.0, horizon) if slo is not None else None,
+        "baseline_good_requests": _good_in(baseline, slo, 0.0, horizon) if slo is not None else None,
+    }
+    return out
+
+
+def _score(run, baseline, slo, horizon, impacts: list[FaultImpact], cliffs: list[Cliff], totals: dict,
+           union: list[tuple[float, float]]) -> ResilienceScore:
+    comps: list[ScoreComponent] = []
+    names = [f.name for f in impacts]
+
+    def lost_in(log: RequestLog, spans: list[tuple[float, float]]) -> int:
+        leave = _leave_s(log)
+        lost = np.isin(log.status, [int(Status.FAILED), int(Status.REJECTED)])
+        m = np.zeros(len(log), dtype=bool)
+        for a, b in spans:
+            with np.errstate(invalid="ignore"):
+                m |= (leave >= a) & ((leave < b) | ((leave == b) & (b >= horizon)))
+        return int((lost & m).sum())
+
+    def add(name: str, x: float, own: dict[str, float], inside: float, total: float, note: str = "") -> None:
+        weight, scale = SCORE_WEIGHTS[name]
+        p = _penalty(name, x)
+        per, rest = _split(p, own, inside, total)
+        comps.append(ScoreComponent(name, weight, scale, x, p, per, rest, note))
+
+    arrived = max(totals["requests"]["arrived"], 1)
+    excess = totals["excess_requests_lost"]
+    own = {f.name: max(0.0, (f.requests["failed"] + f.requests["rejected"])
+                        - (f.baseline_requests["failed"] + f.baseline_requests["rejected"])) for f in impacts}
+    inside = max(0, lost_in(run.log, union) - lost_in(baseline.log, union))
+    add("lost_requests", excess / arrived, own, inside, excess,
+        f"{excess} more failed or rejected than the baseline, of {totals['requests']['arrived']} arrived")
+
+    base_tokens = totals["baseline_output_tokens"]
+    lost_tok = totals["lost_output_tokens"]
+    add("lost_throughput", lost_tok / base_tokens if base_tokens > 0 else 0.0,
+        {f.name: f.lost_output_tokens for f in impacts}, lost_tok, lost_tok,
+        f"{lost_tok:.0f} output tokens below the baseline in impact spans, of {base_tokens:.0f}")
+
+    if slo is not None:
+        good, base_good = totals["good_requests"], totals["baseline_good_requests"]
+        gap = max(0.0, base_good - good)
+        own = {f.name: max(0.0, _good_in(baseline, slo, f.start_s, f.impact_end_s)
+                           - _good_in(run, slo, f.start_s, f.impact_end_s)) for f in impacts}
+        inside = max(0.0, sum(_good_in(baseline, slo, a, b) - _good_in(run, slo, a, b) for a, b in _merge(union)))
+        add("lost_goodput", gap / base_good if base_good > 0 else 0.0, own, inside, gap,
+            f"{gap:.0f} fewer requests within the SLO than the baseline's {base_good:.0f}")
+    else:
+        add("lost_goodput", 0.0, {k: 0.0 for k in names}, 0.0, 0.0, "no slo: not scored")
+
+    rec = {f.name: (f.time_to_recover_s if f.time_to_recover_s is not None else horizon - f.start_s)
+           for f in impacts}
+    total_rec = sum(rec.values())
+    add("recovery", total_rec, rec, total_rec, total_rec,
+        "seconds to recover, summed over faults (never recovered: until the horizon)")
+
+    own_c = {k: 0.0 for k in names}
+    for c in cliffs:
+        for name in c.caused_by:
+            own_c[name] = own_c.get(name, 0.0) + 1.0 / len(c.caused_by)
+    attributed = float(sum(1 for c in cliffs if c.caused_by))
+    add("cliffs", float(len(cliffs)), own_c, attributed, float(len(cliffs)), f"{len(cliffs)} cliffs")
+
+    score = 100.0 - sum(c.penalty for c in comps)
+    return ResilienceScore(max(0.0, score), comps)
+
+
+def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[list[float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
