@@ -108,10 +108,14 @@ class Table:
     rows: list[list[str]]
     bad: list[bool] = field(default_factory=list)
     note: str = ""
+    worst: list[tuple[int, ...]] = field(default_factory=list)
+    """Per row, the column indexes of cells to highlight (the worst run of a comparison)."""
 
     def __post_init__(self) -> None:
         if len(self.bad) < len(self.rows):
             self.bad = self.bad + [False] * (len(self.rows) - len(self.bad))
+        if len(self.worst) < len(self.rows):
+            self.worst = self.worst + [()] * (len(self.rows) - len(self.worst))
 
 
 # -- headline -------------------------------------------------------------------------------------
@@ -346,7 +350,9 @@ def hypothesis_tables(run: RunView) -> list[tuple[str, str, Table]]:
             bad.append(c.ok is False)
         extra = h.per_phase.get(phase) if isinstance(h.per_phase, dict) else None
         failed = sum(bad)
-        status = f"{failed} of {len(rows)} probes failed" if failed else f"all {len(rows)} probes held"
+        n = len(rows)
+        status = (f"{failed} of {n} probe{'s' if n > 1 else ''} failed" if failed
+                  else f"all {n} probes held" if n > 1 else "the probe held")
         if isinstance(extra, dict) and extra.get("verdict"):
             status = f"{extra['verdict']}: {status}"
         elif isinstance(extra, str):
@@ -359,7 +365,9 @@ def hypothesis_tables(run: RunView) -> list[tuple[str, str, Table]]:
 def _probe_value(probe: str, value: float | None) -> str:
     if value is None:
         return DASH
-    if probe.endswith("_s") or probe.startswith(("ttft", "tpot", "itl", "e2e")):
+    rate = probe.endswith(("tok_s", "rps", "per_s", "_ratio"))
+    if not rate and (probe.startswith(("ttft", "tpot", "itl", "e2e")) or "latency" in probe
+                     or probe.endswith("_s")):
         return dur(value)
     if "frac" in probe or "attainment" in probe or "ratio" in probe:
         return pct(value)
@@ -425,21 +433,28 @@ def router_rows(run: RunView) -> list[tuple[str, str]]:
 
 # -- comparison -----------------------------------------------------------------------------------
 def comparison(runs: list[RunView]) -> Table:
-    """One row per key metric, one column per journal; the best value of each row is not marked,
-    the worst one (when it differs by >10% from the best) is."""
+    """One row per key metric, one column per journal; in a row whose values differ by more than 10%,
+    the worst run's cell is highlighted (higher latency, failures; lower throughput, attainment)."""
     header = ["metric"] + [r.label for r in runs]
     rows = [["verdict"] + [r.verdict or NOT_EVALUATED for r in runs],
             ["resilience score"] + [headline(r).score for r in runs],
             ["faults played"] + [str(len(r.faults)) for r in runs],
             ["controller actions"] + [str(len(r.actions)) for r in runs]]
-    bad = [any((r.verdict or "").lower() == "deviated" for r in runs), False, False, False]
+    worst = [tuple(i + 1 for i, r in enumerate(runs) if (r.verdict or "").lower() == "deviated"), (), (), ()]
+    scores = [r.resilience.score if r.resilience is not None else None for r in runs]
+    if sum(s is not None for s in scores) >= 2:
+        lo = min(s for s in scores if s is not None)
+        worst[1] = tuple(i + 1 for i, s in enumerate(scores) if s == lo)
     for label, path, kind in _METRICS:
         values = [_dig(r.summary, path) for r in runs]
         rows.append([label] + [metric_text(v, kind) for v in values])
-        nums = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        spread = False
+        nums = {i: float(v) for i, v in enumerate(values) if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        mark: tuple[int, ...] = ()
         if len(nums) >= 2:
-            lo, hi = min(nums), max(nums)
-            spread = hi > 0 and (hi - lo) / hi > 0.10
-        bad.append(spread)
-    return Table(header, rows, bad, note="highlighted rows differ by more than 10% between runs")
+            lo, hi = min(nums.values()), max(nums.values())
+            if hi > 0 and (hi - lo) / hi > 0.10:
+                target = hi if label in _HIGHER_IS_WORSE else lo
+                mark = tuple(i + 1 for i, v in nums.items() if v == target)
+        worst.append(mark)
+    return Table(header, rows, [False] * len(rows), worst=worst,
+                 note="highlighted: the worst run of a row whose values differ by more than 10%")

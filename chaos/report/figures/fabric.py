@@ -157,7 +157,9 @@ def draw(run: RunView, out: Path) -> Path | None:
             lx, ly = boxes[leaf].top
             for s in spines:
                 sx, sy = boxes[s].centre
-                down = leaf in failed or s in failed or _link_failed(leaf, s, failed)
+                down = leaf in failed or _link_failed(leaf, s, failed) or (s in failed and not many_links)
+                if many_links and not down:
+                    continue  # a full mesh of hundreds of lines says less than the note below
                 ax.plot([lx, sx], [ly, sy - 0.35], color=style.LOST if down else "#adb5bd",
                         lw=2.0 if down else (0.4 if many_links else 0.8), alpha=1.0 if down else 0.7, zorder=1)
         for rack in racks:
@@ -176,6 +178,8 @@ def draw(run: RunView, out: Path) -> Path | None:
                 hb = boxes[host]
                 nic_down = any(n in failed or _link_failed(n, f"{rack}/leaf", failed)
                                for n in _host_nics(fabric, host))
+                if aggregate and not nic_down:
+                    continue
                 ax.plot([hb.x + hb.w + 0.05, rb.x + rb.w - 0.1, rb.x + rb.w - 0.1, leaf.x + leaf.w],
                         [hb.y + hb.h / 2, hb.y + hb.h / 2, ly, ly], color=style.LOST if nic_down else "#ced4da",
                         lw=1.5 if nic_down else 0.5, zorder=1)
@@ -239,6 +243,10 @@ def draw(run: RunView, out: Path) -> Path | None:
             handles.append(Patch(fill=False, ec=style.FAILED_ELEMENT, lw=2, hatch="xx", label="failed element"))
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(handles), 6),
                   fontsize=7)
+        if many_links:
+            ax.text((min(b.x for b in boxes.values()) + width) / 2, spine_band - 0.45,
+                    f"full mesh: every leaf to each of the {len(spines)} spines (only failed links drawn)",
+                    fontsize=7, ha="center", va="top", color="#495057")
         agg = f"; {n_gpus} GPUs, one cell per host" if aggregate else f"; {n_gpus} GPUs"
         hit_text = ", ".join(sorted(failed))[:90] if failed else "no element failed"
         ax.set_title(f"{spec.name}: {spec.racks} rack(s) x {spec.hosts_per_rack} host(s) x {spec.gpus_per_host} "

@@ -28,16 +28,17 @@ def _order(run: RunView, ids: list[str]) -> list[str]:
     return sorted(ids, key=key)
 
 
-def rows(run: RunView) -> tuple[np.ndarray, list[str], list[str]]:
-    """(matrix rows x windows, row labels, row roles) after grouping to at most MAX_ROWS rows."""
+def rows(run: RunView) -> tuple[np.ndarray, list[str], list[list[str]]]:
+    """(matrix rows x windows, row labels, replica ids of each row) after grouping to at most MAX_ROWS
+    rows (consecutive replicas of one pool per band)."""
     load = run.fleet.replica_load
     ids = _order(run, list(load))
     role_of = {r.id: r.role for r in run.replicas}
     roles = [role_of.get(i, i.rsplit("-", 1)[0]) for i in ids]
     if len(ids) <= MAX_ROWS:
-        return np.vstack([load[i] for i in ids]), ids, roles
+        return np.vstack([load[i] for i in ids]), ids, [[i] for i in ids]
     per_band = int(np.ceil(len(ids) / MAX_ROWS))
-    mats, labels, band_roles = [], [], []
+    mats, labels, members = [], [], []
     start = 0
     while start < len(ids):
         role = roles[start]
@@ -46,16 +47,16 @@ def rows(run: RunView) -> tuple[np.ndarray, list[str], list[str]]:
             end += 1
         mats.append(np.nanmean(np.vstack([load[i] for i in ids[start:end]]), axis=0))
         labels.append(ids[start] if end - start == 1 else f"{ids[start]}..{ids[end - 1].rsplit('-', 1)[-1]}")
-        band_roles.append(role)
+        members.append(ids[start:end])
         start = end
-    return np.vstack(mats), labels, band_roles
+    return np.vstack(mats), labels, members
 
 
 def draw(run: RunView, out: Path) -> Path | None:
     fs = run.fleet
     if fs is None or not fs.replica_load:
         return None
-    mat, labels, roles = rows(run)
+    mat, labels, members = rows(run)
     t = fs.t_s
     if mat.shape[1] > MAX_COLS:
         k = int(np.ceil(mat.shape[1] / MAX_COLS))
@@ -65,7 +66,7 @@ def draw(run: RunView, out: Path) -> Path | None:
     scale = style.time_scale(run.horizon_s)
     lost = {r for f in run.faults for r in f.replicas_lost}
     degraded = {r for f in run.faults for r in f.replicas_degraded}
-    height = min(1.6 + 0.22 * len(labels), 12.0)
+    height = min(1.6 + 0.2 * len(labels), 9.0)
     with style.pyplot() as plt:
         fig, ax = plt.subplots(figsize=(style.WIDTH_IN, height), constrained_layout=True)
         t_end = run.horizon_s / scale
@@ -74,12 +75,11 @@ def draw(run: RunView, out: Path) -> Path | None:
         ax.grid(False)
         ax.set_yticks(range(len(labels)))
         ax.set_yticklabels(labels, fontsize=max(5, style.FONT_SIZE - 1 - len(labels) // 24))
-        for tick, label in zip(ax.get_yticklabels(), labels):
-            head = label.split("..")[0]
-            if head in lost:
+        for tick, band in zip(ax.get_yticklabels(), members):
+            if lost.intersection(band):
                 tick.set_color(style.LOST)
                 tick.set_fontweight("bold")
-            elif head in degraded:
+            elif degraded.intersection(band):
                 tick.set_color(style.DEGRADED)
         for f in run.faults:
             t0, t1 = fault_span(f, run.horizon_s)
@@ -91,6 +91,6 @@ def draw(run: RunView, out: Path) -> Path | None:
         grouped = len(labels) < len(fs.replica_load)
         ax.set_title(f"{run.name}: load per replica"
                      + (f" ({len(fs.replica_load)} replicas in {len(labels)} bands)" if grouped else "")
-                     + ("; red: lost to a fault, orange: degraded" if lost or degraded else ""))
+                     + ("; red: lost to a fault" if lost else "") + ("; orange: degraded" if degraded else ""))
         style.minutes_axis(ax, run.horizon_s)
         return style.save(fig, out)
