@@ -127,7 +127,7 @@ def phases(faults: Sequence[FaultWindow], horizon_s: float, *, settle_s: float =
         after, why = (), f"the last fault ends + settle ({last_end:g}s) at or after the horizon ({horizon_s:g}s)"
     else:
         after, why = (Segment(last_end, horizon_s),), ""
-    return {"before": Phase("before", before, "" if before else "the first fault starts at the warmup's end"),
+    return {"before": Phase("before", before, "" if before else "the first fault starts before the warmup ends"),
             "during": Phase("during", during), "after": Phase("after", after, why)}
 
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from chaos.errors import expected_one_of
 from chaos.metrics.log import RequestLog, Status
 from chaos.metrics.quantile import ItlSamples, grouped_quantiles, weighted_quantile
 from chaos.metrics.series import FleetSeries
@@ -216,7 +217,6 @@ def probe_values(name: str, run: RunData, t0: np.ndarray, t1: np.ndarray, *, slo
     ValueError without one."""
     probe = PROBES.get(name)
     if probe is None:
-        from chaos.errors import expected_one_of
         raise ValueError(f"probe: {expected_one_of(name, PROBES)}")
     if probe.needs_slo and slo is None:
         raise ValueError(f"probe {name} needs an slo: section (ttft/tpot targets)")

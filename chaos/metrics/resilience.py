@@ -385,6 +385,7 @@ def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[Faul
     with np.errstate(invalid="ignore", divide="ignore"):
         drop = np.where(base_thr > 0, np.clip((base_thr - thr) / base_thr, 0.0, 1.0), 0.0)
 
+    faults = [f for f in faults if f.start_s < horizon]   # a fault after the horizon did nothing
     spans = {f.name: f.span(horizon, settle_s) for f in faults}
     cliffs = _cliffs(run, baseline, cfg, horizon, t0, thr, base_thr, ttft, base_ttft, spans)
 
@@ -393,8 +394,6 @@ def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[Faul
     union: list[tuple[float, float]] = []
     for f in faults:
         s, e = spans[f.name]
-        if s >= horizon:
-            continue
         overlap = np.flatnonzero((t0 < max(e, s + 1e-9)) & (t1 > s))
         recovered_at: Optional[float]
         if ok[overlap].all():

@@ -142,9 +142,19 @@ class HypothesisResult:
         """One line per failing check shown (see `failing`)."""
         return [c.describe() for c in self.failing]
 
+    def per_probe(self) -> list[dict]:
+        """Per steady_state entry (in order): probe, checks, failed, no_data."""
+        out: dict[int, dict] = {}
+        for c in self.checks:
+            row = out.setdefault(c.index, {"index": c.index, "probe": c.probe, "checks": 0, "failed": 0, "no_data": 0})
+            row["checks"] += 1
+            row["failed"] += int(not c.ok)
+            row["no_data"] += int(c.no_data)
+        return [out[k] for k in sorted(out)]
+
     def to_dict(self) -> dict:
         return {"verdict": self.verdict, "deviated": not self.held,
-                "failing": [c.to_dict() for c in self.failing],
+                "failing": [c.to_dict() for c in self.failing], "per_probe": self.per_probe(),
                 "per_phase": nan_to_none(self.per_phase),
                 "checks": [c.to_dict() for c in self.checks]}
 

@@ -235,3 +235,11 @@ def test_score_never_rises_with_more_lost_requests(some, more):
     assume(len(b.cliffs) >= len(a.cliffs))
     assert b.score.score <= a.score.score + 1e-9
     assert (a.score.score == 100.0) == (not some)
+
+
+def test_instant_fault_and_fault_after_the_horizon():
+    run, base, _ = dip()
+    rep = analyze_resilience(run, base, faults=[FaultWindow("crash", 100.0, 100.0), FaultWindow("late", 400.0, 500.0)],
+                             settle_s=30.0)
+    (f,) = rep.faults                       # the fault after the horizon did nothing and is left out
+    assert (f.start_s, f.end_s) == (100.0, 130.0) and f.time_to_recover_s == 30.0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from chaos.errors import InputError
-from chaos.metrics import (FaultWindow, FleetSeries, HypothesisConfig, ProbeConfig, RequestLog, RunData, Slo,
+from chaos.metrics import (PROBES, FaultWindow, FleetSeries, HypothesisConfig, ProbeConfig, RequestLog, RunData, Slo,
                            Status, evaluate_hypothesis, phases, probe_values, windows)
 from tests.metrics.conftest import five
 
@@ -191,6 +191,7 @@ def test_hypothesis_that_cannot_hold_names_the_window():
     assert [(c.t0, c.t1) for c in during] == [(120.0, 150.0), (150.0, 180.0)]
     assert during[0].faults_active == ["faults[0] gpu_crash"] and "while faults[0] gpu_crash" in during[0].describe()
     assert res.per_phase["after"]["spans_s"] == [[210.0, 300.0]] and res.per_phase["after"]["failed"] == 3
+    assert res.per_probe() == [{"index": 0, "probe": "ttft_p99", "checks": 9, "failed": 9, "no_data": 0}]
     json.dumps(res.to_dict(), allow_nan=False)
 
 
@@ -281,3 +282,15 @@ def test_dropped_window_is_noted_per_phase():
     assert len(res.checks) == 3
     assert res.per_phase["before"]["notes"] == [
         "steady_state[0] ttft_p99: before: dropped the partial window [90s, 100s) (10s < half of 30s)"]
+
+
+def test_every_registered_probe_computes():
+    from chaos.metrics import ItlSamples
+    from chaos.metrics.probes import _COMPUTE
+    assert set(_COMPUTE) == set(PROBES)
+    fs = FleetSeries()
+    fs.append(0.0, queue_depth=1, replicas_up={"aggregated": 2})
+    run = RunData(five(), 5.0, fleet_series=fs, itl=ItlSamples([0.01], [1.0], [1.0]))
+    for name in PROBES:
+        v = probe_values(name, run, W0, W1, slo=Slo(ttft_s=1.0))
+        assert v.shape == (3,) and v.dtype == np.float64, name
