@@ -331,40 +331,88 @@ def key_metrics(run: RunView) -> Table:
                  "baseline twin: " + NOT_EVALUATED + " (the journal has no `baseline` section)")
 
 
+PHASE_ORDER = ("before", "during", "after")
+HYPOTHESIS_HEADER = ["probe", "tolerance", "windows", "failed", "result", "values", "first failure",
+                     "value there", "baseline there", "faults active there"]
+
+
 def hypothesis_tables(run: RunView) -> list[tuple[str, str, Table]]:
-    """[(phase, status text, table)] per phase, in the order the phases first appear."""
+    """[(phase, status text, table)] per phase: one row per probe (its windows summarised, the first
+    failing window spelled out), failing probes highlighted. Phases the journal lists as skipped get
+    an empty table and the reason."""
     h = run.hypothesis
     if h is None:
         return []
     phases: dict[str, list] = {}
     for c in h.checks:
         phases.setdefault(c.phase or DASH, []).append(c)
+    per_phase = h.per_phase if isinstance(h.per_phase, dict) else {}
+    names = [p for p in PHASE_ORDER if p in phases or p in per_phase]
+    names += [p for p in list(phases) + list(per_phase) if p not in names]
     out = []
-    for phase, checks in phases.items():
-        rows, bad = [], []
+    for phase in dict.fromkeys(names):
+        checks = phases.get(phase, [])
+        info = per_phase.get(phase)
+        info = info if isinstance(info, dict) else ({"verdict": info} if isinstance(info, str) else {})
+        groups: dict[tuple, list] = {}
         for c in checks:
-            window = f"{dur(c.t0)}–{dur(c.t1)}" if c.t0 is not None or c.t1 is not None else DASH
-            ok = {True: "ok", False: "FAILED", None: NOT_EVALUATED}[c.ok]
-            rows.append([c.probe, window, _probe_value(c.probe, c.value), _probe_value(c.probe, c.baseline_value),
-                         c.tolerance or DASH, ok, ", ".join(c.faults_active) or DASH])
-            bad.append(c.ok is False)
-        extra = h.per_phase.get(phase) if isinstance(h.per_phase, dict) else None
-        failed = sum(bad)
-        n = len(rows)
-        status = (f"{failed} of {n} probe{'s' if n > 1 else ''} failed" if failed
-                  else f"all {n} probes held" if n > 1 else "the probe held")
-        if isinstance(extra, dict) and extra.get("verdict"):
-            status = f"{extra['verdict']}: {status}"
-        elif isinstance(extra, str):
-            status = f"{extra}: {status}"
-        out.append((phase, status, Table(["probe", "window", "value", "baseline", "tolerance", "result",
-                                          "faults active"], rows, bad)))
+            groups.setdefault((c.index, c.probe, c.tolerance) if c.index is not None else (c.probe, c.tolerance),
+                              []).append(c)
+        rows, bad = [], []
+        for group in groups.values():
+            first = group[0]
+            failed = [c for c in group if c.ok is False]
+            no_data = sum(c.ok is None for c in group)
+            values = [c.value for c in group if c.value is not None]
+            result = "FAILED" if failed else ("ok" if no_data < len(group) else "no data")
+            span = DASH
+            if values:
+                lo, hi = min(values), max(values)
+                span = _probe_value(first.probe, lo) if lo == hi else \
+                    f"{_probe_value(first.probe, lo)} – {_probe_value(first.probe, hi)}"
+            f0 = failed[0] if failed else None
+            rows.append([first.probe, first.tolerance or DASH,
+                         str(len(group)) + (f" ({no_data} no data)" if no_data else ""), str(len(failed)), result,
+                         span,
+                         _window(f0) if f0 else DASH,
+                         _probe_value(first.probe, f0.value) if f0 else DASH,
+                         _probe_value(first.probe, f0.baseline_value) if f0 else DASH,
+                         ", ".join(f0.faults_active) or DASH if f0 else DASH])
+            bad.append(bool(failed))
+        n_failed = sum(bad)
+        if not rows:
+            status = info.get("status") or "no check"
+            if info.get("reason"):
+                status = f"{status}: {info['reason']}"
+        else:
+            status = (f"{n_failed} of {len(rows)} probe{'s' if len(rows) > 1 else ''} failed" if n_failed
+                      else f"all {len(rows)} probes held" if len(rows) > 1 else "the probe held")
+            if info.get("verdict"):
+                status = f"{info['verdict']}: {status}"
+        notes = [str(n) for n in _as_list(info.get("notes"))]
+        table = Table(HYPOTHESIS_HEADER, rows, bad, note="; ".join(notes[:3]) + (" …" if len(notes) > 3 else ""))
+        out.append((phase, status, table))
     return out
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _window(c) -> str:
+    if c.t0 is None and c.t1 is None:
+        return DASH
+    return f"{dur(c.t0)}–{dur(c.t1)}"
 
 
 def _probe_value(probe: str, value: float | None) -> str:
     if value is None:
         return DASH
+    try:  # the metrics room knows each probe's unit
+        from chaos.metrics.steady import format_value
+        return format_value(probe, value)
+    except Exception:  # noqa: BLE001 - a probe this version does not know: guess from its name
+        pass
     rate = probe.endswith(("tok_s", "rps", "per_s", "_ratio"))
     if not rate and (probe.startswith(("ttft", "tpot", "itl", "e2e")) or "latency" in probe
                      or probe.endswith("_s")):
@@ -381,9 +429,11 @@ def resilience_table(run: RunView) -> Table | None:
     extra_keys: list[str] = []
     for f in res.per_fault:
         for k, v in f.extra.items():
-            if k not in extra_keys and isinstance(v, (int, float, str, type(None))) and not isinstance(v, bool):
+            if k in ("start_s", "end_s", "impact_end_s", "recovered_at_s", "cliffs"):
+                continue
+            if k not in extra_keys and (isinstance(v, (int, float, str, dict)) and not isinstance(v, bool)):
                 extra_keys.append(k)
-    extra_keys = extra_keys[:4]
+    extra_keys = extra_keys[:5]
     rows, bad = [], []
     for f in res.per_fault:
         drop = f.max_throughput_drop
@@ -417,7 +467,9 @@ def cliff_rows(run: RunView) -> list[list[str]]:
     res = run.resilience
     if res is None:
         return []
-    return [[dur(c.t_s), pct(c.drop), c.cause or DASH] for c in res.cliffs]
+    return [[dur(c.t_s), c.kind,
+             (f"x{c.drop:.1f} TTFT p99" if c.drop is not None else DASH) if c.kind == "ttft" else pct(c.drop),
+             c.cause or DASH] for c in res.cliffs]
 
 
 def router_rows(run: RunView) -> list[tuple[str, str]]:

@@ -149,6 +149,7 @@ class Check:
     tolerance: str
     ok: bool | None
     faults_active: tuple[str, ...]
+    index: int | None = None
 
 
 @dataclass
@@ -172,9 +173,13 @@ class FaultScore:
 
 @dataclass(frozen=True)
 class Cliff:
+    """A performance cliff: `drop` is the fraction of throughput lost, or for kind "ttft" the factor
+    TTFT p99 rose by."""
+
     t_s: float | None
     drop: float | None
     cause: str
+    kind: str = "throughput"
 
 
 @dataclass
@@ -266,34 +271,59 @@ def _hypothesis(raw: Any) -> Hypothesis | None:
             tol = ", ".join(f"{k} {v}" for k, v in tol.items())
         checks.append(Check(
             probe=str(c.get("probe", "?")), phase=str(c.get("phase", "")),
-            t0=_num(c.get("t0")), t1=_num(c.get("t1")), value=_num(c.get("value")),
+            t0=_num(c.get("t0", c.get("t0_s"))), t1=_num(c.get("t1", c.get("t1_s"))), value=_num(c.get("value")),
             baseline_value=_num(c.get("baseline_value")), tolerance="" if tol is None else str(tol),
-            ok=ok if isinstance(ok, bool) else None,
-            faults_active=tuple(map(str, _list(c.get("faults_active"))))))
+            ok=None if c.get("no_data") else (ok if isinstance(ok, bool) else None),
+            faults_active=tuple(map(str, _list(c.get("faults_active")))),
+            index=c.get("index") if isinstance(c.get("index"), int) else None))
     verdict = raw.get("verdict")
     return Hypothesis(verdict=str(verdict) if verdict is not None else None, checks=checks,
                       per_phase=_dict(raw.get("per_phase")))
 
 
-_FAULT_SCORE_KEYS = ("fault", "time_to_detect_s", "time_to_recover_s", "max_throughput_drop", "lost_output_tokens")
+_FAULT_SCORE_KEYS = ("fault", "name", "time_to_detect_s", "time_to_recover_s", "max_throughput_drop",
+                     "lost_output_tokens")
 
 
 def _resilience(raw: Any) -> Resilience | None:
+    """Either the shape in the report issue ({score, breakdown, per_fault, cliffs}) or
+    chaos.metrics.resilience's ResilienceReport.to_dict() ({score: {score, components, per_fault},
+    faults, cliffs, run})."""
     if not isinstance(raw, dict):
         return None
+    score_raw = raw.get("score")
+    score_dict = _dict(score_raw)
+    score = _num(score_dict.get("score")) if score_dict else _num(score_raw)
+    breakdown = _dict(raw.get("breakdown"))
+    if not breakdown and score_dict.get("components"):
+        for c in map(_dict, _list(score_dict.get("components"))):
+            pen, w = _num(c.get("penalty")), _num(c.get("weight"))
+            if c.get("name") is None or pen is None:
+                continue
+            text = f"-{pen:.1f} of {w:g}" if w is not None else f"-{pen:.1f}"
+            measure = _num(c.get("measure"))
+            if measure is not None:
+                text += f" (measure {measure:.3g})"
+            breakdown[str(c["name"])] = text
+    shares = _dict(score_dict.get("per_fault"))
     per_fault = []
-    for f in _list(raw.get("per_fault")):
-        f = _dict(f)
+    for f in map(_dict, _list(raw.get("per_fault") or raw.get("faults"))):
+        name = str(f.get("fault") or f.get("name") or "?")
+        extra = {k: v for k, v in f.items() if k not in _FAULT_SCORE_KEYS}
+        if name in shares and "score_penalty" not in extra:
+            extra = {"score_penalty": _num(shares[name]), **extra}
         per_fault.append(FaultScore(
-            fault=str(f.get("fault", "?")), time_to_detect_s=_num(f.get("time_to_detect_s")),
+            fault=name, time_to_detect_s=_num(f.get("time_to_detect_s")),
             time_to_recover_s=_num(f.get("time_to_recover_s")),
             max_throughput_drop=_num(f.get("max_throughput_drop")),
-            lost_output_tokens=_num(f.get("lost_output_tokens")),
-            extra={k: v for k, v in f.items() if k not in _FAULT_SCORE_KEYS}))
-    cliffs = [Cliff(t_s=_num(_dict(c).get("t_s")), drop=_num(_dict(c).get("drop")),
-                    cause=str(_dict(c).get("cause") or "")) for c in _list(raw.get("cliffs"))]
-    return Resilience(score=_num(raw.get("score")), breakdown=_dict(raw.get("breakdown")),
-                      per_fault=per_fault, cliffs=cliffs)
+            lost_output_tokens=_num(f.get("lost_output_tokens")), extra=extra))
+    cliffs = []
+    for c in map(_dict, _list(raw.get("cliffs"))):
+        kind = str(c.get("kind") or "throughput")
+        cliffs.append(Cliff(t_s=_num(c.get("t_s")), drop=_num(c.get("drop", c.get("change"))),
+                            cause=str(c.get("cause") or ", ".join(map(str, _list(c.get("caused_by"))))),
+                            kind=kind))
+    return Resilience(score=score, breakdown=breakdown, per_fault=per_fault, cliffs=cliffs)
 
 
 def _verdict(raw: dict, hyp: Hypothesis | None) -> tuple[str | None, str]:

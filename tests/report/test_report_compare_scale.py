@@ -94,7 +94,7 @@ def test_fabric_draws_nothing_without_topology(journals, tmp_path):
 @pytest.mark.slow
 def test_one_hour_12k_request_report_under_5_seconds(tmp_path):
     """The acceptance number: report generation for the Mooncake hour (12,031 requests) under 5 s."""
-    from conftest import run_to_dir
+    from report_helpers import run_to_dir
     path = run_to_dir("examples/mooncake-8xh100.yaml", [], tmp_path / "run")
     t0 = time.perf_counter()
     files = render_report([path], tmp_path / "run")

@@ -176,3 +176,51 @@ def test_import_loads_neither_matplotlib_nor_jinja2():
             "print(sorted(m for m in ('matplotlib', 'jinja2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_hypothesis_and_resilience_in_the_metrics_room_shape(journals, tmp_path):
+    """chaos.metrics.resilience's ResilienceReport.to_dict() layout reads as well as the issue's."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(journals["gpu-crash"].parent, run_dir)
+    j = json.loads((run_dir / "journal.json").read_text())
+    j["resilience"] = {
+        "score": {"score": 83.25, "formula": "100 - sum(...)",
+                  "components": [{"name": "lost_throughput", "weight": 25.0, "scale": 0.05, "measure": 0.02,
+                                  "penalty": 8.2, "per_fault": {"gpu_crash#0": 8.2}, "unattributed": 0.0}],
+                  "per_fault": {"gpu_crash#0": 8.2}},
+        "run": {"lost_output_tokens": 1000.0},
+        "faults": [{"name": "gpu_crash#0", "start_s": 40.0, "end_s": 80.0, "time_to_detect_s": 9.5,
+                    "detected_by": "router: health check", "impacted": True, "time_to_recover_s": None,
+                    "recovered_at_s": None, "impact_end_s": 150.0, "max_throughput_drop": 0.5,
+                    "lost_output_tokens": 1000.0, "requests": {"failed": 0, "rejected": 0, "retried": 26},
+                    "baseline_requests": {}, "slo_attainment": {"during": 0.9}, "cliffs": [0]}],
+        "cliffs": [{"kind": "ttft", "t_s": 50.0, "from_value": 1.0, "to_value": 4.0, "change": 4.0,
+                    "baseline_value": 1.1, "faults_active": ["gpu_crash#0"], "caused_by": ["gpu_crash#0"],
+                    "cause": "gpu_crash#0 started 10s before"}],
+    }
+    checks = [{"index": 0, "probe": "ttft_p99", "phase": "during", "t0_s": 40.0 + 10 * k, "t1_s": 50.0 + 10 * k,
+               "value": v, "baseline_value": 1.0, "tolerance": "max 2s", "ok": v <= 2.0, "no_data": False,
+               "faults_active": ["gpu_crash#0"]} for k, v in enumerate([1.5, 3.5, 4.5, 1.0])]
+    checks.append({"index": 1, "probe": "requests_failed", "phase": "after", "t0_s": 80.0, "t1_s": 150.0,
+                   "value": None, "baseline_value": None, "tolerance": "max 0", "ok": True, "no_data": True,
+                   "faults_active": []})
+    j["hypothesis"] = {"verdict": "deviated", "deviated": True, "failing": checks[1:3], "checks": checks,
+                       "per_phase": {"before": {"status": "skipped", "reason": "no probe asks for it",
+                                                "checks": 0, "failed": 0, "no_data": 0, "notes": []},
+                                     "during": {"status": "evaluated", "checks": 4, "failed": 2, "no_data": 0,
+                                                "notes": ["steady_state[0] ttft_p99: partial window dropped"]},
+                                     "after": {"status": "evaluated", "checks": 1, "failed": 0, "no_data": 1,
+                                               "notes": []}}}
+    (run_dir / "journal.json").write_text(json.dumps(j))
+    files = render_report([run_dir], tmp_path / "out")
+    html = files.html.read_text()
+    assert "Phase: before" in html and "skipped: no probe asks for it" in html
+    row = next(r for r in html.split("<tr") if "ttft_p99" in r)
+    assert row.startswith(' class="bad"') and "FAILED" in row and "50.00s–1m00s" in row and "3.50s" in row
+    assert "1 (1 no data)" in html and "partial window dropped" in html
+    assert html.count("ttft_p99") <= 3   # one row per probe, not one per window
+    assert "**FAILED**" in files.markdown.read_text()
+    assert "83/100" in html
+    assert "gpu_crash#0" in html and "not recovered" in html and "9.50s" in html
+    assert "lost_throughput" in html.replace("lost throughput", "lost_throughput") and "-8.2 of 25" in html
+    assert "x4.0 TTFT p99" in html and "retried 26" in html
