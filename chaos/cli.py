@@ -113,12 +113,17 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
         set_: List[str] = typer.Option([], "--set", help="override a field: path.to.key=value (repeatable)"),
         catalog: List[Path] = typer.Option([], "--catalog", help="extra GPU/model catalog folder (repeatable)"),
         dry_run: bool = typer.Option(False, "--dry-run", help="print the placement and the fault plan; do not simulate"),
+        baseline: Optional[bool] = typer.Option(None, "--baseline/--no-baseline",
+                                                help="also run the fault-free twin (default: when there are faults "
+                                                     "or a probe compares with the baseline)"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no summary table")) -> None:
-    """Simulate a scenario, print a summary, write journal.json and requests.csv."""
+    """Simulate a scenario as an experiment: print a summary and the verdict, write journal.json and
+    requests.csv (and baseline_requests.csv). Exit 0 when the steady-state hypothesis held (or there is
+    none), 1 when it deviated, 2 for invalid input."""
     from chaos.report.journal import write_journal
     from chaos.scenario import locate_error
-    from chaos.sim import run as run_scenario
     from chaos.sim.build import scenario_catalog
+    from chaos.sim.experiment import run_experiment
 
     sc = _load(scenario, set_, seed)
     if dry_run:
@@ -129,17 +134,37 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
         return
     bar = _Progress(f"{sc.name}")
     try:
-        result = run_scenario(sc, catalog=scenario_catalog(sc, catalog), progress=bar)
+        experiment = run_experiment(sc, baseline=baseline, catalog=scenario_catalog(sc, catalog), progress=bar)
     except InputError as err:
         raise locate_error(sc, err)
     finally:
         bar.close()
+    result = experiment.result
     out_dir = out if out is not None else Path("reports") / sc.name
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_journal(result, out_dir / "journal.json")
+    write_journal(result, out_dir / "journal.json", experiment)
     result.log.to_csv(out_dir / "requests.csv")
+    if experiment.baseline is not None:
+        experiment.baseline.log.to_csv(out_dir / "baseline_requests.csv")
     if not quiet:
         _print_summary(result, out_dir)
+    _print_verdict(experiment)
+    raise typer.Exit(experiment.exit_code)
+
+
+def _print_verdict(experiment) -> None:
+    """The verdict, the failing probes (window, value, tolerance, faults active) and the score."""
+    hypothesis = experiment.hypothesis
+    if hypothesis is None:
+        typer.echo("verdict: none (no steady_state probes)")
+    else:
+        typer.echo(f"verdict: {hypothesis.verdict}")
+        if hypothesis.verdict == "deviated":
+            for line in hypothesis.describe():
+                typer.echo(f"  {line}")
+    if experiment.resilience is not None:
+        score = experiment.resilience.score
+        typer.echo(f"resilience score: {score.score:.1f}/100 (against the fault-free twin)")
 
 
 def _print_plan(sc, catalog) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 
 import chaos
 
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2
 
 
 def _plain(value):
@@ -32,11 +32,12 @@ def _plain(value):
     return value
 
 
-def build_journal(result) -> dict:
-    """The journal as a dict: scenario (as resolved), versions, summary, time series, fleet placement."""
+def build_journal(result, experiment=None) -> dict:
+    """The journal as a dict: scenario (as resolved), versions, summary, time series, fleet placement;
+    with an experiment also the baseline twin, the hypothesis, the resilience analysis and the verdict."""
     scenario = result.scenario
     fleet = result.fleet
-    return _plain({
+    journal = _plain({
         "journal_version": JOURNAL_VERSION,
         "fleetchaos_version": chaos.__version__,
         "scenario": {
@@ -60,6 +61,37 @@ def build_journal(result) -> dict:
         "time_series": result.series.to_dict(),
         "fleet_series": result.fleet_series.to_dict(),
     })
+    if experiment is not None:
+        journal.update(_plain(_experiment(experiment)))
+    return journal
+
+
+def _experiment(experiment) -> dict:
+    """Baseline twin, difference, hypothesis, resilience and verdict (journal_version 2)."""
+    out: dict = {"verdict": experiment.verdict}
+    twin = experiment.baseline
+    if twin is not None:
+        faulted, base = experiment.result.summary.to_dict(), twin.summary.to_dict()
+        out["baseline"] = {"summary": base, "time_series": twin.series.to_dict(),
+                           "fleet_series": twin.fleet_series.to_dict()}
+        out["difference"] = _difference(faulted, base)
+    if experiment.hypothesis is not None:
+        out["hypothesis"] = experiment.hypothesis.to_dict()
+    if experiment.resilience is not None:
+        out["resilience"] = experiment.resilience.to_dict(curves=True)
+    return out
+
+
+def _difference(faulted: dict, base: dict) -> dict:
+    """Faulted minus baseline for every number of the summary (nested like it)."""
+    out: dict = {}
+    for key, value in faulted.items():
+        other = base.get(key)
+        if isinstance(value, dict) and isinstance(other, dict):
+            out[key] = _difference(value, other)
+        elif isinstance(value, (int, float)) and isinstance(other, (int, float)) and not isinstance(value, bool):
+            out[key] = value - other
+    return out
 
 
 def _supervision(result) -> dict:
@@ -85,8 +117,8 @@ def _supervision(result) -> dict:
     }
 
 
-def write_journal(result, path: Path) -> Path:
+def write_journal(result, path: Path, experiment=None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build_journal(result), indent=1, sort_keys=False) + "\n")
+    path.write_text(json.dumps(build_journal(result, experiment), indent=1, sort_keys=False) + "\n")
     return path

@@ -23,7 +23,7 @@ from chaos.workload.config import WorkloadConfig
 from chaos.control.config import ControllerConfig, HealthConfig, WatchdogConfig
 from chaos.engine.config import EngineConfig
 from chaos.faults.config import FaultsConfig
-from chaos.metrics.config import SloConfig
+from chaos.metrics.config import HypothesisConfig, ProbeConfig, ResilienceConfig, SloConfig
 from chaos.routing.config import RouterConfig
 
 from chaos.scenario.yamlpos import Position, PositionMap, dotted
@@ -166,6 +166,11 @@ class Scenario(_Section):
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
     faults: FaultsConfig = Field(default_factory=list)
     slo: Optional[SloConfig] = None
+    steady_state: list[ProbeConfig] = Field(default_factory=list)
+    """The steady-state hypothesis: probes with tolerances, evaluated per phase (chaos.metrics.steady)."""
+    hypothesis: HypothesisConfig = Field(default_factory=HypothesisConfig)
+    resilience: Optional[ResilienceConfig] = None
+    """Resilience analysis settings; omitted = defaults with the metrics window."""
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     _source_file: Optional[str] = PrivateAttr(default=None)

@@ -194,3 +194,38 @@ def test_dry_run_prints_placement_and_fault_plan_without_simulating(tmp_path):
     assert "aggregated-0" in res.output and "aggregated-1" in res.output
     assert "30.00s..1m30s  faults[0] node_failure  rack0/host0 -> lost aggregated-0, aggregated-1" in res.output
     assert not out.exists()
+
+
+def test_a_hypothesis_that_cannot_hold_exits_1_and_names_probe_and_window(tmp_path):
+    doc = json.loads(json.dumps(SMALL)) | {"duration": "2m", "steady_state": [
+        {"probe": "ttft_p99", "window": "30s", "max": "1ms"}, {"probe": "requests_failed", "max": 0}]}
+    res = runner.invoke(app, ["run", str(write(tmp_path, doc)), "--out", str(tmp_path / "o"), "-q"])
+    assert res.exit_code == 1, res.output
+    assert "verdict: deviated" in res.output
+    assert "steady_state[0] ttft_p99 = " in res.output and "before window [0s, 30.00s)" in res.output
+    assert "tolerance <= 1.0ms" in res.output
+    assert "steady_state[1]" not in res.output          # that probe held
+    journal = json.loads((tmp_path / "o" / "journal.json").read_text())
+    assert journal["verdict"] == "deviated" and journal["journal_version"] == 2
+
+
+def test_a_sound_hypothesis_under_a_fault_exits_0_with_baseline_and_resilience(tmp_path):
+    doc = json.loads(json.dumps(SMALL)) | {
+        "duration": "2m",
+        "router": {"policy": "least_outstanding", "health": {"interval": "5s", "timeout": "1s", "failures": 1},
+                   "outlier": {"consecutive_errors": 2, "ejection_time": "30s"}, "retries": 3},
+        "recovery": {"requests": "migrate"},
+        "faults": [{"type": "gpu_crash", "at": "40s", "target": {"gpu": "rack0/host0/gpu1"}}],
+        "steady_state": [{"probe": "requests_failed", "max": 0},
+                         {"probe": "ttft_p99", "window": "30s", "max": "5s", "phases": ["before"]}]}
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["run", str(write(tmp_path, doc)), "--out", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    assert "verdict: held" in res.output and "resilience score:" in res.output
+    journal = json.loads((out / "journal.json").read_text())
+    assert journal["verdict"] == "held"
+    assert journal["baseline"]["summary"]["requests"]["arrived"] == journal["summary"]["requests"]["arrived"]
+    assert 0 <= journal["resilience"]["score"]["score"] < 100
+    assert (out / "baseline_requests.csv").exists()
+    no_twin = runner.invoke(app, ["run", str(write(tmp_path, doc)), "--out", str(tmp_path / "n"), "-q", "--no-baseline"])
+    assert no_twin.exit_code == 0 and "baseline" not in json.loads((tmp_path / "n" / "journal.json").read_text())

@@ -280,3 +280,17 @@ def test_under_any_fault_schedule_every_request_ends_in_exactly_one_state(tmp_pa
     assert np.all(log.finish_s[done] >= log.arrival_s[done])
     failed = log.status == int(Status.FAILED)
     assert all(reason for reason in log.reason[failed])                    # a failure always says why
+
+
+def test_removing_every_fault_gives_exactly_the_baseline_twins_request_timings(tmp_path):
+    from chaos.sim.experiment import run_experiment
+    doc = scenario(faults=[{"type": "node_failure", "at": "60s", "duration": "60s", "target": {"host": "rack0/host0"}},
+                           {"type": "traffic_spike", "at": "30s", "duration": "30s", "factor": 2}],
+                   router=RESILIENT_ROUTER, recovery={"requests": "migrate"})
+    sc = load_scenario_text(yaml.safe_dump(doc), "fx.yaml", tmp_path)
+    experiment = run_experiment(sc)
+    unfaulted = simulate({**doc, "faults": []}, tmp_path)
+    twin = experiment.baseline
+    for col in ("id", "arrival_s", "first_token_s", "finish_s", "input_tokens", "output_tokens", "status", "preemptions"):
+        np.testing.assert_array_equal(getattr(twin.log, col), getattr(unfaulted.log, col))
+    assert experiment.result.log.counts()["arrived"] > twin.log.counts()["arrived"]     # the spike's extra requests
