@@ -332,6 +332,8 @@ def _verdict(raw: dict, hyp: Hypothesis | None) -> tuple[str | None, str]:
         text = v.get("verdict") or v.get("status") or v.get("result")
         reason = v.get("reason") or v.get("detail") or ""
         return (str(text) if text is not None else None), str(reason)
+    if isinstance(v, str) and v.lower() == "none":
+        return None, "no steady_state probes in the scenario: nothing to hold or deviate"
     if isinstance(v, (str, bool)) and v != "":
         return (("held" if v else "deviated") if isinstance(v, bool) else v), ""
     if hyp is not None and hyp.verdict:

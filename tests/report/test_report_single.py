@@ -224,3 +224,15 @@ def test_hypothesis_and_resilience_in_the_metrics_room_shape(journals, tmp_path)
     assert "gpu_crash#0" in html and "not recovered" in html and "9.50s" in html
     assert "lost_throughput" in html.replace("lost throughput", "lost_throughput") and "-8.2 of 25" in html
     assert "x4.0 TTFT p99" in html and "retried 26" in html
+
+
+def test_verdict_none_means_no_probes(journals, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(journals["gpu-crash"].parent, run_dir)
+    j = json.loads((run_dir / "journal.json").read_text())
+    j["verdict"] = "none"
+    (run_dir / "journal.json").write_text(json.dumps(j))
+    files = render_report([run_dir], tmp_path / "out")
+    html = files.html.read_text()
+    assert 'class="badge none"' in html and "no steady_state probes" in html
+    assert "**Hypothesis: not evaluated**" in files.markdown.read_text()
