@@ -439,7 +439,7 @@ def resilience_table(run: RunView) -> Table | None:
         drop = f.max_throughput_drop
         rows.append([f.fault, dur(f.time_to_detect_s),
                      dur(f.time_to_recover_s) if f.time_to_recover_s is not None else "not recovered",
-                     pct(drop), num(f.lost_output_tokens)]
+                     pct(drop), num(f.lost_output_tokens, 0)]
                     + [value_text(k, f.extra.get(k)) if not isinstance(f.extra.get(k), float)
                        else num(f.extra.get(k), 2) for k in extra_keys])
         bad.append(f.time_to_recover_s is None or (drop is not None and drop > 0.3))
