@@ -322,7 +322,9 @@ class Driver:
         prefill_id, decode_id = attempt.replica_ids
         bandwidth_Bps, latency_s = fleet.transfer_path(prefill_id, decode_id)
         if bandwidth_Bps <= 0:
-            self._lost_attempt(req, prefill_id, f"no fabric route from {prefill_id} to {decode_id} for KV")
+            # the end that is gone takes the blame (and the outlier count): usually the decode peer
+            culprit = decode_id if not fleet.accepting(decode_id) or fleet.accepting(prefill_id) else prefill_id
+            self._lost_attempt(req, culprit, f"no fabric route from {prefill_id} to {decode_id} for KV")
             return
         yield UrgentTimeout(self.env, kv_transfer_time(fleet.model, req.input_tokens, bandwidth_Bps, latency_s))
         if self._attempt.get(req.id) is not attempt:

@@ -82,7 +82,7 @@ def test_scenario_and_footer_facts(reports, journals):
     assert "seed <code>47</code>" in html
     assert "4 x TP4" in html and "2 x TP8" in html          # pools
     assert "least_outstanding" in html                        # router policy
-    assert "node_failure" in html and "rack0/host3" in html   # fault plan and target
+    assert "node_failure" in html and "rack0/host1" in html   # fault plan and target
     assert "rerole" in html                                   # a controller action
 
 
