@@ -74,7 +74,7 @@ class _Progress:
             self._bar.stop()
 
 
-def _print_summary(result, out_dir: Path) -> None:
+def _print_summary(result, out_dir: Path, report: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
     from chaos.units import format_duration
@@ -102,7 +102,10 @@ def _print_summary(result, out_dir: Path) -> None:
     if s.get("prefix_hit_ratio") is not None:
         line += f"; prefix-cache hit ratio {100 * s['prefix_hit_ratio']:.1f}%"
     console.print(line)
-    console.print(f"wrote {out_dir / 'journal.json'} and {out_dir / 'requests.csv'}")
+    written = f"{out_dir / 'journal.json'}, {out_dir / 'requests.csv'}"
+    if report:
+        written += f", {out_dir / 'report.html'}"
+    console.print(f"wrote {written}")
 
 
 @app.command()
@@ -116,6 +119,7 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
         baseline: Optional[bool] = typer.Option(None, "--baseline/--no-baseline",
                                                 help="also run the fault-free twin (default: when there are faults "
                                                      "or a probe compares with the baseline)"),
+        report: bool = typer.Option(True, "--report/--no-report", help="write report.html, report.md and figures"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no summary table")) -> None:
     """Simulate a scenario as an experiment: print a summary and the verdict, write journal.json and
     requests.csv (and baseline_requests.csv). Exit 0 when the steady-state hypothesis held (or there is
@@ -146,8 +150,11 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
     result.log.to_csv(out_dir / "requests.csv")
     if experiment.baseline is not None:
         experiment.baseline.log.to_csv(out_dir / "baseline_requests.csv")
+    if report:
+        from chaos.report import render_report
+        render_report([out_dir / "journal.json"], out_dir)
     if not quiet:
-        _print_summary(result, out_dir)
+        _print_summary(result, out_dir, report)
     _print_verdict(experiment)
     raise typer.Exit(experiment.exit_code)
 
@@ -202,6 +209,22 @@ def validate(files: List[Path] = typer.Argument(..., help="scenario YAML files")
         except InputError as err:
             raise locate_error(sc, err)
         typer.echo(f"{f}: ok")
+
+
+@app.command("report")
+@user_errors
+def report_(journals: List[Path] = typer.Argument(..., help="journal.json files (or their run folders)"),
+            out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                               help="output folder (default: the journal's folder for one "
+                                                    "journal, reports/compare/ for several)")) -> None:
+    """Re-render the report of one run, or a side-by-side comparison of several."""
+    from chaos.report import render_report
+
+    if out is None:
+        first = journals[0] if journals[0].is_dir() else journals[0].parent
+        out = first if len(journals) == 1 else Path("reports") / "compare"
+    files = render_report(journals, out)
+    typer.echo(f"wrote {files.html} and {files.markdown}")
 
 
 @app.command()

@@ -8,7 +8,9 @@
      │    ├── PlacementError        a deployment does not fit the fabric or the model does not fit in HBM
      │    ├── WorkloadError         missing/malformed trace, bad synthetic parameters
      │    ├── RegistryError         unknown or duplicate name in a registry (router, workload source…)
-     │    └── ScenarioError         schema violations, YAML syntax, includes
+     │    ├── ScenarioError         schema violations, YAML syntax, includes
+     │    ├── FaultError            a fault selects nothing, or its timing falls outside the run (chaos.faults)
+     │    └── JournalError          a journal to report on is missing or unreadable (chaos.report)
      └── SimulationError            an internal invariant broke during a run (a bug, not user input)
 """
 from __future__ import annotations
