@@ -13,17 +13,25 @@ from simpy.core import URGENT
 from simpy.events import Event
 
 
-class UrgentTimeout(Event):
-    """Like `env.timeout(delay)` but with URGENT priority: at equal times it runs before NORMAL events
-    (iteration ends), so an arrival at t is seen by the iteration that starts at t."""
+class PriorityTimeout(Event):
+    """Like `env.timeout(delay)` but scheduled with an explicit SimPy priority (lower runs first at
+    equal times): the building block of the run's written-down same-time order."""
 
-    def __init__(self, env: simpy.Environment, delay: float, value: Any = None) -> None:
+    def __init__(self, env: simpy.Environment, delay: float, priority: int, value: Any = None) -> None:
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")
         super().__init__(env)
         self._ok = True
         self._value = value
-        env.schedule(self, URGENT, delay)
+        env.schedule(self, priority, delay)
+
+
+class UrgentTimeout(PriorityTimeout):
+    """URGENT priority: at equal times it runs before NORMAL events (iteration ends), so an arrival at
+    t is seen by the iteration that starts at t."""
+
+    def __init__(self, env: simpy.Environment, delay: float, value: Any = None) -> None:
+        super().__init__(env, delay, URGENT, value)
 
 
 def call_at(env: simpy.Environment, t: float, fn: Callable[[], Any]) -> Event:

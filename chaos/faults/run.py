@@ -17,22 +17,18 @@ import simpy
 from simpy.events import Event
 
 from chaos.faults.base import PlannedFault
+from chaos.engine.events import PriorityTimeout
 from chaos.faults.target import FleetControl
 
 FAULT_PRIORITY = -1
 """SimPy event priority of fault actions: before URGENT (0) and NORMAL (1) at the same time."""
 
 
-class FaultTimeout(Event):
+class FaultTimeout(PriorityTimeout):
     """A timeout with FAULT_PRIORITY."""
 
     def __init__(self, env: simpy.Environment, delay: float) -> None:
-        if delay < 0:
-            raise ValueError(f"Negative delay {delay}")
-        super().__init__(env)
-        self._ok = True
-        self._value = None
-        env.schedule(self, FAULT_PRIORITY, delay)
+        super().__init__(env, delay, FAULT_PRIORITY)
 
 
 def actions(planned: Sequence[PlannedFault]) -> list[tuple[float, int, int, str, PlannedFault]]:
