@@ -238,22 +238,38 @@ class ListWhat(str, Enum):
     gpus = "gpus"
     models = "models"
     routers = "routers"
+    faults = "faults"
+    controllers = "controllers"
+
+
+def _registry(what: "ListWhat"):
+    if what is ListWhat.routers:
+        from chaos.routing import ROUTERS
+        return ROUTERS
+    if what is ListWhat.faults:
+        from chaos.faults import FAULTS
+        return FAULTS
+    from chaos.control import CONTROLLERS
+    return CONTROLLERS
 
 
 @app.command("list")
 @user_errors
-def list_(what: ListWhat = typer.Argument(..., help="gpus, models or routers"),
+def list_(what: ListWhat = typer.Argument(..., help="gpus, models, routers, faults or controllers"),
           catalog: List[Path] = typer.Option([], "--catalog", help="extra catalog folder (repeatable)")) -> None:
-    """Show the GPUs, models or router policies that exist."""
+    """Show the GPUs, models, router policies, fault types or controller policies that exist."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    if what is ListWhat.routers:
-        from chaos.routing import ROUTERS
-        for name in ROUTERS.names():
-            doc = (ROUTERS.get(name).__doc__ or "").strip().splitlines()
-            console.print(f"{name:20s} {doc[0] if doc else ''}")
+    if what in (ListWhat.routers, ListWhat.faults, ListWhat.controllers):
+        import sys
+        registry = _registry(what)
+        for name in registry.names():
+            entry = registry.get(name)
+            doc = entry.__doc__ or sys.modules[entry.__module__].__doc__ or ""
+            first = doc.strip().splitlines()[0] if doc.strip() else ""
+            typer.echo(f"{name:20s} {first}")
         return
     from chaos.catalog import load_catalog
     cat = load_catalog(catalog)
