@@ -15,15 +15,17 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema,
                       field_validator, model_validator)
 
-from chaos.errors import ScenarioError
+from chaos.errors import ScenarioError, expected_one_of
 from chaos.topology.config import FabricSpec
 from chaos.units import parse_duration
 from chaos.workload.config import WorkloadConfig
 
 from chaos.control.config import ControllerConfig, HealthConfig, WatchdogConfig
 from chaos.engine.config import EngineConfig
+from chaos.faults.base import FAULTS
 from chaos.faults.config import FaultsConfig
 from chaos.metrics.config import HypothesisConfig, ProbeConfig, ResilienceConfig, SloConfig
+from chaos.metrics.probes import PROBES
 from chaos.routing.config import RouterConfig
 
 from chaos.scenario.yamlpos import Position, PositionMap, dotted
@@ -58,6 +60,48 @@ def _topology_input(value: Any) -> Any:
 
 
 Topology = Annotated[FabricSpec, BeforeValidator(_topology_input), _TopologySchema()]
+
+_INCLUDE_SCHEMA = {"type": "object", "properties": {"include": {
+    "type": "string", "description": "path of a fault list YAML file (a list of faults, or a mapping with "
+                                     "a faults: list), relative to the including file"}},
+                   "required": ["include"], "additionalProperties": False}
+
+
+class _FaultsSchema:
+    """JSON schema of `faults:`: each item is a fault or an `{include: file}` item."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict:
+        schema = dict(handler(core_schema))
+        if "items" in schema:
+            schema["items"] = {"anyOf": [schema["items"], _INCLUDE_SCHEMA]}
+        return schema
+
+
+def _name_key(items: Any, key: str, names: list[str]) -> None:
+    """A list item's `key` (a registry name) must be a string before the item's own validators look it up."""
+    if isinstance(items, list):
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and key in item and not isinstance(item[key], str):
+                raise ScenarioError(expected_one_of(item[key], names), field=f"[{i}].{key}")
+
+
+def _faults_input(value: Any) -> Any:
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, dict) and "include" in item:
+                raise ScenarioError(f"the fault list include {item['include']!r} is resolved by "
+                                    f"chaos.scenario.load_scenario; Scenario.model_validate needs the faults "
+                                    f"inline", field=f"[{i}].include")
+    _name_key(value, "type", FAULTS.names())
+    return value
+
+
+def _steady_state_input(value: Any) -> Any:
+    _name_key(value, "probe", sorted(PROBES))
+    return value
+
+
+Faults = Annotated[FaultsConfig, BeforeValidator(_faults_input), _FaultsSchema()]
 
 
 class _Section(BaseModel):
@@ -149,7 +193,21 @@ class MetricsConfig(_Section):
 
 class Scenario(_Section):
     """A validated scenario. Build it with `chaos.scenario.load_scenario(path)` so paths resolve
-    against the scenario file and errors carry file:line."""
+    against the scenario file and errors carry file:line.
+
+    Reuse: `topology:` may be the path of a fabric file, and an item of `faults:` may include the
+    faults of another file::
+
+        faults:
+          - {type: gpu_crash, at: 3m, target: {gpu: rack0/host1/gpu2}}
+          - include: spike.faults.yaml          # relative to this file
+
+    The included file is either a plain list of faults or a mapping `{description: ..., faults: [...]}`,
+    and may itself include other files (relative to itself); a cycle is an error naming the chain.
+    The loader flattens the list: `faults[i]` in errors, `--set faults[i].at=...` and
+    `resolved_dict()` all count the included faults in place of the include item, and an error in
+    an included fault points at that file's line. `--set faults=[]` drops them all.
+    """
     name: str
     seed: int = Field(0, ge=0)
     duration: Optional[Duration] = None
@@ -164,9 +222,11 @@ class Scenario(_Section):
     router: ScenarioRouterConfig = Field(default_factory=lambda: ScenarioRouterConfig(policy=DEFAULT_ROUTER_POLICY))
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
-    faults: FaultsConfig = Field(default_factory=list)
+    faults: Faults = Field(default_factory=list)
+    """The faults, in order. An item `{include: path.yaml}` is replaced by the faults of that file
+    (see the class docstring); the loader resolves it."""
     slo: Optional[SloConfig] = None
-    steady_state: list[ProbeConfig] = Field(default_factory=list)
+    steady_state: Annotated[list[ProbeConfig], BeforeValidator(_steady_state_input)] = Field(default_factory=list)
     """The steady-state hypothesis: probes with tolerances, evaluated per phase (chaos.metrics.steady)."""
     hypothesis: HypothesisConfig = Field(default_factory=HypothesisConfig)
     resilience: Optional[ResilienceConfig] = None
@@ -176,6 +236,7 @@ class Scenario(_Section):
     _source_file: Optional[str] = PrivateAttr(default=None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _positions: PositionMap = PrivateAttr(default_factory=dict)
+    _fault_notes: dict = PrivateAttr(default_factory=dict)
 
     @field_validator("name")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import ValidationError
 
@@ -223,8 +223,30 @@ def _prefix_is_path(path: tuple, prefix: str) -> bool:
     return True
 
 
-def translate(exc: ValidationError, data: Any, positions: PositionMap, *, main_file: str) -> ScenarioError:
-    """One ScenarioError for all of `exc`'s errors: the first by position, then "(and N more)"."""
+def _drop_missing_explained_by_typo(issues: list[_Issue]) -> list[_Issue]:
+    """Leave out "missing required key 'arrival'" when the same mapping has an unknown key that is a
+    near miss of it ('arival'): the typo is the one mistake, and its message suggests the fix."""
+    unknown = [(i.path[:-1], i.path[-1]) for i in issues if i.path and i.message.startswith("unknown key ")]
+    if not unknown:
+        return issues
+
+    def explained(issue: _Issue) -> bool:
+        if not (issue.path and issue.message.startswith("missing required key ")):
+            return False
+        parent, key = issue.path[:-1], issue.path[-1]
+        return any(p == parent and isinstance(k, str) and isinstance(key, str)
+                   and did_you_mean(k, [key]) for p, k in unknown)
+
+    kept = [i for i in issues if not explained(i)]
+    return kept or issues
+
+
+def translate(exc: ValidationError, data: Any, positions: PositionMap, *, main_file: str,
+              notes: Callable[[tuple], str] | None = None) -> ScenarioError:
+    """One ScenarioError for all of `exc`'s errors: the first by position, then "(and N more)".
+
+    `notes(path)` may add a remark to an issue's message (where an included fault came from).
+    """
     issues: list[_Issue] = []
     seen: set[tuple[tuple, str]] = set()
     for err in exc.errors(include_url=False):
@@ -233,6 +255,8 @@ def translate(exc: ValidationError, data: Any, positions: PositionMap, *, main_f
         if (path, message) in seen:
             continue
         seen.add((path, message))
+        if notes is not None:
+            message += notes(path)
         if err["type"] == "missing":
             pos = _position(positions, path[:-1]) if path else positions.get(())
             line_col = pos.best(prefer_key=True) if pos else None
@@ -245,6 +269,7 @@ def translate(exc: ValidationError, data: Any, positions: PositionMap, *, main_f
         file = (f"--set {pos.override}" if pos and pos.override else pos.file if pos else main_file)
         issues.append(_Issue(path, message, file, line_col[0] if line_col else None,
                              line_col[1] if line_col else None))
+    issues = _drop_missing_explained_by_typo(issues)
     issues.sort(key=lambda i: (i.file != main_file, str(i.file), i.line or 0, i.column or 0))
     first, rest = issues[0], issues[1:]
     message = first.message

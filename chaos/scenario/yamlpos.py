@@ -54,6 +54,9 @@ def _syntax_error(exc: yaml.YAMLError, source: str) -> ScenarioError:
         problem = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem and exc.context not in problem:
             problem = f"{problem} ({exc.context})"
+        if (exc.context_mark is not None and mark is not exc.context_mark
+                and exc.context_mark.line != mark.line):
+            problem += f"; it started on line {exc.context_mark.line + 1}"
         if "'\\t'" in problem or "\t" in problem:
             problem += "; YAML does not allow tabs for indentation, use spaces"
         pos = _mark(mark)
@@ -150,8 +153,10 @@ def _dotted(path: tuple) -> str:
 dotted = _dotted
 
 
-def load_yaml(text: str, source: str, *, what: str = "scenario") -> tuple[dict, PositionMap]:
-    """Parse one YAML document whose top level must be a mapping; returns (data, positions).
+def load_yaml(text: str, source: str, *, what: str = "scenario",
+              allow_list: bool = False) -> tuple[Any, PositionMap]:
+    """Parse one YAML document whose top level must be a mapping (or a list, with `allow_list`);
+    returns (data, positions).
 
     Every failure is a ScenarioError naming `source` and, where known, the line and column.
     """
@@ -162,12 +167,14 @@ def load_yaml(text: str, source: str, *, what: str = "scenario") -> tuple[dict, 
         except yaml.YAMLError as exc:
             raise _syntax_error(exc, source) from None
         if node is None:
-            raise ScenarioError(f"the {what} file is empty; expected a mapping of keys to values",
+            expected = "a list or a mapping" if allow_list else "a mapping of keys to values"
+            raise ScenarioError(f"the {what} file is empty; expected {expected}",
                                 file=source, line=1, column=1)
-        if not isinstance(node, yaml.MappingNode):
+        if not (isinstance(node, yaml.MappingNode) or (allow_list and isinstance(node, yaml.SequenceNode))):
             kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
             pos = _mark(node.start_mark)
-            raise ScenarioError(f"the top level of a {what} must be a mapping of keys to values, "
+            allowed = "a list or a mapping" if allow_list else "a mapping of keys to values"
+            raise ScenarioError(f"the top level of a {what} must be {allowed}, "
                                 f"but this document is {kind}", file=source, line=pos[0], column=pos[1])
         builder = _Builder(loader, source)
         try:

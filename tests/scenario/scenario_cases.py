@@ -25,3 +25,17 @@ workload:
     output: {dist: fixed, value: 128}
 router: {policy: round_robin}
 """
+
+VALID_WITH_FAULTS = VALID + """\
+faults:
+  - {type: gpu_crash, at: 1m, duration: 1m, target: {gpu: rack0/host0/gpu0}}
+  - include: spike.faults.yaml
+  - {type: straggler, at: 4m, duration: 20s, factor: 1.5, target: {gpu: rack0/host1/gpu3}}
+slo: {ttft_p99: 2s, tpot_p99: 100ms}
+steady_state:
+  - {probe: ttft_p99, window: 30s, max: 2s, phases: [before, after]}
+  - {probe: throughput_tok_s, window: 1m, min_ratio_to_baseline: 0.7, phases: [during]}
+  - {probe: requests_failed, max: 0}
+"""
+"""VALID plus faults (one an include of data/spike.faults.yaml, which includes another file), an SLO
+and a steady-state hypothesis."""

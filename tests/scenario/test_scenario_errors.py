@@ -141,3 +141,13 @@ def test_syntax_error_has_no_traceback_noise():
     with pytest.raises(ScenarioError) as info:
         load_scenario_text("a: [1\n", "scn.yaml", DATA)
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+@pytest.mark.parametrize("section, line", [
+    ("faults:\n  - {type: [gpu_crash], at: 1m}\n", 20),
+    ("steady_state:\n  - {probe: [ttft_p99], max: 1s}\n", 20),
+], ids=["fault-type-list", "probe-name-list"])
+def test_registry_name_that_is_not_a_string(section, line):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text(VALID + section, "scn.yaml", DATA)
+    assert info.value.line == line and "expected one of" in str(info.value) and "['" in str(info.value)

@@ -1,5 +1,12 @@
-"""Property: any YAML text gives a Scenario or an InputError, never another exception."""
+"""Property: any YAML text gives a Scenario or an InputError, never another exception.
+
+Random documents, random text, random `--set` overrides, and random mutations (delete, retype,
+rename) of valid scenarios — one plain, one with faults (including a fault-list include), an SLO
+and a steady-state hypothesis.
+"""
 from __future__ import annotations
+
+import copy
 
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -7,16 +14,21 @@ from hypothesis import strategies as st
 
 from chaos.errors import InputError
 from chaos.scenario import Scenario, load_scenario_text
-from scenario_cases import DATA, VALID
+import pytest
+
+from scenario_cases import DATA, VALID, VALID_WITH_FAULTS
 
 KEYS = ["name", "seed", "duration", "topology", "deployment", "engine", "workload", "router", "slo",
         "metrics", "catalog", "model", "mode", "replicas", "tp", "prefill", "decode", "synthetic",
         "trace", "rate", "arrival", "input", "output", "dist", "value", "policy", "window", "racks",
-        "gpu", "max_num_seqs", "faults", "x"]
+        "gpu", "max_num_seqs", "faults", "include", "steady_state", "probe", "max", "phases", "type",
+        "at", "target", "x"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
                     st.sampled_from(["30s", "5m", "20/s", "h100-2x8.yaml", "aggregated", "disaggregated",
-                                     "poisson", "fixed", "round_robin", "nowhere.yaml", ""]))
+                                     "poisson", "fixed", "round_robin", "nowhere.yaml", "", "spike.faults.yaml",
+                                     "nested/crash.faults.yaml", "basic.yaml", "gpu_crash", "ttft_p99",
+                                     "before", "rack0/host0/gpu0"]))
 values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4),
     st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=6), st.integers(-3, 3)), inner,
@@ -56,16 +68,20 @@ def _paths(node, prefix=()):
             yield from _paths(v, prefix + (i,))
 
 
-BASE = yaml.safe_load(VALID)
-PATHS = list(_paths(BASE))
+BASES = {"plain": yaml.safe_load(VALID), "faults-includes-steady-state": yaml.safe_load(VALID_WITH_FAULTS)}
+PATHS = {name: list(_paths(doc)) for name, doc in BASES.items()}
+mutation = st.tuples(st.sampled_from(["delete", "retype", "rename"]), st.integers(0, 10**6),
+                     scalars | values, st.text(min_size=1, max_size=8) | st.sampled_from(["include", "faults"]))
 
 
-@settings(max_examples=400, deadline=None)
-@given(mutations=st.lists(st.tuples(st.sampled_from(["delete", "retype", "rename"]), st.sampled_from(PATHS),
-                                    scalars | values, st.text(min_size=1, max_size=8)), min_size=1, max_size=3))
-def test_mutated_valid_scenario(mutations):
-    doc = yaml.safe_load(VALID)
-    for op, path, new_value, new_name in mutations:
+@pytest.mark.parametrize("base", sorted(BASES))
+@settings(max_examples=300, deadline=None)
+@given(mutations=st.lists(mutation, min_size=1, max_size=3))
+def test_mutated_valid_scenario(base, mutations):
+    doc = copy.deepcopy(BASES[base])
+    paths = PATHS[base]
+    for op, which, new_value, new_name in mutations:
+        path = paths[which % len(paths)]
         parent = doc
         try:
             for part in path[:-1]:
