@@ -194,21 +194,29 @@ def _print_plan(sc, catalog) -> None:
 
 
 @app.command()
-@user_errors
 def validate(files: List[Path] = typer.Argument(..., help="scenario YAML files"),
              catalog: List[Path] = typer.Option([], "--catalog", help="extra GPU/model catalog folder (repeatable)")
              ) -> None:
-    """Check scenario files without running them (exit 2 on the first invalid one)."""
+    """Check scenario files without running them: every file is checked and every mistake reported;
+    exit 2 when any file is invalid."""
     from chaos.scenario import load_scenario, locate_error
     from chaos.sim.build import check_scenario, scenario_catalog
 
+    invalid = 0
     for f in files:
-        sc = load_scenario(f)
         try:
-            check_scenario(sc, scenario_catalog(sc, catalog))
+            sc = load_scenario(f)
+            try:
+                check_scenario(sc, scenario_catalog(sc, catalog))
+            except InputError as err:
+                raise locate_error(sc, err)
         except InputError as err:
-            raise locate_error(sc, err)
+            invalid += 1
+            typer.echo(f"error: {err}", err=True)
+            continue
         typer.echo(f"{f}: ok")
+    if invalid:
+        raise typer.Exit(EXIT_INVALID)
 
 
 @app.command("report")

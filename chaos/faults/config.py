@@ -26,7 +26,7 @@ def _known_type(value: Any) -> Any:
                          f"but got {value!r}")
     if "type" not in value:
         raise ValueError(f"type: missing; expected one of {', '.join(FAULTS.names())}")
-    if value["type"] not in FAULTS:
+    if not isinstance(value["type"], str) or value["type"] not in FAULTS:
         raise ValueError(f"type: {expected_one_of(value['type'], FAULTS.names())}")
     return value
 

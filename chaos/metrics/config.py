@@ -133,7 +133,7 @@ class ProbeConfig(BaseModel):
         name = data.get("probe")
         if name is None:
             raise ValueError(f"probe: missing; expected one of {', '.join(sorted(PROBES))}")
-        if name not in PROBES:
+        if not isinstance(name, str) or name not in PROBES:
             raise ValueError(f"probe: {expected_one_of(name, PROBES)}")
         kind = PROBES[name].kind
         parse = _PARSE_BY_KIND[kind]
