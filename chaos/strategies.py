@@ -8,6 +8,7 @@
     schedule_yaml(scenario, faults, name=...) -> str      a complete scenario file to paste into faults/
     note_schedule(scenario, faults, ...) -> str           the same through hypothesis.note(): printed with
                                                           the falsifying (shrunk) example only
+    chaos_settings(max_examples=20)                       settings for simulation-backed properties
 
 Targets come from the placement of the scenario's deployment on its fabric (chaos.sim.build.check_scenario):
 a GPU of a serving replica, a host or rack that holds one, a replica id. Every target is explicit (no
