@@ -82,8 +82,8 @@ def format_duration(seconds: float) -> str:
         return f"{seconds * 1e3:.1f}ms"
     if abs(seconds) < 60:
         return f"{seconds:.2f}s"
-    minutes, sec = divmod(seconds, 60)
+    minutes, sec = divmod(round(seconds), 60)     # round first: 119.6 s is 2m00s, not 1m60s
     if minutes < 60:
-        return f"{int(minutes)}m{sec:02.0f}s"
+        return f"{int(minutes)}m{sec:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{int(hours)}h{int(minutes):02d}m"
