@@ -156,18 +156,38 @@ def _comparison(runs: list[RunView], out: Path) -> ReportFiles:
 
 
 def _unique_labels(runs: list[RunView]) -> list[str]:
-    """Run names, disambiguated by their folder (then by position) when two runs share a name."""
+    """Run names; when two runs share a name, what differs between their scenarios (policy A vs policy
+    B: "gpu-crash (controller.policy=restart)"), then their folder, then their position."""
     names = [r.name for r in runs]
+    flat = [_flatten(getattr(r, "resolved", {}) or {}) for r in runs]
     labels = []
     for i, r in enumerate(runs):
         label = r.name
         if names.count(r.name) > 1:
-            label = f"{r.name} ({r.path.parent.name})"
+            same_name = [flat[j] for j in range(len(runs)) if names[j] == r.name]
+            keys = sorted(k for k in set().union(*same_name) if len({repr(f.get(k)) for f in same_name}) > 1)
+            shown = [f"{k}={_short(flat[i].get(k))}" for k in keys[:3]]
+            label = f"{r.name} ({', '.join(shown)})" if shown else f"{r.name} ({r.path.parent.name})"
         labels.append(label)
     for i, label in enumerate(labels):
         if labels.count(label) > 1:
             labels[i] = f"{label} #{i + 1}"
     return labels
+
+
+def _flatten(value, prefix: str = "") -> dict:
+    """A resolved scenario as dotted keys ("router.policy": "kv_aware"); lists stay whole values."""
+    if isinstance(value, dict):
+        out: dict = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def _short(value) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class _Labelled:

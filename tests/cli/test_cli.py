@@ -229,3 +229,22 @@ def test_a_sound_hypothesis_under_a_fault_exits_0_with_baseline_and_resilience(t
     assert (out / "baseline_requests.csv").exists()
     no_twin = runner.invoke(app, ["run", str(write(tmp_path, doc)), "--out", str(tmp_path / "n"), "-q", "--no-baseline"])
     assert no_twin.exit_code == 0 and "baseline" not in json.loads((tmp_path / "n" / "journal.json").read_text())
+
+
+def test_report_command_rerenders_one_run_and_compares_two(tmp_path):
+    path = write(tmp_path, SMALL)
+    for d, policy in (("a", "round_robin"), ("b", "least_outstanding")):
+        res = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / d), "-q", "--no-report",
+                                  "--set", f"router.policy={policy}"])
+        assert res.exit_code == 0, res.output
+        assert not (tmp_path / d / "report.html").exists()
+    one = runner.invoke(app, ["report", str(tmp_path / "a" / "journal.json")])
+    assert one.exit_code == 0, one.output
+    assert (tmp_path / "a" / "report.html").read_text().startswith("<!DOCTYPE html>")
+    cmp = runner.invoke(app, ["report", str(tmp_path / "a" / "journal.json"), str(tmp_path / "b"),
+                              "--out", str(tmp_path / "cmp")])
+    assert cmp.exit_code == 0, cmp.output
+    page = (tmp_path / "cmp" / "report.html").read_text()
+    assert "round_robin" in page and "least_outstanding" in page
+    missing = runner.invoke(app, ["report", str(tmp_path / "nope" / "journal.json")])
+    assert missing.exit_code == 2 and "Traceback" not in missing.output
