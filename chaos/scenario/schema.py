@@ -25,6 +25,7 @@ from chaos.engine.config import EngineConfig
 from chaos.faults.base import FAULTS
 from chaos.faults.config import FaultsConfig
 from chaos.metrics.config import HypothesisConfig, ProbeConfig, ResilienceConfig, SloConfig
+from chaos.perf.config import EfficiencyConfig
 from chaos.metrics.probes import PROBES
 from chaos.routing.config import RouterConfig
 
@@ -218,6 +219,8 @@ class Scenario(_Section):
     topology: Topology
     deployment: DeploymentConfig
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    efficiency: EfficiencyConfig = Field(default_factory=EfficiencyConfig)
+    """The perf model's named efficiency factors (MFU, HBM and all-reduce efficiency, per-iteration overhead)."""
     workload: WorkloadConfig
     router: ScenarioRouterConfig = Field(default_factory=lambda: ScenarioRouterConfig(policy=DEFAULT_ROUTER_POLICY))
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)

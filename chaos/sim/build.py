@@ -76,7 +76,8 @@ def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: C
                          field="router.hedging")
     recovery = getattr(scenario, "recovery", None)
     return Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
-                 on_event=on_event, kv_replication=recovery is not None and recovery.requests == "kv_replica")
+                 on_event=on_event, kv_replication=recovery is not None and recovery.requests == "kv_replica",
+                 efficiency=scenario.efficiency.to_efficiency())
 
 
 def check_scenario(scenario, catalog: Catalog | None = None) -> Fleet:

@@ -23,7 +23,7 @@ import simpy
 from chaos.catalog import GPUSpec, ModelSpec
 from chaos.engine.config import EngineConfig
 from chaos.engine.replica import Replica
-from chaos.perf import build_perf_model, kv_capacity_tokens
+from chaos.perf import Efficiency, build_perf_model, kv_capacity_tokens
 from chaos.sim.live import UNREACHABLE, LiveFabric
 from chaos.sim.reconfig import ActionRecord, Reconfiguration
 from chaos.topology import Fabric, Placement
@@ -51,7 +51,7 @@ class Fleet(Reconfiguration):
 
     def __init__(self, env: simpy.Environment, *, model: ModelSpec, gpu: GPUSpec, fabric: Fabric,
                  placements: Sequence[Placement], engine: EngineConfig, on_event: Callable,
-                 kv_replication: bool = False) -> None:
+                 kv_replication: bool = False, efficiency: Efficiency | None = None) -> None:
         self.env = env
         self.model = model
         self.gpu = gpu
@@ -60,6 +60,7 @@ class Fleet(Reconfiguration):
         self.engine_config = engine
         self.on_event = on_event
         self.kv_replication = kv_replication
+        self.efficiency = efficiency
         self.placements: dict[str, Placement] = {p.replica_id: p for p in placements}
         self.replicas: dict[str, Replica] = {}
         self.state: dict[str, ReplicaState] = {}
@@ -99,8 +100,8 @@ class Fleet(Reconfiguration):
             if peer is not None:
                 bandwidth, _ = self.live.kv_path(p, self.state[peer].placement)
                 replication = bandwidth / min(p.tp, self.state[peer].placement.tp) if bandwidth > 0 else None
-        return build_perf_model(self.model, self.gpu, p.tp, link_Bps, latency_s, slowdown=slowdown,
-                                kv_replication_Bps=replication)
+        return build_perf_model(self.model, self.gpu, p.tp, link_Bps, latency_s, efficiency=self.efficiency,
+                                slowdown=slowdown, kv_replication_Bps=replication)
 
     def _start_engine(self, p: Placement, role: str) -> Replica:
         """A fresh engine on placement `p` serving `role`, added to that pool."""

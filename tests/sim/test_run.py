@@ -162,3 +162,13 @@ def test_closed_loop_without_a_bound_is_refused(tmp_path):
     from chaos.errors import WorkloadError
     with pytest.raises(WorkloadError, match="closed loop never runs dry"):
         run_text(CLOSED.replace("REQUESTS", ""), tmp_path)
+
+
+def test_efficiency_factors_from_the_scenario_reach_the_perf_model(tmp_path):
+    """Half the MFU and HBM efficiency: every iteration is slower, so TTFT and TPOT rise."""
+    base = run_text(scenario_text(seed=2), tmp_path)
+    slow = run_text(scenario_text(seed=2, extra={"efficiency": {"mfu": 0.3, "memory_efficiency": 0.425,
+                                                                "overhead": "4ms"}}), tmp_path)
+    assert slow.fleet.replicas["aggregated-0"].cost.efficiency.mfu == 0.3
+    assert mean_ttft(slow) > 1.5 * mean_ttft(base)
+    assert float(np.nanmean(slow.log.tpot_s())) > 1.5 * float(np.nanmean(base.log.tpot_s()))
