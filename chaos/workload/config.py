@@ -253,9 +253,15 @@ class SyntheticConfig(_Model):
 
 
 class WorkloadConfig(_Model):
-    """`workload:` — exactly one of `trace:` or `synthetic:`."""
+    """`workload:` — exactly one of `trace:` or `synthetic:`. `trace: path.jsonl` is short for
+    `trace: {path: path.jsonl}`."""
     trace: Optional[TraceConfig] = None
     synthetic: Optional[SyntheticConfig] = None
+
+    @field_validator("trace", mode="before")
+    @classmethod
+    def _path_shorthand(cls, value: object) -> object:
+        return {"path": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _one(self) -> "WorkloadConfig":

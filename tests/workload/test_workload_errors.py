@@ -124,3 +124,8 @@ def test_empirical_missing_trace(tmp_path):
     with pytest.raises(WorkloadError, match="gone.jsonl") as info:
         build(body, tmp_path)
     assert info.value.field == "workload.synthetic.input.trace"
+
+
+def test_a_trace_path_alone_is_short_for_trace_path():
+    from chaos.workload.config import WorkloadConfig
+    assert WorkloadConfig.model_validate({"trace": "t.jsonl"}).trace.path == "t.jsonl"
