@@ -62,7 +62,7 @@ def run_experiment(scenario, *, baseline: bool | None = None, catalog=None,
     steady-state hypothesis and, with a baseline, the resilience metrics."""
     result = run(scenario, catalog=catalog, progress=progress)
     want_baseline = needs_baseline(scenario) if baseline is None else baseline
-    twin = run(baseline_twin(scenario), catalog=catalog) if want_baseline else None
+    twin = run(baseline_twin(scenario), catalog=catalog, progress=progress) if want_baseline else None
     slo = scenario.slo.to_slo() if scenario.slo is not None else None
     faults = fault_windows(result)
     hypothesis = None
