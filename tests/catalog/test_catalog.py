@@ -117,7 +117,7 @@ def test_user_dir_adds_and_overrides(tmp_path):
     assert "deepseek-v3" in cat.models
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(hbm_GB=st.integers(1, 1000), bw_TBps=st.floats(0.1, 20), layers=st.integers(1, 200),
        kv_heads=st.sampled_from([1, 2, 4, 8]))
 def test_user_catalog_round_trip(tmp_path_factory, hbm_GB, bw_TBps, layers, kv_heads):
