@@ -119,9 +119,10 @@ class HedgingConfig(_Section):
 class AdmissionConfig(_Section):
     """Reject a request at the door (with a reason) rather than let it miss its SLO in a queue."""
 
-    max_queue: Optional[int] = Field(None, ge=1, description="waiting requests per available replica of the pool")
-    max_predicted_ttft: Optional[float] = Field(None, description="seconds; reject when even the best "
-                                                                   "available replica predicts a later first token")
+    max_queue: Optional[int] = Field(None, ge=1, description="waiting requests on the replica a request would "
+                                                            "join (the policy's pick), this one included")
+    max_predicted_ttft: Optional[float] = Field(None, description="seconds; reject when the replica the policy "
+                                                                   "picked predicts a later first token")
 
     @field_validator("max_queue", mode="before")
     @classmethod

@@ -42,11 +42,12 @@ Semantics, each after the proxy that made it common:
 * Hedging: `hedge_delay` (seconds or None) is when the driver sends a second copy; it reports it with
   `on_hedge` for the counters. Timeouts: `timeout_s` (first token of one attempt) and `deadline_s`
   (whole request), None when not configured; the driver owns the timers.
-* Admission (`admit`): with `admission:` set, a request is rejected when the pool's waiting requests,
-  this one included, would exceed `max_queue` per available replica, or when even the best available
-  replica's predicted TTFT (the caller's `predict_ttft(replica, request)`) exceeds
-  `max_predicted_ttft`, or when no replica of the pool is available. Without `admission:` every
-  request is admitted.
+* Admission (`admit`): with `admission:` set, a request is rejected when the waiting requests of the
+  replicas it is given, this one included, would exceed `max_queue` per available replica, or when
+  even the best of them predicts (the caller's `predict_ttft(replica, request)`) a first token later
+  than `max_predicted_ttft`, or when none of them is available. The simulation's driver gives the one
+  replica the policy picked, so both limits judge the queue the request would actually join. Without
+  `admission:` every request is admitted.
 
 With the default RouterConfig (no outlier, retries 0, no timeout, hedging or admission) and no health
 marks, `pick` returns exactly what the bare policy's `route` returns, on the same list.
