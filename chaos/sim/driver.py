@@ -25,10 +25,12 @@ import simpy
 from chaos.engine.events import UrgentTimeout
 from chaos.engine.request import Request
 from chaos.perf import kv_transfer_time
+from chaos.routing.resilience import NO_REPLICA
 from chaos.sim.fate import FateStats, RecoveryPolicy
 from chaos.workload import Workload
 
 REFUSED_S = 1e-3       # a connection refused by a host whose engine is gone comes back within a RTT
+NO_REPLICA_REASON = f"{NO_REPLICA} (503)"
 
 
 @dataclass
@@ -180,10 +182,17 @@ class Driver:
                 pick = self.router.pick(req, self._candidates(req, "aggregated"), "aggregated")
                 picks = (pick,) if pick is not None else None
             if picks is None:
-                self._error(req, None, "no healthy replica", final_status="rejected")
+                # unavailability, not shedding: a proxy with no healthy upstream answers 503 (Envoy
+                # counts upstream_cx_none_healthy), so the client got no answer: failed
+                self.stats.count("no healthy replica")
+                self._error(req, None, NO_REPLICA_REASON)
                 return
             # admission judges the replica the request would actually wait on
             reason = self.router.admit(req, [picks[0]], self.predict_ttft)
+            if reason == NO_REPLICA:
+                self.stats.count("no healthy replica")
+                self._error(req, None, NO_REPLICA_REASON)
+                return
             if reason is not None:
                 self.stats.count("rejected: " + reason)
                 self._end(req, "rejected", reason)
@@ -378,8 +387,7 @@ class Driver:
             req.generated = 0                           # start over: the tokens streamed so far are discarded
         self.dispatch(req, kv_ready_on=decision.target)
 
-    def _error(self, req: Request, replica_id: str | None, reason: str, final_status: str = "failed",
-               kind: str = "error") -> None:
+    def _error(self, req: Request, replica_id: str | None, reason: str, kind: str = "error") -> None:
         """A client-visible error (refused, timeout, no replica): retry with backoff while allowed."""
         self._attempt.pop(req.id, None)
         if replica_id is not None:
@@ -387,7 +395,7 @@ class Driver:
             self._failed_on[req.id].add(replica_id)
         delay = self.router.retry_delay(req, self.env.now)
         if delay is None:
-            self._end(req, final_status, reason)
+            self._end(req, "failed", reason)
             return
         req.retries += 1
         self.stats.count("retries")

@@ -380,7 +380,9 @@ def test_admission_rejects_above_the_queue_limit_and_admits_below():
     assert rr.admit(req(), reps) is None                         # 3 + 1 <= 4
     rr.mark("r0", False, "health check", 0.0)
     assert rr.admit(req(), reps) == NO_REPLICA
-    assert rr.stats()["rejections_by_reason"] == {REJECT_QUEUE: 1, NO_REPLICA: 1}
+    # no healthy replica is unavailability (a 503), not shedding: not counted as a rejection
+    assert rr.stats()["rejections_by_reason"] == {REJECT_QUEUE: 1}
+    assert rr.stats()["no_replica"] == 1
 
 
 def test_admission_rejects_above_the_predicted_ttft_and_admits_below():
