@@ -35,13 +35,19 @@ NO_REPLICA_REASON = f"{NO_REPLICA} (503)"
 
 @dataclass
 class Attempt:
-    """One dispatch of a request: where it went, and the incarnations it relies on."""
+    """One dispatch of a request: where it went, the incarnations it relies on, and what its client
+    has seen of it (bytes stop reaching the client when the replica dies silently or is cut off)."""
 
     number: int
     replica_ids: tuple[str, ...]          # (aggregated,) or (prefill, decode)
     incarnations: tuple[int, ...]
     started_s: float
     submitted: bool = False
+    parked_on: str | None = None          # replica whose in_network count holds this attempt
+    quiet_since: float | None = None      # no byte reaches the client since (None: flowing)
+    quiet_on: str = ""                    # the replica gone quiet
+    quiet_gen: int = 0                    # bumped when bytes flow again: stale idle timers check it
+    delivered: int = 0                    # tokens the client had when the stream went quiet
 
 
 @dataclass
@@ -79,6 +85,7 @@ class Driver:
         self._ended: set[int] = set()
         self._failed_on: dict[int, set[str]] = defaultdict(set)   # replicas that failed a request
         self._hedges: dict[int, Hedge] = {}                        # request id -> its hedged copy
+        self._started: set[int] = set()            # requests whose client has received a first token
         self._deferred: dict[str, _Deferred] = defaultdict(_Deferred)
         self._n_base = len(workload.arrival_s)
         self._next_extra_id = self._n_base
@@ -220,13 +227,24 @@ class Driver:
         return fresh if fresh else pool
 
     def _connect(self, req: Request, attempt: Attempt, kv_ready: bool = False) -> None:
+        """Open the connection: a silent host (cut off, or gone) answers nothing until connect_timeout
+        (TCP retransmits the SYN, so a partition that heals first lets it through); a dead process on a
+        live host refuses at once; a hung one accepts and never answers."""
         first = attempt.replica_ids[0]
-        if not self.fleet.reachable(first):
+        manner = self.fleet.dead_manner(first)
+        if not self.fleet.reachable(first) or manner == "blackhole":
             self._deferred[first].connects.append((req, attempt, kv_ready))
+            self._park(attempt, first)
+            self.env.process(self._connect_timeout(req, attempt, first))
             return
-        if not self.fleet.accepting(first):
+        if manner == "refuse":
             self.env.process(self._refused(req, attempt, first))
             return
+        if manner == "hang":
+            self._park(attempt, first)
+            self._go_quiet(req, attempt, first)
+            return
+        self._unpark(attempt)
         attempt.submitted = True
         replica = self.fleet.replicas[first]
         if kv_ready and replica.role == "decode":
@@ -242,9 +260,19 @@ class Driver:
             self.stats.count("refused")
             self._error(req, replica_id, f"connection refused by {replica_id}", kind="refused")
 
-    def _first_token_timeout(self, req: Request, attempt: Attempt, timeout_s: float):
+    def _connect_timeout(self, req: Request, attempt: Attempt, replica_id: str):
+        timeout_s = self.router.config.connect_timeout
         yield UrgentTimeout(self.env, timeout_s)
-        if self._attempt.get(req.id) is attempt and req.first_token_s != req.first_token_s:   # NaN: no token
+        if self._attempt.get(req.id) is attempt and not attempt.submitted and attempt.quiet_since is None:
+            self.stats.count("connect timeouts")
+            self._error(req, replica_id, f"connect timeout: {replica_id} did not answer within {timeout_s:g}s",
+                        kind="connect_timeout")
+
+    def _first_token_timeout(self, req: Request, attempt: Attempt, timeout_s: float):
+        """The router's first-token deadline, on client time: a token produced behind a partition and
+        not delivered does not stop it."""
+        yield UrgentTimeout(self.env, timeout_s)
+        if self._attempt.get(req.id) is attempt and req.id not in self._started:
             self.stats.count("timeouts")
             self._abandon(req, attempt)
             self._error(req, attempt.replica_ids[0], f"no first token within {timeout_s:g}s", kind="timeout")
@@ -262,11 +290,83 @@ class Driver:
     def _abandon(self, req: Request, attempt: Attempt) -> None:
         """The client gives up on this attempt (and its hedged copy): cancel them wherever they sit."""
         self._drop_hedge(req.id)
-        self._attempt.pop(req.id, None)
+        self._drop_attempt(req)
+
+    def _drop_attempt(self, req: Request) -> Attempt | None:
+        """Forget the request's current attempt: cancel it wherever it still sits, release its place in
+        the network, and take back what its client never received."""
+        attempt = self._attempt.pop(req.id, None)
+        if attempt is None:
+            return None
         for rid in attempt.replica_ids:
             replica = self.fleet.replicas[rid]
             if replica.alive:
-                replica.cancel(req)
+                replica.cancel(req)      # wherever it still sits (a KV transfer that cannot start)
+        self._unpark(attempt)
+        if attempt.quiet_since is not None:
+            # tokens produced behind the silence never reached the client: they are not output
+            req.generated = attempt.delivered
+            req.finish_s = float("nan")
+            if req.id not in self._started:
+                req.first_token_s = float("nan")
+        return attempt
+
+    # ---- what reaches the client ------------------------------------------------------------------
+    def _park(self, attempt: Attempt, replica_id: str) -> None:
+        if attempt.parked_on != replica_id:
+            self._unpark(attempt)
+            attempt.parked_on = replica_id
+            self.fleet.replicas[replica_id].in_network += 1
+
+    def _unpark(self, attempt: Attempt) -> None:
+        if attempt.parked_on is not None:
+            self.fleet.replicas[attempt.parked_on].in_network -= 1
+            attempt.parked_on = None
+
+    def _go_quiet(self, req: Request, attempt: Attempt, replica_id: str) -> None:
+        """No byte of this attempt reaches the client from now on: remember what it had, and let the
+        proxy's stream idle timeout (Envoy's, 5 min by default) reset it unless bytes flow again."""
+        if attempt.quiet_since is not None:
+            return
+        attempt.quiet_since = self.env.now
+        attempt.quiet_on = replica_id
+        attempt.delivered = req.generated_tokens if req.id in self._started else 0
+        self.env.process(self._stream_idle(req, attempt, attempt.quiet_gen))
+
+    def _flowing(self, attempt: Attempt) -> None:
+        """Bytes reach the client again (a partition healed before any timeout)."""
+        if attempt.quiet_since is not None:
+            attempt.quiet_since = None
+            attempt.quiet_gen += 1
+
+    def _stream_idle(self, req: Request, attempt: Attempt, gen: int):
+        idle_s = self.router.config.stream_idle_timeout
+        yield UrgentTimeout(self.env, idle_s)
+        if self._attempt.get(req.id) is attempt and attempt.quiet_gen == gen and not self._final(req):
+            self.stats.count("stream idle timeouts")
+            self._reset_quiet(req, attempt, f"stream idle timeout: no byte from {attempt.quiet_on} for {idle_s:g}s")
+
+    def _reset_quiet(self, req: Request, attempt: Attempt, reason: str) -> None:
+        """The proxy resets a stream that went quiet: before its first token the router may retry it
+        elsewhere; after it, the stream was started, so the request fate decides (`recovery:`)."""
+        replica_id = attempt.quiet_on
+        if req.id in self._started:
+            self._lost_attempt(req, replica_id, reason)
+        else:
+            self._abandon(req, attempt)
+            self._error(req, replica_id, reason, kind="timeout")
+
+    def on_marked_down(self, replica_id: str) -> None:
+        """The router's health checks took `replica_id` out: it closes the streams to it that have gone
+        quiet (Envoy's close_connections_on_host_health_failure), so they are recovered per `recovery:`
+        now instead of at the idle timeout. Streams still receiving bytes are left to finish."""
+        for rid, attempt in list(self._attempt.items()):
+            if attempt.quiet_since is not None and attempt.quiet_on == replica_id:
+                req = self.requests[rid]
+                if not self._final(req):
+                    self.stats.count("streams closed on health failure")
+                    self._reset_quiet(req, attempt, f"{replica_id} marked down by health checks: its "
+                                                    f"silent stream was closed")
 
     # ---- what the engines report ---------------------------------------------------------------------
     def on_event(self, kind: str, req: Request, t: float) -> None:
@@ -295,16 +395,26 @@ class Driver:
 
     def _deliver(self, kind: str, req: Request, attempt: Attempt, source: str, t: float) -> None:
         if kind == "first_token":
+            self._started.add(req.id)
             self.router.on_success(source, t)
         elif kind == "finished":
             self._attempt.pop(req.id, None)
+            self._unpark(attempt)
             self._end(req, "completed", "")
         elif kind in ("rejected", "failed"):
             self._attempt.pop(req.id, None)
+            self._unpark(attempt)
             self._end(req, kind, req.reason)
 
     def on_reachability(self, replica_id: str, reachable: bool) -> None:
-        """A partition around `replica_id` began or healed: on healing, what waited goes through."""
+        """A partition around `replica_id` began or healed. Cut off, its open streams go quiet; healed
+        before a timeout, what waited goes through (the client sees it only now)."""
+        for rid, attempt in list(self._attempt.items()):
+            if replica_id in attempt.replica_ids and attempt.submitted:
+                if not reachable:
+                    self._go_quiet(self.requests[rid], attempt, replica_id)
+                elif self.fleet.dead_manner(replica_id) is None and attempt.quiet_on == replica_id:
+                    self._flowing(attempt)
         if not reachable:
             return
         pending = self._deferred.pop(replica_id, None)
@@ -348,8 +458,10 @@ class Driver:
             return
         decode.submit_decode(req)
 
-    def on_lost(self, requests: list[Request], replica_id: str, reason: str) -> None:
-        """The fleet killed `replica_id`; these requests were on it (queued, running, awaiting transfer)."""
+    def on_lost(self, requests: list[Request], replica_id: str, reason: str, silent: bool = False) -> None:
+        """The fleet killed `replica_id`; these requests were on it (queued, running, awaiting transfer).
+        Silent (a host gone, a hung ring, or a router that cannot reach it): nobody tells the client;
+        its streams hang, held in the network, until a timeout or a health check closes them."""
         for req in requests:
             hedge = self._hedges.get(req.id)
             if hedge is not None and req is hedge.request:
@@ -358,8 +470,12 @@ class Driver:
             attempt = self._attempt.get(req.id)
             if attempt is None or replica_id not in attempt.replica_ids or self._final(req):
                 continue
+            if silent:
+                self._park(attempt, replica_id)
+                self._go_quiet(req, attempt, replica_id)
+                continue
             if hedge is not None:
-                self._attempt.pop(req.id, None)
+                self._drop_attempt(req)
                 self.router.on_error(replica_id, self.env.now, "lost")
                 self._promote_hedge(req.id)          # the copy carries on where the original died
                 continue
@@ -367,17 +483,20 @@ class Driver:
 
     # ---- failure handling ----------------------------------------------------------------------------
     def _lost_attempt(self, req: Request, replica_id: str, reason: str) -> None:
-        """Server-side loss of a running attempt: the request fate decides (fail/retry/migrate/kv_replica)."""
-        attempt = self._attempt.pop(req.id, None)
-        if attempt is not None:
-            for rid in attempt.replica_ids:
-                replica = self.fleet.replicas[rid]
-                if replica.alive:
-                    replica.cancel(req)      # wherever it still sits (a KV transfer that cannot start)
+        """Loss of a running attempt the client learns of (a reset, a stream timeout): the request fate
+        decides (fail/retry/migrate/kv_replica). A proxy cannot retry a response that has started
+        streaming: `retry` then ends it failed, a reset the client sees; migrate and kv_replica continue
+        the stream from the tokens the client has (the frontend holds the stream, as Dynamo's does)."""
+        self._drop_attempt(req)
         self.router.on_error(replica_id, self.env.now, "lost")
         self._failed_on[req.id].add(replica_id)
         self.stats.count("lost on failure")
         decision = self.recovery.decide(req, self.fleet, replica_id)
+        if decision.action == "retry" and req.id in self._started:
+            self.stats.count("reset after the first token")
+            self._end(req, "failed", f"{reason}; stream reset after {req.generated} tokens (a started "
+                                     f"response cannot be retried)")
+            return
         if decision.action == "fail":
             self._end(req, "failed", f"{reason}; {decision.why}" if decision.why else reason)
             return
@@ -389,7 +508,7 @@ class Driver:
 
     def _error(self, req: Request, replica_id: str | None, reason: str, kind: str = "error") -> None:
         """A client-visible error (refused, timeout, no replica): retry with backoff while allowed."""
-        self._attempt.pop(req.id, None)
+        self._drop_attempt(req)
         if replica_id is not None:
             self.router.on_error(replica_id, self.env.now, kind)
             self._failed_on[req.id].add(replica_id)
@@ -431,12 +550,7 @@ class Driver:
     def _promote_hedge(self, rid: int) -> None:
         """The hedged copy becomes the request; the original attempt (if any) is cancelled."""
         hedge = self._hedges.pop(rid)
-        old = self._attempt.pop(rid, None)
-        if old is not None:
-            for replica_id in old.replica_ids:
-                replica = self.fleet.replicas[replica_id]
-                if replica.alive:
-                    replica.cancel(self.requests[rid])
+        old = self._drop_attempt(self.requests[rid])
         number = old.number + 1 if old is not None else 0
         self.requests[rid] = hedge.request
         self._attempt[rid] = Attempt(number, (hedge.replica_id,), (hedge.incarnation,), self.env.now, True)
@@ -456,6 +570,10 @@ class Driver:
         self._drop_hedge(req.id)
         self._ended.add(req.id)
         self._failed_on.pop(req.id, None)
+        self._started.discard(req.id)
+        attempt = self._attempt.pop(req.id, None)
+        if attempt is not None:
+            self._unpark(attempt)
         if status != "completed":
             req.status = status
             req.reason = reason

@@ -54,6 +54,8 @@ def supervise(scenario, fleet, driver, router) -> Supervision:
     def to_router(replica_id: str, healthy: bool, reason: str, t: float) -> None:
         sup.detections.append(Detection(t, replica_id, healthy, f"router: {reason}"))
         router.mark(replica_id, healthy, reason, t)
+        if not healthy:
+            driver.on_marked_down(replica_id)
 
     def to_controller(replica_id: str, healthy: bool, reason: str, t: float) -> None:
         sup.detections.append(Detection(t, replica_id, healthy, f"controller: {reason}"))

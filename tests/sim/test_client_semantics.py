@@ -24,3 +24,56 @@ def test_no_healthy_replica_is_a_failure_not_a_rejection(tmp_path):
     assert len(unavailable) >= 50                       # ~4/s for most of 90 s
     assert not any("no healthy replica" in r for r in _reasons(res, Status.REJECTED))
     assert res.stats["router"]["no_replica"] >= len(unavailable)
+
+
+HOST_LOSS = [{"type": "node_failure", "at": "60s", "duration": "90s", "target": {"host": "rack0/host0"}}]
+GPU_LOSS = [{"type": "gpu_crash", "at": "60s", "duration": "90s", "target": {"replica": "aggregated-0"}}]
+
+
+def _host_run(tmp_path, faults, recovery: str):
+    doc = scenario(faults=faults, router=RESILIENT_ROUTER, recovery={"requests": recovery},
+                   **{"workload.synthetic.rate": "6/s", "duration": "100s"})
+    return simulate(doc, tmp_path)
+
+
+def test_a_dead_host_is_silent_until_a_health_check_or_timeout_but_a_crashed_process_refuses_at_once(tmp_path):
+    host = _host_run(tmp_path, HOST_LOSS, "fail")
+    failed = host.log.status == int(Status.FAILED)
+    # nothing tells the client at the instant the host dies: its streams hang until the router's
+    # health checks (5 s interval, 2 s timeout, 2 failures) take the replicas out and close them
+    assert failed.sum() >= 20
+    assert host.log.finish_s[failed].min() >= 60 + 5 + 2
+    closed = [r for r in host.log.reason[failed] if "marked down by health checks" in str(r)]
+    assert len(closed) >= 10
+    # new connections to the dead host time out after Envoy's 5 s connect timeout
+    assert host.stats["request_path"]["connect timeouts"] >= 1
+    # a GPU falling off the bus on a live host aborts the process: its streams reset at once
+    gpu = _host_run(tmp_path, GPU_LOSS, "fail")
+    gfailed = gpu.log.status == int(Status.FAILED)
+    assert gfailed.sum() >= 5 and np.all(gpu.log.finish_s[gfailed] == 60.0)
+
+
+def test_migrate_pays_the_detection_delay_and_never_lands_on_a_sibling_of_the_dead_host(tmp_path):
+    res = _host_run(tmp_path, HOST_LOSS, "migrate")
+    log = res.log
+    caught = (log.arrival_s < 60) & (log.retries > 0)            # in flight on the dead host at 60 s
+    assert caught.sum() >= 10
+    done = caught & (log.status == int(Status.COMPLETED))
+    assert done.sum() >= 5
+    assert log.finish_s[done].min() > 60 + 5 + 2                  # resumed only once detected
+    paths = [str(r).split("+") for r in log.replica[done]]
+    assert {p[-1] for p in paths} == {"aggregated-2"}
+    assert not any({"aggregated-0", "aggregated-1"} <= set(p) for p in paths)   # never sent to the sibling
+    assert log.retries[caught].max() == 1                         # one recovery each, not one per sibling
+
+
+def test_a_started_stream_cannot_be_retried_the_client_sees_a_reset(tmp_path):
+    res = _host_run(tmp_path, GPU_LOSS, "retry")
+    log = res.log
+    reset = np.array(["stream reset after" in str(r) for r in log.reason])
+    assert reset.sum() >= 5
+    assert np.all(log.status[reset] == int(Status.FAILED))
+    assert not np.isnan(log.first_token_s[reset]).any()          # they had started streaming
+    # a retried request that completed had not started when its replica died: its TTFT is the retry's
+    retried_done = (log.retries > 0) & (log.status == int(Status.COMPLETED))
+    assert np.all(log.first_token_s[retried_done] > 60.0)
