@@ -93,6 +93,7 @@ class Driver:
         # how many requests end the run when it has no duration (extra arrivals raise it)
         self._expected = self._n_base if cl is None else cl.max_requests
         self._arrival_log: list[tuple[float, int, int]] = []
+        self._completion_log: list[tuple[float, int]] = []    # (finish_s, output tokens) of completions
 
     # ---- wiring --------------------------------------------------------------------------------------
     def attach(self, fleet, router) -> None:
@@ -580,6 +581,8 @@ class Driver:
             req.finish_s = self.env.now
         self.finished += 1
         self.last_finish_s = max(self.last_finish_s, self.env.now)
+        if status == "completed":
+            self._completion_log.append((self.env.now, req.output_tokens))
         self.router.on_done(req)
         if self.workload.closed_loop is not None:
             self._new_closed_loop_request(self.workload.closed_loop.think_time_s)
@@ -592,10 +595,20 @@ class Driver:
         return self.fleet.predict_ttft(replica.replica_id, replica.prefill_tokens_pending + req.input_tokens)
 
     def recent_arrivals(self, window_s: float) -> np.ndarray:
-        """(arrival_s, input, output) rows of requests that arrived in the last `window_s`."""
+        """(arrival_s, input) rows of requests that arrived in the last `window_s`: what a frontend sees
+        of a request when it arrives (its output length is not known until it ends)."""
         t0 = self.env.now - window_s
-        rows = [r for r in self._arrival_log[-50_000:] if r[0] >= t0]
-        return np.asarray(rows, dtype=float).reshape(-1, 3)
+        rows = [r[:2] for r in self._arrival_log[-50_000:] if r[0] >= t0]
+        return np.asarray(rows, dtype=float).reshape(-1, 2)
+
+    def recent_output_tokens(self, window_s: float) -> np.ndarray:
+        """Output tokens of the requests that completed in the last `window_s` (the planner's observed
+        output length, as Dynamo's planner reads it from the frontend's metrics); when none completed
+        then, the last 1,000 completions before."""
+        t0 = self.env.now - window_s
+        done = self._completion_log
+        rows = [n for t, n in done[-50_000:] if t >= t0]
+        return np.asarray(rows if rows else [n for _, n in done[-1000:]], dtype=float)
 
     def ordered_requests(self) -> list[Request]:
         return [self.requests[k] for k in sorted(self.requests)]

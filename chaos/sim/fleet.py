@@ -84,6 +84,8 @@ class Fleet(Reconfiguration):
         self.on_reachability: Callable[[str, bool], None] = lambda replica_id, reachable: None
         self.on_arrivals: Callable[..., None] | None = None
         self.on_membership: Callable[[str, bool], None] = lambda replica_id, member: None
+        self.on_host: Callable[[str, bool], None] = lambda host, up: None   # a host died or came back
+        self.dead_hosts: set[str] = set()
         self.workload = None          # set by the driver: what a traffic spike scales
         self._capacity: dict[int, int] = {}
         for p in placements:
@@ -177,10 +179,23 @@ class Fleet(Reconfiguration):
             return False
         return not (st.stalled and not st.silent)
 
+    def hosts_of(self, replica_id: str) -> list[str]:
+        """The hosts the replica's GPUs are on (its pods' nodes), the API-serving one first."""
+        nodes = self.fabric.graph.nodes
+        return list(dict.fromkeys(nodes[g]["host"] for g in self.state[replica_id].placement.gpus))
+
+    def replicas_on_host(self, host: str) -> list[str]:
+        """Active replicas with a GPU on `host`."""
+        return [rid for rid in self.replicas_of() if host in self.hosts_of(rid)]
+
     def liveness_probe(self, replica_id: str) -> bool:
-        """Would the orchestrator's node-local liveness probe pass: alive and not a loud stall."""
+        """Would the orchestrator's node-local liveness probe fail: only a live kubelet can say so. On a
+        dead host nothing is reported (the pod keeps its last status until the node goes NotReady),
+        so the probe reads as passing; otherwise: alive and not a loud stall."""
         st = self.state[replica_id]
         replica = self.replicas.get(replica_id)
+        if self.dead_manner(replica_id) == "blackhole":
+            return True
         if replica is None or not replica.alive:
             return False
         return not (st.stalled and not st.silent)
@@ -272,6 +287,13 @@ class Fleet(Reconfiguration):
                 replica.set_cost(self._cost(rid))
         for rid, lost, silent, reason in losses:
             self.on_lost(lost, rid, reason, silent=silent)
+        g = self.live.graph
+        dead = {h for st in self.state.values() for h in self.hosts_of(st.placement.replica_id) if h not in g}
+        for host in sorted(dead - self.dead_hosts):
+            self.on_host(host, False)
+        for host in sorted(self.dead_hosts - dead):
+            self.on_host(host, True)
+        self.dead_hosts = dead
 
     def kill(self, replica_id: str, reason: str, manner: str = "refuse") -> None:
         """The engine dies now (`manner`: how it looks from the network); its requests go to the

@@ -3,6 +3,7 @@ until a timeout; streams are judged on client time; a started stream cannot be r
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from chaos.metrics import Status
 
@@ -77,3 +78,47 @@ def test_a_started_stream_cannot_be_retried_the_client_sees_a_reset(tmp_path):
     # a retried request that completed had not started when its replica died: its TTFT is the retry's
     retried_done = (log.retries > 0) & (log.status == int(Status.COMPLETED))
     assert np.all(log.first_token_s[retried_done] > 60.0)
+
+
+def _actions(res, name: str) -> list:
+    return [a for a in res.fleet.actions if a.action == name]
+
+
+def test_the_controller_learns_of_a_dead_node_from_the_node_lifecycle_and_replaces_it_after_eviction(tmp_path):
+    node = {"grace_period": "40s", "eviction_timeout": "60s"}
+    doc = scenario(faults=[{"type": "node_failure", "at": "60s", "duration": "150s", "target": {"host": "rack0/host0"}}],
+                   router=RESILIENT_ROUTER, recovery={"requests": "migrate"},
+                   controller={"policy": ["failover_spare", "restart"], "model_load_time": "90s", "node": node},
+                   **{"workload.synthetic.rate": "4/s"})
+    res = simulate(doc, tmp_path)
+    notready = [d for d in res.supervision.detections if d.reason == "controller: node NotReady" and not d.healthy]
+    # no kubelet on a dead host: NotReady only after the 40 s grace period (within a status interval)
+    assert notready and all(60 + 30 <= d.t_s <= 60 + 40 + 5 for d in notready)
+    failover = _actions(res, "failover")
+    assert len(failover) == 1                                     # one spare: the other replica awaits repair
+    t = failover[0].t_s
+    assert t == notready[0].t_s
+    # the replacement pod is scheduled only once the old one is evicted (60 s here), then loads the model
+    assert f"serving at {t + 60 + 90:.3f}s" in failover[0].detail
+
+
+def test_the_controller_sees_a_repair_only_at_the_nodes_next_status_post(tmp_path):
+    doc = scenario(faults=[{"type": "node_failure", "at": "60s", "duration": "60s", "target": {"host": "rack0/host0"}}],
+                   router=RESILIENT_ROUTER, controller={"policy": "restart", "restart_time": "30s"},
+                   **{"workload.synthetic.rate": "4/s"})
+    res = simulate(doc, tmp_path)
+    restarts = _actions(res, "restart")
+    assert len(restarts) == 2
+    # repaired at 120 s; seen at the first node-controller look after the kubelet's next post (<= 15 s)
+    assert all(120.0 < a.t_s <= 120.0 + 10 + 5 for a in restarts)
+
+
+def test_planners_read_output_lengths_of_completed_requests_not_of_new_arrivals(tmp_path):
+    res = simulate(scenario(**{"workload.synthetic.rate": "4/s", "duration": "60s"}), tmp_path)
+    plane = res.supervision.controller.plane
+    load = plane.load(20.0)
+    log = res.log
+    done = (log.status == int(Status.COMPLETED)) & (log.finish_s >= 40.0)
+    assert load.mean_output_tokens == pytest.approx(float(log.output_tokens[done].mean()))
+    arrived = log.arrival_s >= 40.0
+    assert load.mean_output_tokens != pytest.approx(float(log.output_tokens[arrived].mean()))
