@@ -25,6 +25,7 @@ import simpy
 from chaos.engine.events import UrgentTimeout
 from chaos.engine.request import Request
 from chaos.perf import kv_transfer_time
+from chaos.sim.delivery import ClientStreams
 from chaos.sim.fate import FateStats, RecoveryPolicy
 from chaos.workload import Workload
 
@@ -73,6 +74,7 @@ class Driver:
         self.fleet = None
         self.router = None
         self.stats = FateStats()
+        self.streams = ClientStreams()        # what reaches the client (TTFT, ITL after stalls)
         self._attempt: dict[int, Attempt] = {}
         self._ended: set[int] = set()
         self._failed_on: dict[int, set[str]] = defaultdict(set)   # replicas that failed a request
@@ -279,12 +281,16 @@ class Driver:
         if kind == "prefill_done":
             self.env.process(self._transfer(req, attempt))
             return
-        if kind in ("first_token", "finished") and not self.fleet.reachable(source):
-            self._deferred[source].events.append((kind, req, attempt))
+        prev = req.last_token_s                      # the engine updates it after this callback
+        if kind in ("first_token", "token", "finished") and not self.fleet.reachable(source):
+            self._deferred[source].events.append((kind, req, attempt, prev))
             return
-        self._deliver(kind, req, attempt, source, t)
+        self._deliver(kind, req, attempt, source, t, prev)
 
-    def _deliver(self, kind: str, req: Request, attempt: Attempt, source: str, t: float) -> None:
+    def _deliver(self, kind: str, req: Request, attempt: Attempt, source: str, t: float,
+                 prev_token_s: float) -> None:
+        if kind in ("first_token", "token"):
+            self.streams.deliver(req, kind, t, prev_token_s)
         if kind == "first_token":
             self.router.on_success(source, t)
         elif kind == "finished":
@@ -302,16 +308,14 @@ class Driver:
         if pending is None:
             return
         now = self.env.now
-        for kind, req, attempt in pending.events:
+        for kind, req, attempt, prev in pending.events:
             if self._attempt.get(req.id) is not attempt:
                 continue
-            if kind == "first_token":
-                req.first_token_s = now            # the client sees it only now
-            elif kind == "finished":
+            if kind == "finished":                 # the client sees it only now
                 req.finish_s = now
                 if req.first_token_s > now:
                     req.first_token_s = now
-            self._deliver(kind, req, attempt, replica_id, now)
+            self._deliver(kind, req, attempt, replica_id, now, prev)
         for req, attempt, kv_ready in pending.connects:
             if self._attempt.get(req.id) is attempt:
                 self._connect(req, attempt, kv_ready)
@@ -446,6 +450,7 @@ class Driver:
 
     def _end(self, req: Request, status: str, reason: str) -> None:
         self._drop_hedge(req.id)
+        self.streams.close(req.id)
         self._ended.add(req.id)
         self._failed_on.pop(req.id, None)
         if status != "completed":
