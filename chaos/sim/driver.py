@@ -6,13 +6,20 @@ The driver owns every Request of the run (ids belong to the run: base arrivals k
 index, extra arrivals from a traffic spike come after them, so a faulted run and its fault-free twin
 name the same requests alike). It is the engines' `on_event` callback and the fleet's `on_lost`.
 
-The network, as the router sees it:
-  * a replica whose engine is dead refuses a connection: an error `REFUSED_S` later;
-  * a partitioned replica drops packets: a dispatch waits (TCP keeps retrying) until the partition
-    heals or the router's timeout fires; tokens it produces meanwhile reach the client when it heals,
-    so TTFT and E2E are the client's view;
+The network, as the router and the client see it (docs/semantics.md has the whole table):
+  * a dead process on a live host refuses a connection: an error `REFUSED_S` later, and resets its
+    open streams at once;
+  * a silent host (powered off, cut off by a partition or a switch) answers nothing: a connection
+    attempt fails after the router's `connect_timeout` (Envoy's 5 s) unless the partition heals first
+    (TCP retransmits the SYN); open streams go quiet and hang until the router's first-token timeout
+    (if no token yet), a health check that takes the replica out (Envoy's
+    close_connections_on_host_health_failure), or the stream idle timeout (Envoy's 5 min) resets
+    them; a hung engine (a broken TP ring on live hosts) accepts connections and sends nothing;
+  * tokens produced behind a partition are not delivered: if the stream is reset they are taken back;
+    if the partition heals first they arrive in a burst then, so TTFT, ITL and E2E are the client's;
   * a stalled engine accepts requests and queues them; only timeouts, health checks (when the stall
     is not silent) or the progress watchdog notice it.
+A reset stream is recovered per `recovery:` — except that a started response cannot be retried.
 """
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ from chaos.engine.events import UrgentTimeout
 from chaos.engine.request import Request
 from chaos.perf import kv_transfer_time
 from chaos.routing.resilience import NO_REPLICA
+from chaos.sim.delivery import ClientStreams
 from chaos.sim.fate import FateStats, RecoveryPolicy
 from chaos.workload import Workload
 
@@ -81,6 +89,7 @@ class Driver:
         self.fleet = None
         self.router = None
         self.stats = FateStats()
+        self.streams = ClientStreams()        # what reaches the client (TTFT, ITL after stalls)
         self._attempt: dict[int, Attempt] = {}
         self._ended: set[int] = set()
         self._failed_on: dict[int, set[str]] = defaultdict(set)   # replicas that failed a request
@@ -305,10 +314,13 @@ class Driver:
                 replica.cancel(req)      # wherever it still sits (a KV transfer that cannot start)
         self._unpark(attempt)
         if attempt.quiet_since is not None:
-            # tokens produced behind the silence never reached the client: they are not output
+            # tokens produced behind the silence never reached the client: they are not output, and
+            # the client's last token came when the stream went quiet (its next gap starts there)
             req.generated = attempt.delivered
             req.finish_s = float("nan")
-            if req.id not in self._started:
+            if req.id in self._started:
+                req.last_token_s = attempt.quiet_since
+            else:
                 req.first_token_s = float("nan")
         return attempt
 
@@ -389,12 +401,16 @@ class Driver:
         if kind == "prefill_done":
             self.env.process(self._transfer(req, attempt))
             return
-        if kind in ("first_token", "finished") and not self.fleet.reachable(source):
-            self._deferred[source].events.append((kind, req, attempt))
+        prev = req.last_token_s                      # the engine updates it after this callback
+        if kind in ("first_token", "token", "finished") and not self.fleet.reachable(source):
+            self._deferred[source].events.append((kind, req, attempt, prev))
             return
-        self._deliver(kind, req, attempt, source, t)
+        self._deliver(kind, req, attempt, source, t, prev)
 
-    def _deliver(self, kind: str, req: Request, attempt: Attempt, source: str, t: float) -> None:
+    def _deliver(self, kind: str, req: Request, attempt: Attempt, source: str, t: float,
+                 prev_token_s: float) -> None:
+        if kind in ("first_token", "token"):
+            self.streams.deliver(req, kind, t, prev_token_s)
         if kind == "first_token":
             self._started.add(req.id)
             self.router.on_success(source, t)
@@ -409,29 +425,33 @@ class Driver:
 
     def on_reachability(self, replica_id: str, reachable: bool) -> None:
         """A partition around `replica_id` began or healed. Cut off, its open streams go quiet; healed
-        before a timeout, what waited goes through (the client sees it only now)."""
+        before a timeout, what waited goes through (the client sees it only now): a started stream's
+        tokens produced meanwhile arrive in a burst, so its next gap (ITL) spans the whole stall."""
+        now = self.env.now
+        stalled: set[int] = set()
         for rid, attempt in list(self._attempt.items()):
             if replica_id in attempt.replica_ids and attempt.submitted:
                 if not reachable:
                     self._go_quiet(self.requests[rid], attempt, replica_id)
                 elif self.fleet.dead_manner(replica_id) is None and attempt.quiet_on == replica_id:
+                    req = self.requests[rid]
+                    if rid in self._started and req.generated_tokens > attempt.delivered:
+                        self.streams.deliver(req, "token", now, attempt.quiet_since)
+                        stalled.add(rid)
                     self._flowing(attempt)
         if not reachable:
             return
         pending = self._deferred.pop(replica_id, None)
         if pending is None:
             return
-        now = self.env.now
-        for kind, req, attempt in pending.events:
-            if self._attempt.get(req.id) is not attempt:
+        for kind, req, attempt, prev in pending.events:
+            if self._attempt.get(req.id) is not attempt or (kind == "token" and req.id in stalled):
                 continue
-            if kind == "first_token":
-                req.first_token_s = now            # the client sees it only now
-            elif kind == "finished":
+            if kind == "finished":                 # the client sees it only now
                 req.finish_s = now
                 if req.first_token_s > now:
                     req.first_token_s = now
-            self._deliver(kind, req, attempt, replica_id, now)
+            self._deliver(kind, req, attempt, replica_id, now, prev)
         for req, attempt, kv_ready in pending.connects:
             if self._attempt.get(req.id) is attempt:
                 self._connect(req, attempt, kv_ready)
@@ -569,6 +589,7 @@ class Driver:
 
     def _end(self, req: Request, status: str, reason: str) -> None:
         self._drop_hedge(req.id)
+        self.streams.close(req.id)
         self._ended.add(req.id)
         self._failed_on.pop(req.id, None)
         self._started.discard(req.id)
