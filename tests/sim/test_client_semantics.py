@@ -122,3 +122,42 @@ def test_planners_read_output_lengths_of_completed_requests_not_of_new_arrivals(
     assert load.mean_output_tokens == pytest.approx(float(log.output_tokens[done].mean()))
     arrived = log.arrival_s >= 40.0
     assert load.mean_output_tokens != pytest.approx(float(log.output_tokens[arrived].mean()))
+
+
+PARTITION = {"type": "network_partition", "at": "60s", "target": {"replica": "aggregated-1"}}
+
+
+def test_the_first_token_deadline_runs_on_client_time_behind_a_partition(tmp_path):
+    # requests that reached the replica just before the cut get their first token produced behind it:
+    # the client never sees it, so the router's 10 s first-token timeout fires and retries elsewhere
+    doc = scenario(faults=[{**PARTITION, "duration": "120s"}],
+                   router={"policy": "least_outstanding", "timeout": "10s", "retries": 2},
+                   **{"workload.synthetic.rate": "3/s", "workload.synthetic.input.median": 10000,
+                      "duration": "200s"})
+    res = simulate(doc, tmp_path)
+    log = res.log
+    caught = (log.arrival_s > 50) & (log.arrival_s < 60) & (log.retries > 0)
+    assert caught.sum() >= 1 and res.stats["request_path"]["timeouts"] >= caught.sum()
+    assert np.nanmax(log.ttft_s()) < 10 + 10                   # no first token waits for the heal at 180 s
+    assert not np.any(log.first_token_s[caught] >= 180.0)
+
+
+def test_a_stream_behind_a_healed_partition_shows_the_stall_in_its_itl(tmp_path):
+    doc = scenario(faults=[{**PARTITION, "duration": "30s"}], **{"workload.synthetic.rate": "3/s", "duration": "120s"})
+    res = simulate(doc, tmp_path)
+    base = simulate({**doc, "faults": []}, tmp_path)
+    # streams mid-decode at 60 s get the tokens produced behind the cut in a burst at 90 s: one gap of ~30 s
+    assert res.itl.gaps_s.max() >= 25.0 > 1.0 > base.itl.gaps_s.max()
+
+
+def test_streams_on_a_cut_off_replica_are_closed_when_health_checks_take_it_out_and_migrated(tmp_path):
+    doc = scenario(faults=[{**PARTITION, "duration": "150s"}], router=RESILIENT_ROUTER,
+                   recovery={"requests": "migrate"}, **{"workload.synthetic.rate": "3/s", "duration": "200s"})
+    res = simulate(doc, tmp_path)
+    log = res.log
+    closed = res.stats["request_path"]["streams closed on health failure"]
+    assert closed >= 3
+    # they continue elsewhere long before the heal at 210 s, from the tokens the client had
+    moved = (log.arrival_s < 60) & (log.retries > 0) & (log.status == int(Status.COMPLETED))
+    assert moved.sum() >= 3 and log.finish_s[moved].max() < 120.0
+    assert log.generated_tokens[moved].tolist() == log.output_tokens[moved].tolist()
