@@ -10,7 +10,7 @@ Curves (windows of `config.window`, default 10 s, from 0; the last one may be sh
               when it ends) this follows what the fleet produced when, so a dip is where the fleet
               stalled; failed requests' tokens are not output and do not count.
   TTFT p99    of requests whose first token came in the window (as in summary/series).
-A window is *within tolerance* when every signal is:
+Four signals are judged per window; a window is *within tolerance* when the first three are:
   throughput  >= (1 - throughput_tolerance) x baseline;
   TTFT p99    <= ttft_factor x max(baseline's, median of the baseline's windowed TTFT p99) — the floor
               keeps a window where the baseline happened to be fast from flagging noise (a window
@@ -18,8 +18,10 @@ A window is *within tolerance* when every signal is:
               both empty is);
   failures    requests failed or rejected (leaving in the window) <= the baseline's: any excess is harm;
   capacity    replicas up (fewest of the window's fleet samples) >= the baseline's (no samples: within).
-Throughput can stay within its tolerance while replicas are down and requests fail (spare capacity
-hides it), which is why the four are judged together.
+Throughput can stay within its tolerance while requests fail (spare capacity hides the loss), which
+is why failures count too. Capacity is measured and reported (`recovery_by_signal`, `windows_out`)
+but does not hold back recovery: a fleet that serves within tolerance with fewer replicas has
+recovered its service; how long it ran short is its capacity figure.
 Tokens of a request restarted elsewhere count from its final first token, so work thrown away
 in a crash shows as a dip just *before* the crash; windows before a fault's start are outside
 its impact span.
@@ -40,7 +42,7 @@ start + settle) and the windows overlapping it:
                      than k such windows, and that run has k windows within tolerance right before it
                      (all at or after the fault's start) and right after it (or the end of what it
                      watches): one noisy window long after a sustained return does not undo it, while
-                     excess failures and missing capacity always count. (More damage only ever moves it
+                     excess failures always count. (More damage only ever moves it
                      later: a window turning bad never turns another one into noise.)
   recovery_by_signal the same, on each signal alone (throughput, ttft, failures, capacity): seconds,
                      0 when that signal never left its tolerance during the span, None if never back.
@@ -404,9 +406,9 @@ def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[Faul
     base_cap = probe_values("replicas_up_min", baseline, t0, t1)
     with np.errstate(invalid="ignore"):
         ok_cap = np.where(np.isnan(cap) | np.isnan(base_cap), True, cap >= base_cap)
-    ok = ok_thr & ok_ttft & ok_fail & ok_cap
+    ok = ok_thr & ok_ttft & ok_fail
     signals = {"throughput": ok_thr, "ttft": ok_ttft, "failures": ok_fail, "capacity": ok_cap}
-    hard = ok_fail & ok_cap                # a window off only here is never noise
+    hard = ok_fail                         # a window with excess failures is never noise
     deficit = np.maximum(base_thr - thr, 0.0) * (t1 - t0)
     with np.errstate(invalid="ignore", divide="ignore"):
         drop = np.where(base_thr > 0, np.clip((base_thr - thr) / base_thr, 0.0, 1.0), 0.0)
@@ -425,8 +427,8 @@ def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[Faul
         later = [g.start_s for g in faults if g.start_s >= e and g is not f]
         watch_end = min(later) if later else horizon
         watched = np.flatnonzero((t0 < max(watch_end, e)) & (t1 > s))
-        by_signal = {name: _recovery(mask, hard & mask, overlap, watched, cfg.recovery_windows, t0, s)
-                     for name, mask in signals.items()}
+        by_signal = {name: _recovery(mask, mask if name == "capacity" else hard, overlap, watched,
+                                     cfg.recovery_windows, t0, s) for name, mask in signals.items()}
         recovered_at: Optional[float]
         if ok[overlap].all():
             impacted, recovered_at, ttr = False, s, 0.0
