@@ -1,0 +1,76 @@
+"""Simulate, then verify: `fleetchaos export-trace`, `verify` and `serve` (registered on chaos.cli.app).
+
+Kept in its own module so the main CLI stays a thin front door and these commands change apart from it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from chaos.cli import EXIT_INVALID, _load, app, user_errors
+from chaos.errors import InputError
+
+
+def resolved_workload(sc):
+    """The scenario's request stream as `fleetchaos run` replays it (arrivals after the duration are
+    never sent, so they are not exported either)."""
+    import numpy as np
+
+    from chaos.scenario import locate_error
+    from chaos.workload import Workload, build_workload
+    try:
+        wl = build_workload(sc.workload, seed=sc.seed, base_dir=sc.base_dir, duration_s=sc.duration)
+    except InputError as err:
+        raise locate_error(sc, err)
+    if sc.duration is not None and wl.closed_loop is None:
+        keep = wl.arrival_s <= sc.duration
+        if not keep.all():
+            idx = np.flatnonzero(keep)
+            wl = Workload(arrival_s=wl.arrival_s[idx], input_tokens=wl.input_tokens[idx],
+                          output_tokens=wl.output_tokens[idx],
+                          hash_ids=[wl.hash_ids[i] for i in idx] if wl.hash_ids is not None else None,
+                          hash_block_tokens=wl.hash_block_tokens)
+    return wl
+
+
+@app.command("export-trace")
+@user_errors
+def export_trace(scenario: Path = typer.Argument(..., help="scenario YAML file"),
+                 out: Path = typer.Option(..., "--out", "-o", help="Mooncake JSONL file to write"),
+                 seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
+                 set_: List[str] = typer.Option([], "--set", help="override a field: path.to.key=value"),
+                 model: Optional[str] = typer.Option(None, "--model",
+                                                     help="served model name for the printed AIPerf command "
+                                                          "(default: the scenario's model)"),
+                 url: str = typer.Option("http://127.0.0.1:8000", "--url", help="endpoint for the AIPerf command"),
+                 tokenizer: Optional[str] = typer.Option(None, "--tokenizer",
+                                                         help="tokenizer for the AIPerf command")) -> None:
+    """Write the scenario's resolved workload (arrival times, input/output lengths, prefix hash_ids) as
+    Mooncake JSONL and print the AIPerf command that replays it on its fixed schedule."""
+    from chaos.workload.export import aiperf_command, format_command, write_mooncake
+
+    sc = _load(scenario, set_, seed)
+    wl = resolved_workload(sc)
+    try:
+        n = write_mooncake(wl, out)
+    except InputError as err:
+        from chaos.scenario import locate_error
+        raise locate_error(sc, err)
+    span = float(wl.arrival_s[-1]) if n else 0.0
+    typer.echo(f"wrote {out}: {n} requests over {span:.1f}s (timestamps in ms, hash_ids per "
+               f"{wl.hash_block_tokens} prompt tokens)")
+    spikes = [f for f in sc.faults if getattr(f, "type", "") == "traffic_spike"]
+    if spikes:
+        typer.echo("note: the scenario's traffic_spike faults add requests during the run; they are not in "
+                   "the exported trace", err=True)
+    argv = aiperf_command(out, model=model or sc.deployment.model, url=url, block_tokens=wl.hash_block_tokens,
+                          tokenizer=tokenizer)
+    typer.echo("replay it with AIPerf:")
+    typer.echo(format_command(argv))
+
+
+def _exit_invalid(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_INVALID)
