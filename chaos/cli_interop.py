@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from chaos.cli import EXIT_INVALID, _load, app, user_errors
+from chaos.cli import _load, app, user_errors
 from chaos.errors import InputError
 
 
@@ -71,6 +71,46 @@ def export_trace(scenario: Path = typer.Argument(..., help="scenario YAML file")
     typer.echo(format_command(argv))
 
 
-def _exit_invalid(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(EXIT_INVALID)
+@app.command()
+@user_errors
+def verify(measured: Path = typer.Argument(..., help="AIPerf profile_export.jsonl or vllm bench serve --save-result JSON"),
+           scenario: Path = typer.Option(..., "--scenario", "-s", help="the scenario the measured run replayed"),
+           tolerance: str = typer.Option("ttft_p50=15%,tpot_p50=10%", "--tolerance",
+                                         help="metric=tolerance, comma-separated: a percentage (15%), a fraction "
+                                              "(0.15) or, for a latency, a duration (50ms)"),
+           fmt: Optional[str] = typer.Option(None, "--format", help="aiperf | vllm (default: by extension)"),
+           out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default reports/<name>-verify/)"),
+           seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
+           set_: List[str] = typer.Option([], "--set", help="override a field: path.to.key=value"),
+           catalog: List[Path] = typer.Option([], "--catalog", help="extra GPU/model catalog folder")) -> None:
+    """Simulate the scenario and compare it with what a benchmark measured on a real deployment:
+    TTFT/TPOT/ITL/E2E percentiles and throughput side by side with the error of each, CDF and Q-Q
+    overlays, time series. Exit 0 within the tolerance, 1 outside, 2 for invalid input."""
+    from chaos.scenario import locate_error
+    from chaos.sim.build import scenario_catalog
+    from chaos.verify import verify as run_verify
+    from chaos.verify.page import fmt_error, fmt_value
+
+    sc = _load(scenario, set_, seed)
+    out_dir = out if out is not None else Path("reports") / f"{sc.name}-verify"
+    try:
+        res = run_verify(measured, sc, tolerance=tolerance, out=out_dir, fmt=fmt, catalog=scenario_catalog(sc, catalog))
+    except InputError as err:
+        if err.file is None and err.field and not err.field.startswith("--"):
+            raise locate_error(sc, err)
+        raise
+    cmp = res.comparison
+    typer.echo(f"{sc.name}: simulated (seed {sc.seed}) against {res.measured.source} {measured}")
+    typer.echo(f"  {'metric':<18}{'simulated':>14}{'measured':>14}{'error':>9}  tolerance")
+    for r in cmp.rows:
+        mark = "" if r.ok is None else ("  ok" if r.ok else "  OUTSIDE")
+        typer.echo(f"  {r.metric:<18}{fmt_value(r.metric, r.simulated):>14}{fmt_value(r.metric, r.measured):>14}"
+                   f"{fmt_error(r.error):>9}  {r.tolerance.describe() if r.tolerance else ''}{mark}")
+    for note in res.measured.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"wrote {res.files['html']} and {res.files['markdown']}")
+    typer.echo(f"verdict: {cmp.verdict}")
+    for r in cmp.failures:
+        typer.echo(f"  {r.metric}: simulated {fmt_value(r.metric, r.simulated)} vs measured "
+                   f"{fmt_value(r.metric, r.measured)} ({fmt_error(r.error)}), tolerance {r.tolerance.describe()}")
+    raise typer.Exit(res.exit_code)
