@@ -114,3 +114,70 @@ def verify(measured: Path = typer.Argument(..., help="AIPerf profile_export.json
         typer.echo(f"  {r.metric}: simulated {fmt_value(r.metric, r.simulated)} vs measured "
                    f"{fmt_value(r.metric, r.measured)} ({fmt_error(r.error)}), tolerance {r.tolerance.describe()}")
     raise typer.Exit(res.exit_code)
+
+
+@app.command()
+@user_errors
+def serve(scenario: Path = typer.Argument(..., help="scenario YAML file"),
+          host: str = typer.Option("127.0.0.1", "--host", help="address to bind (loopback by default)"),
+          port: int = typer.Option(8000, "--port", help="TCP port (0: any free port)"),
+          speed: float = typer.Option(1.0, "--speed", help="simulated seconds per wall second"),
+          model_name: Optional[str] = typer.Option(None, "--model-name",
+                                                   help="served model name (default: the scenario's model)"),
+          max_model_len: int = typer.Option(131072, "--max-model-len", help="context window in tokens"),
+          default_max_tokens: int = typer.Option(256, "--default-max-tokens",
+                                                 help="output tokens when a request gives no max_tokens"),
+          duration: Optional[str] = typer.Option(None, "--duration",
+                                                 help="stop after this much simulated time (default: the "
+                                                      "scenario's duration; 'none' = until Ctrl-C)"),
+          out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default reports/<name>-serve/)"),
+          seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
+          set_: List[str] = typer.Option([], "--set", help="override a field: path.to.key=value"),
+          catalog: List[Path] = typer.Option([], "--catalog", help="extra GPU/model catalog folder"),
+          report: bool = typer.Option(True, "--report/--no-report", help="write report.html on stop")) -> None:
+    """Serve the scenario's simulated fleet as an OpenAI-compatible endpoint (/v1/completions,
+    /v1/chat/completions with streaming, /v1/models, /health, /metrics, /chaos/faults) on a clock tied
+    to wall time; on stop, write the journal and report of what the clients experienced."""
+    from chaos.scenario import locate_error
+    from chaos.serve import FleetServer, ServeOptions
+    from chaos.sim.build import check_scenario, scenario_catalog
+    from chaos.units import format_duration, parse_duration
+
+    sc = _load(scenario, set_, seed)
+    if not (speed > 0 and speed < 1e6):
+        raise InputError(f"expected a positive speed like 1 or 10 but got {speed!r}", field="--speed")
+    if not 0 <= port <= 65535:
+        raise InputError(f"expected a TCP port in 0..65535 but got {port}", field="--port")
+    if duration is None:
+        duration_s = sc.duration
+    elif duration.strip().lower() == "none":
+        duration_s = None
+    else:
+        try:
+            duration_s = parse_duration(duration)
+        except ValueError as exc:
+            raise InputError(str(exc), field="--duration") from None
+    cat = scenario_catalog(sc, catalog)
+    try:
+        check_scenario(sc, cat)
+    except InputError as err:
+        raise locate_error(sc, err)
+    out_dir = out if out is not None else Path("reports") / f"{sc.name}-serve"
+    opts = ServeOptions(host=host, port=port, speed=speed, model_name=model_name, max_model_len=max_model_len,
+                        default_max_tokens=default_max_tokens, duration_s=duration_s, out=out_dir, report=report,
+                        log_level="info")
+    try:
+        server = FleetServer(sc, opts, catalog=cat)
+    except ImportError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    until = f"for {format_duration(duration_s)} simulated" if duration_s is not None else "until Ctrl-C"
+    typer.echo(f"{sc.name}: serving {opts.model_name or sc.deployment.model} on http://{host}:{port} at "
+               f"{speed:g}x real time {until}; POST /chaos/faults to inject a fault")
+    res = server.run()
+    lag = res.lag
+    counts = res.result.log.counts()
+    typer.echo(f"served {counts['arrived']} requests: {counts['completed']} completed, {counts['failed']} failed, "
+               f"{counts['rejected']} rejected, {counts['in_flight']} in flight; event-loop lag p99 "
+               f"{lag['p99'] * 1000:.1f} ms, max {lag['max'] * 1000:.1f} ms")
+    typer.echo(f"wrote {', '.join(str(p) for p in res.files.values())}")
