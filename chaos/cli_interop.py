@@ -4,6 +4,7 @@ Kept in its own module so the main CLI stays a thin front door and these command
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -80,6 +81,8 @@ def verify(measured: Path = typer.Argument(..., help="AIPerf profile_export.json
                                               "(0.15) or, for a latency, a duration (50ms)"),
            fmt: Optional[str] = typer.Option(None, "--format", help="aiperf | vllm (default: by extension)"),
            out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default reports/<name>-verify/)"),
+           speed: float = typer.Option(1.0, "--speed", help="the run was measured against fleetchaos serve "
+                                                            "--speed X: multiply its times by X"),
            seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
            set_: List[str] = typer.Option([], "--set", help="override a field: path.to.key=value"),
            catalog: List[Path] = typer.Option([], "--catalog", help="extra GPU/model catalog folder")) -> None:
@@ -94,7 +97,8 @@ def verify(measured: Path = typer.Argument(..., help="AIPerf profile_export.json
     sc = _load(scenario, set_, seed)
     out_dir = out if out is not None else Path("reports") / f"{sc.name}-verify"
     try:
-        res = run_verify(measured, sc, tolerance=tolerance, out=out_dir, fmt=fmt, catalog=scenario_catalog(sc, catalog))
+        res = run_verify(measured, sc, tolerance=tolerance, out=out_dir, fmt=fmt, catalog=scenario_catalog(sc, catalog),
+                         speed=speed)
     except InputError as err:
         if err.file is None and err.field and not err.field.startswith("--"):
             raise locate_error(sc, err)
@@ -106,7 +110,7 @@ def verify(measured: Path = typer.Argument(..., help="AIPerf profile_export.json
         mark = "" if r.ok is None else ("  ok" if r.ok else "  OUTSIDE")
         typer.echo(f"  {r.metric:<18}{fmt_value(r.metric, r.simulated):>14}{fmt_value(r.metric, r.measured):>14}"
                    f"{fmt_error(r.error):>9}  {r.tolerance.describe() if r.tolerance else ''}{mark}")
-    for note in res.measured.notes:
+    for note in json.loads(res.files["json"].read_text())["notes"]:
         typer.echo(f"note: {note}")
     typer.echo(f"wrote {res.files['html']} and {res.files['markdown']}")
     typer.echo(f"verdict: {cmp.verdict}")

@@ -184,7 +184,11 @@ class LiveFleet:
                                  field="fault.at")
         else:
             doc["at"] = now
-        (fault,) = load_faults([doc], field="fault")
+        try:
+            (fault,) = load_faults([doc], field="fault")
+        except InputError as err:
+            err.field = (err.field or "fault").replace("fault[0]", "fault", 1)
+            raise
         index = len(self.scenario.faults) + self.live_faults
         view = FleetView(self.fleet.fabric, tuple(self.fleet.placements.values()))
         try:

@@ -90,12 +90,13 @@ def metric_values(summary: Summary) -> dict[str, float]:
     return out
 
 
-def shifted(log: RequestLog, offset_s: float) -> RequestLog:
-    """The same log with every time moved by `offset_s` (puts a measured run on the scenario's clock)."""
+def shifted(log: RequestLog, offset_s: float, scale: float = 1.0) -> RequestLog:
+    """The same log with every time t becomes offset_s + scale * t: puts a measured run on the
+    scenario's clock (scale = the --speed of the `fleetchaos serve` it was measured against)."""
     from chaos.metrics.log import COLUMNS
     cols = {name: getattr(log, name) for name in COLUMNS}
     for name in ("arrival_s", "first_token_s", "finish_s"):
-        cols[name] = cols[name] + offset_s
+        cols[name] = offset_s + scale * cols[name]
     return RequestLog(**cols)
 
 

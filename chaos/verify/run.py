@@ -27,12 +27,16 @@ class VerifyResult:
 
 
 def verify(measured_path: str | Path, scenario, *, tolerance: str, out: str | Path, fmt: str | None = None,
-           catalog=None, result=None) -> VerifyResult:
+           catalog=None, result=None, speed: float = 1.0) -> VerifyResult:
     """Compare a measured run with the simulation of `scenario` (or an already simulated `result`).
 
     The measured log is moved onto the scenario's clock (its first request starts when the
-    simulation's first request arrives), so time series line up.
+    simulation's first request arrives), so time series line up. `speed`: the measurement was taken
+    against `fleetchaos serve --speed speed`, so its wall-clock times are multiplied by it.
     """
+    if not (speed > 0 and speed < 1e6):
+        from chaos.errors import InputError
+        raise InputError(f"expected a positive speed like 1 or 10 but got {speed!r}", field="--speed")
     tolerances = parse_tolerance(tolerance)
     measured = read_measured(measured_path, fmt)
     if result is None:
@@ -41,10 +45,20 @@ def verify(measured_path: str | Path, scenario, *, tolerance: str, out: str | Pa
     sim_summary = summarize(result.log, itl=result.itl)
     sim_vals = metric_values(sim_summary)
     notes = list(measured.notes)
-    if measured.log is not None and measured.has_arrivals and len(result.log):
-        measured.log = shifted(measured.log, float(result.log.arrival_s.min()))
-        if measured.itl is not None and measured.itl.t_s is not None:
-            measured.itl.t_s = measured.itl.t_s + float(result.log.arrival_s.min())
+    if measured.log is not None:
+        offset = float(result.log.arrival_s.min()) if measured.has_arrivals and len(result.log) else 0.0
+        measured.log = shifted(measured.log, offset, speed)
+        if measured.itl is not None:
+            measured.itl.gaps_s = measured.itl.gaps_s * speed
+            if measured.itl.t_s is not None:
+                measured.itl.t_s = offset + speed * measured.itl.t_s
+    if speed != 1.0:
+        for key in list(measured.aggregates):
+            if not key.startswith("throughput"):
+                measured.aggregates[key] *= speed
+            else:
+                measured.aggregates[key] /= speed
+        notes.append(f"measured against fleetchaos serve --speed {speed:g}: its times are multiplied by {speed:g}")
     meas_vals, _ = measured_values(measured)
     counts = {"simulated": counts_of(result.log), "measured": counts_of(measured.log)}
     comparison = compare(sim_vals, meas_vals, tolerances, counts)
