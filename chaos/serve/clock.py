@@ -32,7 +32,7 @@ class WallClock:
         self.tick_s = float(tick_s)
         self.on_tick = on_tick
         self._t0: float | None = None
-        self._wake: asyncio.Event | None = None
+        self._sleep: asyncio.Future | None = None
         self._stopped = False
         self.lag_s: list[float] = []       # how late each wake came (wall seconds)
         self.max_lag_s = 0.0
@@ -40,7 +40,6 @@ class WallClock:
     # ---- time ------------------------------------------------------------------------------------
     def start(self) -> None:
         self._t0 = time.monotonic() - self.env.now / self.speed
-        self._wake = asyncio.Event()
 
     def sim_now(self) -> float:
         """Simulated time the wall clock says it is now."""
@@ -59,29 +58,38 @@ class WallClock:
 
     # ---- the driving task ------------------------------------------------------------------------
     def wake(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
+        fut = self._sleep
+        if fut is not None and not fut.done():
+            fut.set_result(True)
 
     def stop(self) -> None:
         self._stopped = True
         self.wake()
 
+    def _step_due(self) -> None:
+        """Run the events due by now (cheaper than run(until=...), which schedules a stop event)."""
+        env, target = self.env, self.sim_now()
+        step, peek = env.step, env.peek
+        while peek() <= target:
+            step()
+
     async def run(self) -> None:
         if self._t0 is None:
             self.start()
+        loop = asyncio.get_running_loop()
         while not self._stopped:
-            self.catch_up()
+            self._step_due()
             if self.on_tick is not None:
                 self.on_tick()
             nxt = self.env.peek()
-            wait = self.tick_s if math.isinf(nxt) else min(self.tick_s, max(0.0, (nxt - self.env.now) / self.speed))
+            wait = self.tick_s if math.isinf(nxt) else min(self.tick_s, max(0.0, self.wall_of(nxt) - time.monotonic()))
             planned = time.monotonic() + wait
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
-                woken = True
-            except asyncio.TimeoutError:
-                woken = False
-            self._wake.clear()
+            # a bare future and call_later: asyncio.wait_for would build a task per wake
+            self._sleep = fut = loop.create_future()
+            timer = loop.call_later(wait, _resolve, fut, False)
+            woken = await fut
+            timer.cancel()
+            self._sleep = None
             if not woken:
                 lag = max(0.0, time.monotonic() - planned)
                 self.lag_s.append(lag)
@@ -97,3 +105,8 @@ class WallClock:
         a = np.asarray(self.lag_s)
         return {"p50": float(np.quantile(a, 0.5)), "p99": float(np.quantile(a, 0.99)), "max": self.max_lag_s,
                 "samples": len(a)}
+
+
+def _resolve(fut: asyncio.Future, value: bool) -> None:
+    if not fut.done():
+        fut.set_result(value)

@@ -46,6 +46,21 @@ class ServeResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+def _quiet_server(uvicorn):
+    """uvicorn.Server that leaves SIGINT/SIGTERM to FleetServer: uvicorn would re-raise a captured Ctrl-C
+    after shutting down, which cancels the task that writes the journal."""
+    import contextlib
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):       # uvicorn >= 0.29
+            yield
+
+        def install_signal_handlers(self) -> None:    # older uvicorn
+            pass
+    return Server
+
+
 class FleetServer:
     """One `fleetchaos serve`: `run()` in the foreground, or `start()`/`stop()` in a thread (tests)."""
 
@@ -83,8 +98,16 @@ class FleetServer:
                         max_model_len=opts.max_model_len, default_max_tokens=opts.default_max_tokens)
         install_log_filter()
         config = uvicorn.Config(app, host=opts.host, port=opts.port, log_level=opts.log_level, access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=2, backlog=2048)
-        self._server = uvicorn.Server(config)
+                                lifespan="off", timeout_graceful_shutdown=2, backlog=2048,
+                                # longer than clients keep idle connections (httpx: 5 s), so a reused
+                                # connection is never closed under a request that is being sent
+                                timeout_keep_alive=75)
+        self._server = _quiet_server(uvicorn)(config)
+        if threading.current_thread() is threading.main_thread():
+            import signal
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._request_stop)
         wall0 = time.perf_counter()
         self.live.clock.start()
         clock = asyncio.create_task(self.live.clock.run())
@@ -92,13 +115,17 @@ class FleetServer:
         try:
             await self._server.serve()
         finally:
+            # also when uvicorn re-raises the Ctrl-C it captured: the journal is what the user stopped for
             watcher.cancel()
             self.live.clock.catch_up()
             self.live.clock.stop()
             await clock
             self.wall_s = time.perf_counter() - wall0
-        self.result = self._finish()
+            self.result = self._finish()
         return self.result
+
+    def _request_stop(self) -> None:
+        self._server.should_exit = True
 
     async def _watch(self) -> None:
         """Note the bound port once up; stop at the simulated duration."""
@@ -112,7 +139,13 @@ class FleetServer:
             self._server.should_exit = True
 
     def run(self) -> ServeResult:
-        return asyncio.run(self.serve())
+        """Serve in the foreground until stopped (Ctrl-C, SIGTERM or the duration)."""
+        try:
+            asyncio.run(self.serve())
+        except KeyboardInterrupt:
+            if self.result is None:
+                raise
+        return self.result
 
     # ---- in a thread (tests, benchmarks) ------------------------------------------------------------
     def start(self, timeout_s: float = 30.0) -> str:
