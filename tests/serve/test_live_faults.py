@@ -13,13 +13,15 @@ from tests.serve.conftest import serving
 openai = pytest.importorskip("openai")
 
 
-async def stream_tokens(client, max_tokens: int) -> tuple[int, str]:
+async def stream_tokens(client, max_tokens: int, started: asyncio.Queue) -> tuple[int, str]:
     """Tokens received and how the stream ended: 'completed' or the exception's class name."""
     got = 0
     try:
         stream = await client.completions.create(model="llama-3.1-8b", prompt="z" * 400, max_tokens=max_tokens,
                                                  stream=True)
         async for c in stream:
+            if got == 0:
+                started.put_nowait(True)
             got += len(c.choices[0].text.split()) if c.choices else 0
         return got, "completed"
     except Exception as exc:       # what the client sees of the crash
@@ -32,8 +34,10 @@ def test_live_gpu_crash(tmp_path, scenario_path):
         async def scenario():
             client = openai.AsyncOpenAI(base_url=srv.url + "/v1", api_key="unused", max_retries=0, timeout=60)
             # four long streams, spread over both replicas by least_outstanding
-            tasks = [asyncio.create_task(stream_tokens(client, 1500)) for _ in range(4)]
-            await asyncio.sleep(0.5)
+            started: asyncio.Queue = asyncio.Queue()
+            tasks = [asyncio.create_task(stream_tokens(client, 1500, started)) for _ in range(4)]
+            for _ in range(4):                  # every stream has its first tokens before the crash
+                await asyncio.wait_for(started.get(), timeout=60)
             async with httpx.AsyncClient(base_url=srv.url) as http:
                 bad = await http.post("/chaos/faults", json={"type": "gpu_crsh", "target": {"replica": "aggregated-0"}})
                 assert bad.status_code == 422
