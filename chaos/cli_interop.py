@@ -131,6 +131,8 @@ def serve(scenario: Path = typer.Argument(..., help="scenario YAML file"),
           max_model_len: int = typer.Option(131072, "--max-model-len", help="context window in tokens"),
           default_max_tokens: int = typer.Option(256, "--default-max-tokens",
                                                  help="output tokens when a request gives no max_tokens"),
+          tick: str = typer.Option("20ms", "--tick", help="how often (wall time) streams get the tokens made "
+                                                          "since their last chunk"),
           duration: Optional[str] = typer.Option(None, "--duration",
                                                  help="stop after this much simulated time (default: the "
                                                       "scenario's duration; 'none' = until Ctrl-C)"),
@@ -161,6 +163,12 @@ def serve(scenario: Path = typer.Argument(..., help="scenario YAML file"),
             duration_s = parse_duration(duration)
         except ValueError as exc:
             raise InputError(str(exc), field="--duration") from None
+    try:
+        tick_s = parse_duration(tick)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--tick") from None
+    if not 0.001 <= tick_s <= 1.0:
+        raise InputError(f"expected a tick between 1ms and 1s but got {tick!r}", field="--tick")
     cat = scenario_catalog(sc, catalog)
     try:
         check_scenario(sc, cat)
@@ -169,7 +177,7 @@ def serve(scenario: Path = typer.Argument(..., help="scenario YAML file"),
     out_dir = out if out is not None else Path("reports") / f"{sc.name}-serve"
     opts = ServeOptions(host=host, port=port, speed=speed, model_name=model_name, max_model_len=max_model_len,
                         default_max_tokens=default_max_tokens, duration_s=duration_s, out=out_dir, report=report,
-                        log_level="info")
+                        log_level="info", tick_s=tick_s)
     try:
         server = FleetServer(sc, opts, catalog=cat)
     except ImportError as exc:

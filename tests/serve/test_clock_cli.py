@@ -47,7 +47,8 @@ def test_clock_follows_wall_time_at_speed():
     (["--speed", "0"], "--speed: expected a positive speed"),
     (["--port", "70000"], "--port: expected a TCP port"),
     (["--duration", "soon"], "--duration"),
-], ids=["speed", "port", "duration"])
+    (["--tick", "5s"], "--tick: expected a tick between 1ms and 1s"),
+], ids=["speed", "port", "duration", "tick"])
 def test_serve_bad_options_exit_2(args, message):
     res = CliRunner().invoke(app, ["serve", str(Path(__file__).resolve().parents[2] / "examples" / "fleet-small.yaml"),
                                     *args])

@@ -76,3 +76,37 @@ def test_live_gpu_crash(tmp_path, scenario_path):
     assert counts["failed"] >= len(cut) + quick.count(503)
     rows = (out / "requests.csv").read_text().splitlines()
     assert any("aggregated-0" in r and "FAILED" in r for r in rows[1:])
+
+
+def test_live_scheduler_stall_hangs_the_stream(scenario_path):
+    """A silent scheduler stall: the replica keeps the connection and sends nothing until it ends; the
+    client sees a stream that hangs for the stall's length, then goes on."""
+    speed = 4.0
+    with serving(scenario_path, speed=speed) as srv:
+        async def run():
+            client = openai.AsyncOpenAI(base_url=srv.url + "/v1", api_key="unused", max_retries=0, timeout=60)
+            started: asyncio.Queue = asyncio.Queue()
+
+            async def gaps():
+                times, got = [], 0
+                stream = await client.completions.create(model="llama-3.1-8b", prompt="s" * 400, max_tokens=1200,
+                                                         stream=True)
+                async for c in stream:
+                    if not times:
+                        started.put_nowait(True)
+                    times.append(asyncio.get_running_loop().time())
+                    got += len(c.choices[0].text.split()) if c.choices else 0
+                return got, max(b - a for a, b in zip(times, times[1:]))
+            tasks = [asyncio.create_task(gaps()) for _ in range(2)]
+            for _ in range(2):
+                await asyncio.wait_for(started.get(), timeout=60)
+            async with httpx.AsyncClient(base_url=srv.url) as http:
+                r = await http.post("/chaos/faults", json={"type": "scheduler_stall", "duration": "4s", "silent": True,
+                                                           "target": {"replica": "aggregated-0"}})
+                assert r.status_code == 201, r.text
+            return await asyncio.gather(*tasks)
+        results = asyncio.run(run())
+    assert [got for got, _ in results] == [1200, 1200]          # both finish: a stall loses nothing
+    longest = sorted(gap for _, gap in results)
+    # one stream hung for about the stall (4 s simulated = 1 s of wall time at speed 4), the other did not
+    assert longest[1] > 0.8 * 4.0 / speed and longest[0] < 0.5 * 4.0 / speed, longest
