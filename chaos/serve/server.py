@@ -5,6 +5,7 @@ is in flight)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import threading
 import time
@@ -216,7 +217,8 @@ class FleetServer:
         lag = live.clock.lag_stats()
         stats = {"wall_s": self.wall_s, "sim_s": horizon, "requests": len(log), "router": live.wired.router.stats(),
                  "request_path": dict(live.driver.stats),
-                 "serve": {"speed": self.options.speed, "event_loop_lag_s": lag}}
+                 "serve": {"speed": self.options.speed, "wall_s": self.wall_s, "event_loop_lag_s": lag,
+                           "live_faults": live.live_faults}}
         result = Result(scenario=sc, log=log, itl=itl, series=series, fleet_series=live.wired.fleet_series,
                         summary=summary, horizon_s=horizon, fleet=live.fleet, supervision=live.wired.supervision,
                         stats=stats)
@@ -246,6 +248,11 @@ def write_outputs(result, out: Path, *, report: bool) -> dict[str, Path]:
                                          settings=sc.hypothesis)
     experiment = Experiment(result, None, hypothesis, None)
     files = {"journal": write_journal(result, out / "journal.json", experiment)}
+    serve = result.stats.get("serve")
+    if serve:       # how the live run went: speed, wall time, event-loop lag (not part of a simulated run)
+        journal = json.loads(files["journal"].read_text())
+        journal["serve"] = serve
+        files["journal"].write_text(json.dumps(journal, indent=1) + "\n")
     result.log.to_csv(out / "requests.csv")
     files["requests"] = out / "requests.csv"
     if report:

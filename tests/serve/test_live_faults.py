@@ -72,6 +72,8 @@ def test_live_gpu_crash(tmp_path, scenario_path):
     journal = json.loads((out / "journal.json").read_text())
     live = [f for f in journal["faults"] if f["type"] == "gpu_crash"]
     assert live and live[0]["replicas_lost"] == ["aggregated-0"] and live[0]["cause"] == "faults[0] gpu_crash"
+    assert journal["serve"]["speed"] == 2.0 and journal["serve"]["live_faults"] == 1
+    assert journal["serve"]["event_loop_lag_s"]["samples"] > 0
     counts = journal["summary"]["requests"]
     assert counts["failed"] >= len(cut) + quick.count(503)
     rows = (out / "requests.csv").read_text().splitlines()
