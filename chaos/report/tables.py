@@ -5,6 +5,7 @@ and escape them.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -17,7 +18,12 @@ DASH = "—"
 # Scenario fields that hold seconds (formatted as durations) and bytes/s.
 _SECONDS = {"at", "duration", "interval", "timeout", "ejection_time", "max_ejection_time", "restart_time",
             "model_load_time", "rerole_time", "window", "scale_down_delay", "think_time", "repair", "every",
-            "mtbf", "deadline", "base", "ttft", "tpot", "ramp", "delay", "nvlink_latency", "network_latency"}
+            "mtbf", "deadline", "base", "ttft", "tpot", "ramp", "delay", "nvlink_latency", "network_latency",
+            "stall_after", "ramp_up", "ramp_down", "max_predicted_ttft", "overhead", "settle", "warmup",
+            "cliff_within", "ttft_p99", "tpot_p99", "ttft_p50", "tpot_p50", "e2e_p99", "itl_p99"}
+# Names that hold seconds only inside these sections (backoff: {base, max}; repair: {dist, mean, ...}).
+_SECONDS_IN = {"backoff": {"max"}, "repair": {"value", "mean", "median", "min", "max"},
+               "mtbf": {"value", "mean", "median", "min", "max"}}
 _BANDWIDTH = {"nic_bandwidth", "nvlink_bandwidth", "leaf_uplink_bandwidth", "bandwidth"}
 
 
@@ -62,33 +68,33 @@ def _bandwidth(bps: float) -> str:
     return f"{bps * 8 / 1e9:g} Gbps"
 
 
-def value_text(key: str, value: Any) -> str:
-    """One scenario value as text, with its unit by the field's name."""
+def value_text(key: str, value: Any, parent: str = "") -> str:
+    """One scenario value as text, with its unit by the field's name (and the section it is in)."""
     if value is None:
         return DASH
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, (int, float)) and key in _SECONDS:
+    if isinstance(value, (int, float)) and (key in _SECONDS or key in _SECONDS_IN.get(parent, ())):
         return dur(value)
     if isinstance(value, (int, float)) and key in _BANDWIDTH:
         return _bandwidth(float(value))
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, dict):
-        return inline(value)
+        return "{" + inline(value, parent=key) + "}"
     if isinstance(value, list):
-        return ", ".join(value_text(key, v) for v in value) if value else DASH
+        return ", ".join(value_text(key, v, parent) for v in value) if value else DASH
     return str(value)
 
 
-def inline(d: dict, skip: Iterable[str] = ()) -> str:
-    """A dict's set fields as "k v, k v" (None and empty skipped)."""
+def inline(d: dict, skip: Iterable[str] = (), parent: str = "") -> str:
+    """A dict's set fields as "k v, k v" (None and empty skipped); nested sections in braces."""
     skip = set(skip)
     parts = []
     for k, v in d.items():
         if k in skip or v is None or v == {} or v == []:
             continue
-        parts.append(f"{k} {value_text(k, v)}")
+        parts.append(f"{k} {value_text(k, v, parent)}")
     return ", ".join(parts) if parts else DASH
 
 
@@ -124,7 +130,7 @@ class Headline:
     verdict: str           # "held", "deviated", or NOT_EVALUATED
     verdict_class: str     # css class: ok | bad | none
     verdict_reason: str
-    score: str             # "87/100" or NOT_EVALUATED
+    score: str             # "87.3/100" (one decimal, as the CLI prints it) or NOT_EVALUATED
     facts: list[tuple[str, str]]
 
 
@@ -138,8 +144,9 @@ def headline(run: RunView) -> Headline:
                "deviated": "bad", "fail": "bad", "failed": "bad"}.get(v.lower(), "none")
     score = NOT_EVALUATED
     if run.resilience is not None and run.resilience.score is not None:
+        from chaos.metrics.score import format_score
         s = run.resilience.score
-        score = f"{s:.0f}/100" if s > 1.0 else f"{100 * s:.0f}/100"
+        score = format_score(s if s > 1.0 else 100 * s)
     req = run.summary.get("requests") or {}
     ttft = run.summary.get("ttft_s") or {}
     facts = [
@@ -241,7 +248,7 @@ def faults_played(run: RunView) -> Table:
 
 
 def controller_actions(run: RunView) -> Table:
-    rows = [[dur(a.t_s), a.action, ", ".join(a.replicas) or DASH, a.detail] for a in run.actions]
+    rows = [[dur(a.t_s), a.action, ", ".join(a.replicas) or DASH, times_in_text(a.detail)] for a in run.actions]
     return Table(["time", "action", "replicas", "detail"], _cap(rows),
                  note=_cap_note(rows) or ("" if rows else "the controller took no action"))
 
@@ -326,20 +333,42 @@ def key_metrics(run: RunView) -> Table:
             change, worse = _change(label, value, b)
             rows.append([label, metric_text(value, kind), metric_text(b, kind), change])
             bad.append(worse)
-    header = ["metric", "faulted run"] + (["baseline", "change"] if base is not None else [])
-    return Table(header, rows, bad, note="" if base is not None else
-                 "baseline twin: " + NOT_EVALUATED + " (the journal has no `baseline` section)")
+    header = ["metric", run_label(run)] + (["baseline", "change"] if base is not None else [])
+    return Table(header, rows, bad, note="" if base is not None else no_baseline_note(run))
+
+
+def run_label(run: RunView) -> str:
+    """"faulted run" when faults were played, else "this run" (a fault-free run is not faulted)."""
+    return "faulted run" if run.faults else "this run"
+
+
+def no_baseline_note(run: RunView) -> str:
+    if not run.faults:
+        return f"baseline twin: {NOT_EVALUATED}: no fault was played, so this run is its own baseline"
+    return f"baseline twin: {NOT_EVALUATED}: the fault-free twin did not run (fleetchaos run --baseline runs it)"
+
+
+def missing_reason(run: RunView, section: str) -> str:
+    """Why the hypothesis or the resilience section is absent, in words."""
+    if section == "hypothesis":
+        if not (run.resolved.get("steady_state") or []):
+            return "the scenario has no steady_state probes"
+        return "the run was not judged against its steady_state (an older or plain run)"
+    if not run.faults:
+        return "no fault was played, so there is nothing to recover from"
+    return "the fault-free twin did not run, so there is nothing to compare with (fleetchaos run --baseline)"
 
 
 PHASE_ORDER = ("before", "during", "after")
 HYPOTHESIS_HEADER = ["probe", "tolerance", "windows", "failed", "result", "values", "first failure",
-                     "value there", "baseline there", "faults active there"]
+                     "value there", "limit there", "faults active there"]
 
 
 def hypothesis_tables(run: RunView) -> list[tuple[str, str, Table]]:
-    """[(phase, status text, table)] per phase: one row per probe (its windows summarised, the first
-    failing window spelled out), failing probes highlighted. Phases the journal lists as skipped get
-    an empty table and the reason."""
+    """[(phase, status text, table)] per phase: one row per steady_state probe (its windows summarised,
+    the first failing window spelled out with the limit there), failing probes highlighted; the
+    status counts probes, not windows. Phases the journal lists as skipped get an empty table and
+    the reason."""
     h = run.hypothesis
     if h is None:
         return []
@@ -355,9 +384,8 @@ def hypothesis_tables(run: RunView) -> list[tuple[str, str, Table]]:
         info = per_phase.get(phase)
         info = info if isinstance(info, dict) else ({"verdict": info} if isinstance(info, str) else {})
         groups: dict[tuple, list] = {}
-        for c in checks:
-            groups.setdefault((c.index, c.probe, c.tolerance) if c.index is not None else (c.probe, c.tolerance),
-                              []).append(c)
+        for c in checks:   # one steady_state entry = one row, whatever its per-window limits
+            groups.setdefault((c.index,) if c.index is not None else (c.probe, c.rule or c.tolerance), []).append(c)
         rows, bad = [], []
         for group in groups.values():
             first = group[0]
@@ -371,12 +399,12 @@ def hypothesis_tables(run: RunView) -> list[tuple[str, str, Table]]:
                 span = _probe_value(first.probe, lo) if lo == hi else \
                     f"{_probe_value(first.probe, lo)} – {_probe_value(first.probe, hi)}"
             f0 = failed[0] if failed else None
-            rows.append([first.probe, first.tolerance or DASH,
+            rows.append([first.probe, _group_tolerance(group),
                          str(len(group)) + (f" ({no_data} no data)" if no_data else ""), str(len(failed)), result,
                          span,
                          _window(f0) if f0 else DASH,
                          _probe_value(first.probe, f0.value) if f0 else DASH,
-                         _probe_value(first.probe, f0.baseline_value) if f0 else DASH,
+                         (f0.tolerance or DASH) if f0 else DASH,
                          ", ".join(f0.faults_active) or DASH if f0 else DASH])
             bad.append(bool(failed))
         n_failed = sum(bad)
@@ -393,6 +421,27 @@ def hypothesis_tables(run: RunView) -> list[tuple[str, str, Table]]:
         table = Table(HYPOTHESIS_HEADER, rows, bad, note="; ".join(notes[:3]) + (" …" if len(notes) > 3 else ""))
         out.append((phase, status, table))
     return out
+
+
+_RATIO = re.compile(r"^(>=|<=) ([0-9.]+) x baseline$")
+
+
+def _group_tolerance(group: list) -> str:
+    """The tolerance of one probe over its windows: its text when every window has the same limit;
+    for a ratio to the baseline, the limit's range over the windows and the rule
+    (">= 688 – 702 tok/s (0.7 x baseline per window)")."""
+    texts = {c.tolerance for c in group}
+    if len(texts) == 1:
+        return next(iter(texts)) or DASH
+    first = group[0]
+    m = _RATIO.match(first.rule or "")
+    limits = [float(m.group(2)) * c.baseline_value for c in group if m and c.baseline_value is not None]
+    if not limits:
+        return first.rule or first.tolerance or DASH
+    lo, hi = min(limits), max(limits)
+    span = _probe_value(first.probe, lo) if lo == hi else \
+        f"{_probe_value(first.probe, lo).split(' ')[0]} – {_probe_value(first.probe, hi)}"
+    return f"{m.group(1)} {span} ({m.group(2)} x baseline per window)"
 
 
 def _as_list(value) -> list:
@@ -422,35 +471,84 @@ def _probe_value(probe: str, value: float | None) -> str:
     return num(value, 2 if abs(value) < 100 else 1)
 
 
+_KNOWN_EXTRA = ("detected_by", "requests", "baseline_requests", "slo_attainment", "score_penalty")
+
+
 def resilience_table(run: RunView) -> Table | None:
+    """One row per fault: detection, recovery, throughput drop, lost tokens, requests (with the
+    twin's in brackets), SLO attainment during and after the fault (the twin's in brackets) and the
+    score points the fault cost; other per-fault numbers the journal carries follow."""
     res = run.resilience
     if res is None:
         return None
     extra_keys: list[str] = []
     for f in res.per_fault:
         for k, v in f.extra.items():
-            if k in ("start_s", "end_s", "impact_end_s", "recovered_at_s", "cliffs"):
+            if k in ("start_s", "end_s", "impact_end_s", "recovered_at_s", "cliffs", "impacted") or k in _KNOWN_EXTRA:
                 continue
             if k not in extra_keys and (isinstance(v, (int, float, str, dict)) and not isinstance(v, bool)):
                 extra_keys.append(k)
-    extra_keys = extra_keys[:5]
+    extra_keys = extra_keys[:3]
     rows, bad = [], []
     for f in res.per_fault:
         drop = f.max_throughput_drop
-        rows.append([f.fault, dur(f.time_to_detect_s),
+        e = f.extra
+        rows.append([f.fault, dur(f.time_to_detect_s), str(e.get("detected_by") or DASH),
                      dur(f.time_to_recover_s) if f.time_to_recover_s is not None else "not recovered",
-                     pct(drop), num(f.lost_output_tokens, 0)]
-                    + [value_text(k, f.extra.get(k)) if not isinstance(f.extra.get(k), float)
-                       else num(f.extra.get(k), 2) for k in extra_keys])
+                     pct(drop), num(f.lost_output_tokens, 0), _request_counts(e), _attainment(e),
+                     num(e.get("score_penalty"), 1)]
+                    + [value_text(k, e.get(k)) if not isinstance(e.get(k), float) else num(e.get(k), 2)
+                       for k in extra_keys])
         bad.append(f.time_to_recover_s is None or (drop is not None and drop > 0.3))
-    return Table(["fault", "time to detect", "time to recover", "max throughput drop", "lost output tokens",
+    return Table(["fault", "time to detect", "detected by", "time to recover", "max throughput drop",
+                  "lost output tokens", "requests (baseline)", "SLO attainment (baseline)", "score points lost",
                   *[k.replace("_", " ") for k in extra_keys]], rows, bad,
                  note="" if rows else "no fault to score")
 
 
-def breakdown_rows(run: RunView) -> list[tuple[str, str]]:
+def _request_counts(extra: dict) -> str:
+    """"2 failed, 51 rejected, 6 retried (baseline 0, 0, 0)"."""
+    r, b = extra.get("requests"), extra.get("baseline_requests")
+    if not isinstance(r, dict):
+        return DASH
+    keys = [k for k in ("failed", "rejected", "retried") if k in r]
+    text = ", ".join(f"{num(r[k])} {k}" for k in keys)
+    if isinstance(b, dict):
+        text += f" (baseline {', '.join(num(b.get(k)) for k in keys)})"
+    return text
+
+
+def _attainment(extra: dict) -> str:
+    """"during 85.2%, after 52.7% (baseline 99.9%, 99.9%)"."""
+    a = extra.get("slo_attainment")
+    if not isinstance(a, dict) or all(a.get(k) is None for k in ("during", "after")):
+        return DASH
+    text = f"during {pct(a.get('during'))}, after {pct(a.get('after'))}"
+    if "baseline_during" in a or "baseline_after" in a:
+        text += f" (baseline {pct(a.get('baseline_during'))}, {pct(a.get('baseline_after'))})"
+    return text
+
+
+SCORE_NOTE = ("score = 100 minus the points each component costs; a component costs weight x (1 - e^(-amount / "
+              "scale)), so an amount equal to its scale costs 63% of the weight and twice it 86%; "
+              "each cliff costs half of what is left of its 5 points")
+
+
+def score_table(run: RunView) -> Table | None:
+    """The score's components in words: what each measures, this run's amount with its unit, the
+    points it cost of its weight and the amount that costs 63% of them."""
     res = run.resilience
-    if res is None:
+    if res is None or not res.parts:
+        return None
+    rows = [[p.label, p.what, p.amount, f"-{p.penalty:.1f} of {p.weight:g}", p.curve] for p in res.parts]
+    bad = [p.weight > 0 and p.penalty >= 0.25 * p.weight for p in res.parts]
+    return Table(["component", "what it measures", "this run", "points lost", "curve"], rows, bad, note=SCORE_NOTE)
+
+
+def breakdown_rows(run: RunView) -> list[tuple[str, str]]:
+    """Older journals' breakdown ({name: text}) when the score has no worded components."""
+    res = run.resilience
+    if res is None or res.parts:
         return []
     out = []
     for k, v in res.breakdown.items():
@@ -472,15 +570,30 @@ def cliff_rows(run: RunView) -> list[list[str]]:
              c.cause or DASH] for c in res.cliffs]
 
 
+_PATH_SHOWN_BY_ROUTER = ("hedges", "retries", "rejected: ")
+
+
 def router_rows(run: RunView) -> list[tuple[str, str]]:
+    """The router's counters (zeros left out), then what the request path did that the router's
+    counters do not already say (hedges, retries and rejections by reason are counted once)."""
     rows = [(k.replace("_", " "), value_text(k, v)) for k, v in run.router.items()
             if not isinstance(v, dict) and v not in (0, None)]
     for k, v in run.router.items():
         if isinstance(v, dict) and v:
             rows.append((k.replace("_", " "), inline(v)))
     for k, v in run.request_path.items():
+        if k.startswith(_PATH_SHOWN_BY_ROUTER) and run.router:
+            continue
         rows.append((f"requests {k}", value_text(k, v)))
     return rows
+
+
+_SECONDS_IN_TEXT = re.compile(r"\b(\d+\.\d+|\d+)s\b")
+
+
+def times_in_text(text: str) -> str:
+    """Seconds the simulation wrote into a detail ("serving at 815.000s") as durations ("13m35s")."""
+    return _SECONDS_IN_TEXT.sub(lambda m: dur(float(m.group(1))), text)
 
 
 # -- comparison -----------------------------------------------------------------------------------
