@@ -222,16 +222,27 @@ def _print_plan(sc, catalog) -> None:
 
 
 @app.command()
-def validate(files: List[Path] = typer.Argument(..., help="scenario YAML files"),
+def validate(files: List[Path] = typer.Argument(..., help="scenario YAML files, or fault list files (include targets)"),
              catalog: List[Path] = typer.Option([], "--catalog", help="extra GPU/model catalog folder (repeatable)")
              ) -> None:
     """Check scenario files without running them: every file is checked and every mistake reported;
-    exit 2 when any file is invalid."""
-    from chaos.scenario import load_scenario, locate_error
+    exit 2 when any file is invalid. A fault list file (a list of faults, or a mapping with faults:
+    and no deployment, workload or topology) is checked as an include reads it."""
+    from chaos.scenario import is_fault_list, load_fault_list, load_scenario, locate_error
     from chaos.sim.build import check_scenario, scenario_catalog
 
     invalid = 0
     for f in files:
+        if is_fault_list(f):
+            try:
+                n = len(load_fault_list(f))
+            except InputError as err:
+                invalid += 1
+                typer.echo(f"error: {err}", err=True)
+                continue
+            typer.echo(f"{f}: ok (a fault list of {n} fault{'s' if n != 1 else ''}; targets are resolved "
+                       f"in the scenario that includes it)")
+            continue
         try:
             sc = load_scenario(f)
             try:
