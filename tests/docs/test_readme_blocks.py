@@ -13,8 +13,25 @@ TRACES = ROOT.parent / "shared" / "traces"
 BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
 
 
+CATALOG_KEYS = {"gpus", "models"}
+
+
 def readme_blocks() -> list[dict]:
     return [yaml.safe_load(b) for b in BLOCK.findall((ROOT / "README.md").read_text(encoding="utf-8"))]
+
+
+def scenario_blocks() -> list[dict]:
+    return [b for b in readme_blocks() if not set(b) <= CATALOG_KEYS]
+
+
+def test_catalog_blocks_are_valid_catalogs_and_match_the_example(tmp_path):
+    from chaos.catalog import load_catalog
+    catalogs = [b for b in readme_blocks() if set(b) <= CATALOG_KEYS]
+    assert catalogs, "the README documents the catalog format with an example"
+    for i, block in enumerate(catalogs):
+        (tmp_path / f"c{i}.yaml").write_text(yaml.safe_dump(block))
+    load_catalog([tmp_path])
+    assert catalogs[0] == yaml.safe_load((ROOT / "examples" / "catalog" / "my-gpu.yaml").read_text())
 
 
 def test_every_block_is_yaml_mapping():
@@ -28,7 +45,7 @@ def test_scenario_and_fragment_blocks_paste_into_one_valid_scenario(tmp_path):
     from chaos.scenario import load_scenario
     from chaos.sim.build import check_scenario, scenario_catalog
 
-    blocks = readme_blocks()
+    blocks = scenario_blocks()
     first = next(i for i, b in enumerate(blocks) if "name" in b and "deployment" in b)
     merged = dict(blocks[first])
     for fragment in blocks[first + 1:]:
