@@ -83,3 +83,13 @@ def test_run_lists_every_file_written_and_quiet_says_where_the_report_is(tmp_pat
     quiet = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "b"), "-q"])
     assert quiet.exit_code == 0 and f"report: {tmp_path / 'b' / 'report.html'}" in quiet.output
     assert "TTFT" not in quiet.output
+
+
+def test_a_mistake_caused_by_an_override_names_it():
+    res = runner.invoke(app, ["run", str(ROOT / "faults" / "gpu-crash.yaml"), "--dry-run", "--set", "duration=2m"])
+    assert res.exit_code == 2
+    assert "gpu-crash.yaml:27:" in res.output and "(with --set duration=2m)" in res.output
+    assert "overrides: duration=2m" in res.output
+    plain = runner.invoke(app, ["run", str(ROOT / "faults" / "gpu-crash.yaml"), "--dry-run",
+                                "--set", "duration=2m", "--set", "faults=[]"])
+    assert plain.exit_code == 0, plain.output
