@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chaos.report import style
-from chaos.report.figures.common import fmt_seconds_axis, latency_scale, shade_faults, thin
+from chaos.report.figures.common import fmt_seconds_axis, latency_scale, outside_legend, shade_faults, thin
 from chaos.report.view import RunView
 
 
@@ -44,7 +44,7 @@ def draw(runs: list[RunView], out: Path) -> Path | None:
         if "tpot" in slos:
             axes[1].axhline(slos["tpot"], color=style.SLO_LINE, ls="-.", lw=1.0, label="SLO")
         axes[0].set_title(f"comparison of {len(runs)} runs (fault windows shaded in each run's colour)")
-        axes[0].legend(loc="upper right", ncol=min(len(runs) + 1, 4))
+        outside_legend(axes[0])
         axes[-1].set_xlim(0, horizon / scale)
         style.minutes_axis(axes[-1], horizon)
         return style.save(fig, out)
