@@ -10,20 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from chaos.report.view import RunView
-from chaos.units import format_duration
+from chaos.units import DURATION_KEYS, DURATION_KEYS_IN, format_duration
 
 NOT_EVALUATED = "not evaluated"
 DASH = "—"
 
-# Scenario fields that hold seconds (formatted as durations) and bytes/s.
-_SECONDS = {"at", "duration", "interval", "timeout", "ejection_time", "max_ejection_time", "restart_time",
-            "model_load_time", "rerole_time", "window", "scale_down_delay", "think_time", "repair", "every",
-            "mtbf", "deadline", "base", "ttft", "tpot", "ramp", "delay", "nvlink_latency", "network_latency",
-            "stall_after", "ramp_up", "ramp_down", "max_predicted_ttft", "overhead", "settle", "warmup",
-            "cliff_within", "ttft_p99", "tpot_p99", "ttft_p50", "tpot_p50", "e2e_p99", "itl_p99"}
-# Names that hold seconds only inside these sections (backoff: {base, max}; repair: {dist, mean, ...}).
-_SECONDS_IN = {"backoff": {"max"}, "repair": {"value", "mean", "median", "min", "max"},
-               "mtbf": {"value", "mean", "median", "min", "max"}}
+# Scenario fields that hold seconds (formatted as durations; names in chaos.units) and bytes/s.
+_SECONDS = DURATION_KEYS
+_SECONDS_IN = DURATION_KEYS_IN
 _BANDWIDTH = {"nic_bandwidth", "nvlink_bandwidth", "leaf_uplink_bandwidth", "bandwidth"}
 
 
