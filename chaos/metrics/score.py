@@ -103,6 +103,11 @@ def score_of(amounts: Mapping[str, float]) -> float:
     return max(0.0, 100.0 - sum(s.penalty(amounts.get(s.name, 0.0)) for s in SPECS))
 
 
+def points_lost(penalty: float, weight: float) -> str:
+    """"-8.6 of 20", or "0 of 20" when it rounds to nothing."""
+    return f"-{penalty:.1f} of {weight:g}" if round(penalty, 1) > 0 else f"0 of {weight:g}"
+
+
 def format_score(score: float | None) -> str:
     """The score as every front door prints it: one decimal, "54.6/100"."""
     return "not evaluated" if score is None else f"{score:.1f}/100"
@@ -128,7 +133,7 @@ class ScoreComponent:
 
     def describe(self) -> str:
         """"failed requests: 0.0469% of requests arrived (2 more than the baseline, of 4,268) -> -1.4 of 30"."""
-        return f"{self.spec.label}: {self.amount()} -> -{self.penalty:.1f} of {self.weight:g}"
+        return f"{self.spec.label}: {self.amount()} -> {points_lost(self.penalty, self.weight)}"
 
     def amount(self) -> str:
         text = self.spec.amount_text(self.measure)

@@ -534,7 +534,8 @@ def score_table(run: RunView) -> Table | None:
     res = run.resilience
     if res is None or not res.parts:
         return None
-    rows = [[p.label, p.what, p.amount, f"-{p.penalty:.1f} of {p.weight:g}", p.curve] for p in res.parts]
+    from chaos.metrics.score import points_lost
+    rows = [[p.label, p.what, p.amount, points_lost(p.penalty, p.weight), p.curve] for p in res.parts]
     bad = [p.weight > 0 and p.penalty >= 0.25 * p.weight for p in res.parts]
     return Table(["component", "what it measures", "this run", "points lost", "curve"], rows, bad, note=SCORE_NOTE)
 
@@ -600,6 +601,19 @@ def comparison(runs: list[RunView]) -> Table:
             ["faults played"] + [str(len(r.faults)) for r in runs],
             ["controller actions"] + [str(len(r.actions)) for r in runs]]
     worst = [tuple(i + 1 for i, r in enumerate(runs) if (r.verdict or "").lower() == "deviated"), (), (), ()]
+    from chaos.metrics.score import points_lost
+    labels = list(dict.fromkeys(p.label for r in runs if r.resilience is not None for p in r.resilience.parts))
+    for label in labels:      # what each run's score lost, component by component
+        cells, lost = [], []
+        for r in runs:
+            part = next((p for p in (r.resilience.parts if r.resilience is not None else []) if p.label == label), None)
+            cells.append(points_lost(part.penalty, part.weight) if part is not None else NOT_EVALUATED)
+            lost.append(part.penalty if part is not None else None)
+        rows.insert(2 + labels.index(label), [f"score: {label}"] + cells)
+        known = [x for x in lost if x is not None]
+        hi = max(known) if known else 0.0
+        worst.insert(2 + labels.index(label),
+                     tuple(i + 1 for i, x in enumerate(lost) if x is not None and hi >= 0.5 and x == hi))
     scores = [r.resilience.score if r.resilience is not None else None for r in runs]
     if sum(s is not None for s in scores) >= 2:
         lo = min(s for s in scores if s is not None)
