@@ -80,6 +80,8 @@ def test_run_lists_every_file_written_and_quiet_says_where_the_report_is(tmp_pat
     for name in ("journal.json", "requests.csv", "baseline_requests.csv", "report.html", "report.md", "timeline.png"):
         assert name in wrote
     assert "resilience score:" in res.output and "/100 against the fault-free twin" in res.output
+    # not a terminal: the summary line is whole, not wrapped at 80 columns mid-phrase
+    assert any(line.startswith("throughput: ") and "SLO attainment" in line for line in res.output.splitlines())
     quiet = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "b"), "-q"])
     assert quiet.exit_code == 0 and f"report: {tmp_path / 'b' / 'report.html'}" in quiet.output
     assert "TTFT" not in quiet.output
