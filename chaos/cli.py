@@ -271,7 +271,7 @@ def report_(journals: List[Path] = typer.Argument(..., help="journal.json files 
         first = journals[0] if journals[0].is_dir() else journals[0].parent
         out = first if len(journals) == 1 else Path("reports") / "compare"
     files = render_report(journals, out)
-    typer.echo(f"wrote {files.html} and {files.markdown}")
+    typer.echo(f"wrote {len(files.paths)} files to {out}/: " + ", ".join(p.name for p in files.paths))
 
 
 @app.command()

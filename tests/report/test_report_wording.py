@@ -56,3 +56,26 @@ def test_the_mooncake_example_checks_the_slo_it_states():
     for key, target in sc["slo"].items():
         assert key in probes and probes[key]["max"] == target, key
     assert probes["requests_lost"]["max"] == 0
+
+
+def test_a_ratio_probe_is_one_row_with_its_limits_and_counts_are_by_probe():
+    """Issue #17: each window of a ratio probe has its own limit, so the old table made a row per
+    window and said "(1 of 8 probes failed)" for a scenario with 2 probes."""
+    from chaos.report.view import Check, Hypothesis
+
+    def check(i, probe, value, base, ok, tol):
+        return Check(probe=probe, phase="during", t0=60.0 * i, t1=60.0 * (i + 1), value=value, baseline_value=base,
+                     tolerance=tol, ok=ok, faults_active=("faults[0] gpu_crash",), index=0 if probe != "requests_failed"
+                     else 1, rule=">= 0.7 x baseline" if probe != "requests_failed" else "<= 0 requests")
+    checks = [check(i, "throughput_tok_s", v, b, v >= 0.7 * b, f">= {0.7 * b:.0f} tok/s (0.7 x baseline {b:g} tok/s)")
+              for i, (v, b) in enumerate([(900.0, 1000.0), (600.0, 982.8), (1000.0, 1100.0), (950.0, 1050.0)])]
+    checks.append(check(0, "requests_failed", 0.0, 0.0, True, "<= 0 requests"))
+    run = RunView.__new__(RunView)
+    run.hypothesis = Hypothesis(verdict="deviated", checks=checks, per_phase={})
+    ((phase, status, table),) = tables.hypothesis_tables(run)
+    assert status == "1 of 2 probes failed"
+    assert [r[0] for r in table.rows] == ["throughput_tok_s", "requests_failed"]
+    row = table.rows[0]
+    assert row[1] == ">= 688 – 770 tok/s (0.7 x baseline per window)"
+    assert row[2:5] == ["4", "1", "FAILED"]
+    assert row[8] == ">= 688 tok/s (0.7 x baseline 982.8 tok/s)"
