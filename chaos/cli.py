@@ -403,3 +403,7 @@ def list_(what: str = typer.Argument(..., help="gpus, models, routers, faults, c
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+# export-trace, verify and serve live in their own module; importing it registers them on `app`.
+from chaos import cli_interop  # noqa: E402,F401

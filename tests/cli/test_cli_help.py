@@ -4,13 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from chaos.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
-COMMANDS = ["run", "validate", "report", "schema", "list"]
+# every command registered on the app, also those other modules add (export-trace, verify, serve ...)
+COMMANDS = sorted(typer.main.get_command(app).commands)
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in COMMANDS]], ids=["app", *COMMANDS])
