@@ -301,3 +301,12 @@ def list_(what: ListWhat = typer.Argument(..., help="gpus, models, routers, faul
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+def _register_commands() -> None:
+    """Commands that live in their own modules (keeps this file a table of contents)."""
+    from chaos.cli_sweep import register as register_sweep
+    register_sweep(app, user_errors)
+
+
+_register_commands()

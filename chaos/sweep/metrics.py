@@ -30,7 +30,8 @@ class Metric:
             return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
         if self.kind == "score":
             return f"{value:.1f}"
-        unit = {"throughput_per_gpu": " tok/s/GPU", "throughput_tok_s": " tok/s"}.get(self.name, "/s")
+        unit = {"throughput_per_gpu": " tok/s/GPU", "throughput_tok_s": " tok/s"}.get(
+            self.name.removeprefix("baseline_"), "/s")
         return f"{value:.3g}{unit}" if abs(value) < 100 else f"{value:.0f}{unit}"
 
 

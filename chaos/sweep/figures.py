@@ -1,0 +1,107 @@
+"""The sweep's figures (matplotlib, the report room's style): one per Pareto pair — dominated points grey,
+the front highlighted and labelled by what differs, the fault-free twin's front beside it with an arrow
+from each configuration's quiet-day position to its faulted one — and one per resilience curve family.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+from chaos.report.style import BASELINE, FAULTED, FAULTED_2, SERIES, SLO_LINE, WIDTH_IN, pyplot, save
+from chaos.sweep.configs import Config
+from chaos.sweep.curves import NO_FAULT, Curve
+from chaos.sweep.metrics import METRICS
+from chaos.sweep.pareto import Front, FrontPair
+
+_SCALE = {"duration": (1e3, "ms"), "fraction": (100.0, "%")}
+
+
+def _unit(name: str) -> tuple[float, str]:
+    m = METRICS[name]
+    if m.kind in _SCALE:
+        return _SCALE[m.kind]
+    return 1.0, {"throughput_per_gpu": "tok/s per GPU", "throughput_tok_s": "tok/s"}.get(name, "")
+
+
+def _axis_label(name: str) -> str:
+    scale, unit = _unit(name)
+    better = "lower is better" if METRICS[name].better == "lower" else "higher is better"
+    return f"{METRICS[name].label} ({unit}; {better})" if unit else f"{METRICS[name].label} ({better})"
+
+
+def _draw_front(ax, front: Front, labels: dict[int, str], title: str, colour: str) -> None:
+    sx, _ = _unit(front.x)
+    sy, _ = _unit(front.y)
+    pts = {i: p for i, p in front.points.items() if p[0] is not None and p[1] is not None}
+    off = [i for i in pts if i not in front.on]
+    ax.scatter([pts[i][0] * sx for i in off], [pts[i][1] * sy for i in off], c=BASELINE, s=18,
+               label="dominated", zorder=2)
+    on = sorted((i for i in front.on if i in pts), key=lambda i: pts[i][0])
+    ax.plot([pts[i][0] * sx for i in on], [pts[i][1] * sy for i in on], "-o", color=colour, ms=5,
+            label="Pareto front", zorder=3)
+    for i in on:
+        ax.annotate(labels.get(i, str(i)), (pts[i][0] * sx, pts[i][1] * sy), fontsize=7, xytext=(4, 3),
+                    textcoords="offset points", color=colour)
+    ax.set_title(title)
+    ax.set_xlabel(_axis_label(front.x))
+    ax.set_ylabel(_axis_label(front.y))
+    ax.legend(loc="best")
+
+
+def draw_front(pair: FrontPair, configs: Sequence[Config], axes: Sequence[str], path: Path) -> Path:
+    """The pair's front under faults (and, when the sweep has faults, on the fault-free twins)."""
+    labels = {c.index: c.differs(axes) or c.label for c in configs}
+    with pyplot() as plt:
+        n = 2 if pair.quiet is not None else 1
+        fig, axs = plt.subplots(1, n, figsize=(WIDTH_IN, 4.2), squeeze=False)
+        if pair.quiet is not None:
+            _draw_front(axs[0][0], pair.quiet, labels, "Fault-free twins (a quiet day)", FAULTED_2)
+            _draw_front(axs[0][1], pair.faulted, labels, "Under the sweep's faults", FAULTED)
+            sx, _ = _unit(pair.x)
+            sy, _ = _unit(pair.y)
+            for i in pair.quiet.on:  # where each quiet-day front configuration lands under faults
+                q, f = pair.quiet.points.get(i), pair.faulted.points.get(i)
+                if q and f and None not in q and None not in f:
+                    axs[0][1].annotate("", xy=(f[0] * sx, f[1] * sy), xytext=(q[0] * sx, q[1] * sy),
+                                       arrowprops={"arrowstyle": "->", "color": FAULTED_2, "lw": 0.8, "alpha": 0.7})
+            for ax in axs[0]:
+                ax.set_xscale("log")
+        else:
+            _draw_front(axs[0][0], pair.faulted, labels, "Pareto front", FAULTED)
+            axs[0][0].set_xscale("log")
+        fig.tight_layout()
+        return save(fig, path)
+
+
+def draw_curves(curves: Sequence[Curve], path: Path) -> Path | None:
+    """One panel per metric of a curve family (same axis): one line per configuration, cliffs marked."""
+    if not curves:
+        return None
+    metrics = list(dict.fromkeys(c.metric for c in curves))
+    with pyplot() as plt:
+        fig, axs = plt.subplots(1, len(metrics), figsize=(WIDTH_IN, 3.6), squeeze=False)
+        for ax, metric in zip(axs[0], metrics):
+            scale, _ = _unit(metric)
+            family = [c for c in curves if c.metric == metric]
+            for k, c in enumerate(family):
+                colour = SERIES[k % len(SERIES)]
+                xs = list(range(len(c.xs)))
+                ys = [v * scale if v is not None else math.nan for v in c.values]
+                ax.plot(xs, ys, "-o", color=colour, ms=4, label=c.fixed_label[:50])
+                for cliff in c.cliffs[:1]:
+                    y = ys[cliff.index]
+                    if not math.isnan(y):
+                        ax.scatter([cliff.index], [y], s=110, facecolors="none", edgecolors=SLO_LINE, zorder=4)
+                ax.set_xticks(xs)
+                ax.set_xticklabels([NO_FAULT if x == NO_FAULT else str(x) for x in c.xs], fontsize=7)
+            if METRICS[metric].kind == "duration":
+                ax.set_yscale("log")
+            ax.set_xlabel(curves[0].axis)
+            ax.set_ylabel(_axis_label(metric))
+            ax.set_title(f"{METRICS[metric].label} along {curves[0].axis}")
+        handles, labels = axs[0][0].get_legend_handles_labels()
+        if len(handles) > 1:
+            axs[0][0].legend(handles, labels, fontsize=6, loc="best")
+        fig.tight_layout()
+        return save(fig, path)
