@@ -236,8 +236,12 @@ def report_(journals: List[Path] = typer.Argument(..., help="journal.json files 
 
 
 @app.command()
-def schema() -> None:
-    """Print the scenario JSON Schema (for yaml-language-server and editors)."""
+def schema(sweep: bool = typer.Option(False, "--sweep", help="the sweep file's schema instead")) -> None:
+    """Print the scenario JSON Schema, or with --sweep the sweep file's (for yaml-language-server and editors)."""
+    if sweep:
+        from chaos.sweep.schema import SweepFile
+        typer.echo(json.dumps(SweepFile.model_json_schema(by_alias=True), indent=2))
+        return
     from chaos.scenario import Scenario
     typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
@@ -248,6 +252,8 @@ class ListWhat(str, Enum):
     routers = "routers"
     faults = "faults"
     controllers = "controllers"
+    executors = "executors"
+    metrics = "metrics"
 
 
 def _registry(what: "ListWhat"):
@@ -257,20 +263,30 @@ def _registry(what: "ListWhat"):
     if what is ListWhat.faults:
         from chaos.faults import FAULTS
         return FAULTS
+    if what is ListWhat.executors:
+        from chaos.sweep.executors import EXECUTORS
+        return EXECUTORS
     from chaos.control import CONTROLLERS
     return CONTROLLERS
 
 
 @app.command("list")
 @user_errors
-def list_(what: ListWhat = typer.Argument(..., help="gpus, models, routers, faults or controllers"),
+def list_(what: ListWhat = typer.Argument(..., help="gpus, models, routers, faults, controllers, executors "
+                                                     "(sweeps) or metrics (sweep outcome columns)"),
           catalog: List[Path] = typer.Option([], "--catalog", help="extra catalog folder (repeatable)")) -> None:
-    """Show the GPUs, models, router policies, fault types or controller policies that exist."""
+    """Show the GPUs, models, router policies, fault types, controller policies, sweep executors or sweep
+    metrics (the columns a sweep's axes, fronts, curves and slo: use) that exist."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    if what in (ListWhat.routers, ListWhat.faults, ListWhat.controllers):
+    if what is ListWhat.metrics:
+        from chaos.sweep.metrics import METRICS
+        for name, m in METRICS.items():
+            typer.echo(f"{name:30s} {m.label} ({m.better} is better)")
+        return
+    if what in (ListWhat.routers, ListWhat.faults, ListWhat.controllers, ListWhat.executors):
         import sys
         registry = _registry(what)
         for name in registry.names():

@@ -36,6 +36,14 @@ class Analysis:
         return next(c for c in self.configs if c.index == index)
 
 
+def condition_axes(spec, axes: Sequence[str]) -> list[str]:
+    """Axes that set the conditions a configuration must survive, not the configuration itself:
+    `analysis.conditions`, or by default every axis under `faults` or `workload`."""
+    if spec.analysis.conditions is not None:
+        return [a for a in axes if a in spec.analysis.conditions]
+    return [a for a in axes if a.startswith(("faults", "workload"))]
+
+
 def analyze(results: SweepResults, front_pairs: Sequence[tuple[str, str]] | None = None) -> Analysis:
     """Analyse a finished sweep; `front_pairs` replaces the sweep file's `analysis.fronts` (CLI --front)."""
     sweep = results.sweep
@@ -50,4 +58,4 @@ def analyze(results: SweepResults, front_pairs: Sequence[tuple[str, str]] | None
     return Analysis(name=spec.name, description=spec.description.strip(), axes=axes, seeds=list(sweep.seeds),
                     grid_size=sweep.grid_size, filtered_out=sweep.filtered_out, configs=configs,
                     fronts=fronts(configs, pairs), curves=curves(configs, specs, axes, spec.analysis.cliff),
-                    recommendation=recommend(configs, spec.slo, budget))
+                    recommendation=recommend(configs, spec.slo, budget, condition_axes(spec, axes)))

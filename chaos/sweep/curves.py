@@ -98,9 +98,10 @@ class Curve:
                     f"(worsens {change} in all, no step at least x{self.rule.factor:g} and far steeper than the ones before)")
         c = self.cliffs[0]
         factor = "to no value" if math.isinf(c.factor) else f"x{c.factor:.2g}"
-        return (f"{m.label}: fine up to {name}={_x(self.xs[c.index - 1])}, falls off a cliff at "
-                f"{_x(self.xs[c.index])} ({m.label} {factor}: {m.format(self.values[c.index - 1])} -> "
-                f"{m.format(self.values[c.index])})")
+        before = ("fine without the fault" if self.xs[c.index - 1] == NO_FAULT
+                  else f"fine up to {name}={_x(self.xs[c.index - 1])}")
+        return (f"{m.label}: {before}, falls off a cliff at {name}={_x(self.xs[c.index])} ({m.label} {factor}: "
+                f"{m.format(self.values[c.index - 1])} -> {m.format(self.values[c.index])})")
 
 
 def _x(v: Any) -> str:

@@ -135,7 +135,7 @@ def _check(node: ast.AST, names: list[str]) -> None:
         for a in node.args:
             _check(a, names)
     else:
-        raise _refuse(node, f"a {type(node).__name__} expression")
+        raise _refuse(node, f"a Python {type(node).__name__} expression")
 
 
 class _Interpreter(ast.NodeVisitor):
@@ -148,7 +148,7 @@ class _Interpreter(ast.NodeVisitor):
         path = _path_of(node)
         if path is not None:
             return self.lookup(path)
-        raise _refuse(node, f"a {type(node).__name__} expression")  # pragma: no cover - _check refused it
+        raise _refuse(node, f"a Python {type(node).__name__} expression")  # pragma: no cover - _check refused it
 
     def visit_Name(self, node: ast.Name) -> Any:
         return self.lookup(node.id)

@@ -118,6 +118,7 @@ class Sweep:
         if self.grid_size > MAX_POINTS:
             raise SweepError(f"the grid has {self.grid_size} points, more than {MAX_POINTS}; use fewer values, "
                              f"zip groups, or sample:", field="axes", **at(positions, ("axes",), source))
+        self._check_analysis_axes()
         self.constraints = [expr.parse(c) for c in spec.constraints]
         self._check_constraint_names()
         self.points, self.filtered_out = self._points()
@@ -142,6 +143,16 @@ class Sweep:
             paths = tuple(group)
             out.append((paths, list(zip(*(group[p] for p in paths)))))
         return out
+
+    def _check_analysis_axes(self) -> None:
+        """Curves and conditions must name swept fields."""
+        names = self.spec.axis_names()
+        refs = [(("analysis", "curves", i, "axis"), c.axis) for i, c in enumerate(self.spec.analysis.curves or [])]
+        refs += [(("analysis", "conditions", i), a) for i, a in enumerate(self.spec.analysis.conditions or [])]
+        for where, axis in refs:
+            if axis not in names:
+                raise SweepError(f"{axis!r} is not an axis of this sweep; the axes are {', '.join(names) or 'none'}",
+                                 field=".".join(str(p) for p in where), **at(self.positions, where, self.source))
 
     def _merged(self, values: dict[str, Any]) -> dict:
         data = copy.deepcopy(self.base_data)

@@ -90,17 +90,52 @@ def reasons_against(c: Config, slo: dict[str, float], budget: int | None) -> lis
     return out
 
 
-def recommend(configs: Sequence[Config], slo: dict[str, float], budget: int | None) -> Recommendation:
-    """The recommendation over `configs` (see module docstring)."""
-    ok, rejected = [], []
+def candidates(configs: Sequence[Config], conditions: Sequence[str]) -> list[list[Config]]:
+    """Configurations grouped by everything but the condition axes (load, faults): one candidate each."""
+    groups: dict[str, list[Config]] = {}
     for c in configs:
-        reasons = reasons_against(c, slo, budget)
-        (rejected.append((c, reasons)) if reasons else ok.append(c))
+        key = repr([(k, v) for k, v in c.values.items() if k not in conditions])
+        groups.setdefault(key, []).append(c)
+    return list(groups.values())
+
+
+def _candidate(members: list[Config], conditions: Sequence[str]) -> Config:
+    """One Config standing for a candidate: its own axes, the mean over its condition points."""
+    first = members[0]
+    values = {k: v for k, v in first.values.items() if k not in conditions}
+    c = Config(index=first.index, values=values, gpus=first.gpus, seeds=first.seeds,
+               ok_seeds=first.ok_seeds if all(m.valid for m in members) else [],
+               errors=[e for m in members for e in m.errors],
+               verdicts={}, deviations={})
+    c.mean[RANK_BY] = (sum(m.mean.get(RANK_BY) or 0.0 for m in members) / len(members)
+                       if all(m.mean.get(RANK_BY) is not None for m in members) else None)
+    for k in ("ttft_p99", "tpot_p99"):
+        vals = [m.worst.get(k) for m in members]
+        c.mean[k] = max(vals) if vals and all(v is not None for v in vals) else None
+    return c
+
+
+def recommend(configs: Sequence[Config], slo: dict[str, float], budget: int | None,
+              conditions: Sequence[str] = ()) -> Recommendation:
+    """The recommendation over `configs` (see module docstring). Points that differ only in a condition
+    axis (the load, the faults) form one candidate: it must pass at every one of its condition points,
+    and ranks by its mean throughput per GPU over them (its TTFT/TPOT shown are the worst points)."""
+    ok, rejected = [], []
+    for members in candidates(configs, conditions):
+        cand = _candidate(members, conditions)
+        reasons = []
+        for m in members:
+            where = ", ".join(f"{k}={v}" for k, v in m.values.items() if k in conditions)
+            reasons += [f"at {where}: {r}" if where else r for r in reasons_against(m, slo, budget)]
+        (rejected.append((cand, reasons)) if reasons else ok.append(cand))
     ok.sort(key=lambda c: (-(c.mean.get(RANK_BY) or 0.0), c.index))
     notes = []
-    if ok and all(v == "none" for c in ok for v in c.verdicts.values()):
+    if ok and all(v == "none" for c in configs for v in c.verdicts.values()):
         notes.append("the base scenario has no steady_state hypothesis, so only the SLOs and the budget judged "
                      "the configurations under faults")
     if not slo:
         notes.append("the sweep file has no slo: section; any latency passed")
+    if conditions:
+        notes.append(f"a candidate must pass at every value of {', '.join(conditions)} (condition axes); it ranks "
+                     f"by its mean {METRICS[RANK_BY].label} over them")
     return Recommendation(ok, rejected, dict(slo), budget, notes)

@@ -101,6 +101,9 @@ class AnalysisConfig(_Section):
     curves: Optional[list[CurveSpec]] = None
     """Resilience curves; omitted = one per axis under `faults` (the fault intensities)."""
     cliff: CliffSettings = Field(default_factory=CliffSettings)
+    conditions: Optional[list[str]] = None
+    """Axes that are conditions to survive (load, faults) rather than choices; the recommendation judges a
+    configuration across all of them. Omitted = every axis under `faults` or `workload`."""
 
     @field_validator("fronts")
     @classmethod
