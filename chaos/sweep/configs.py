@@ -35,20 +35,26 @@ class Config:
 
     @property
     def label(self) -> str:
-        return ", ".join(f"{k}={_short(v)}" for k, v in self.values.items()) or "base scenario"
+        """"deployment.tp=4, faults[0].target.value=2" (fields a zip group leaves unset are left out)."""
+        return ", ".join(f"{k}={short(v)}" for k, v in self.values.items() if v is not None) or "base scenario"
 
     def differs(self, axes: Sequence[str]) -> str:
         """The values of `axes` only ("tp=4, replicas=8"), short field names, for figure labels."""
-        return ", ".join(f"{k.split('.')[-1]}={_short(self.values[k])}" for k in axes if k in self.values)
+        return ", ".join(f"{k.split('.')[-1]}={short(self.values[k])}" for k in axes
+                         if self.values.get(k) is not None)
 
 
-def _short(v: Any) -> str:
+def short(v: Any) -> str:
+    """An axis value for people: numbers as written, mappings and lists in YAML flow style."""
     if isinstance(v, float):
         return f"{v:g}"
-    if isinstance(v, (list, dict)):
-        text = str(v)
-        return text if len(text) <= 40 else text[:37] + "..."
-    return str(v)
+    if isinstance(v, dict):
+        text = "{" + ", ".join(f"{k}: {short(x)}" for k, x in v.items()) + "}"
+    elif isinstance(v, list):
+        text = "[" + ", ".join(short(x) for x in v) + "]"
+    else:
+        return str(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _fold(values: list[Any], better: str) -> tuple[float | None, float | None, float | None]:

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from chaos.sweep.configs import Config
+from chaos.sweep.configs import Config, short
 from chaos.sweep.metrics import METRICS, RUN_METRICS
 from chaos.sweep.schema import CliffSettings, CurveSpec
 
@@ -80,7 +80,7 @@ class Curve:
 
     @property
     def fixed_label(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.fixed.items()) or "all points"
+        return ", ".join(f"{k}={short(v)}" for k, v in self.fixed.items() if v is not None) or "all points"
 
     def sentence(self) -> str:
         """"fine up to 2, falls off a cliff at 3 (TTFT p99 x6.4)" or why there is none."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from chaos.report.tables import Table
 from chaos.sweep.analysis import Analysis
-from chaos.sweep.configs import Config
+from chaos.sweep.configs import Config, short
 from chaos.sweep.metrics import METRICS
 
 HTML_NAME = "sweep.html"
@@ -49,7 +49,7 @@ def points_table(a: Analysis, on_front: set[int]) -> Table:
     header = ["#", *a.axes, "GPUs", *(METRICS[m].label for m in metrics), "hypothesis", "front"]
     rows, bad = [], []
     for c in a.configs:
-        vals = [str(c.values.get(ax)) for ax in a.axes]
+        vals = ["-" if c.values.get(ax) is None else short(c.values[ax]) for ax in a.axes]
         if not c.valid:
             rows.append([str(c.index), *vals, "-", *(["-"] * len(metrics)), "invalid", c.errors[0] if c.errors else ""])
             bad.append(True)

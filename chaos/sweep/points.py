@@ -33,7 +33,8 @@ class Point:
     @property
     def label(self) -> str:
         """"deployment.tp=4, faults[0].target.value=2"."""
-        return ", ".join(f"{k}={_text(v)}" for k, v in self.values.items())
+        from chaos.sweep.configs import short
+        return ", ".join(f"{k}={short(v)}" for k, v in self.values.items() if v is not None)
 
     def overrides(self) -> list[str]:
         return [override(k, v) for k, v in self.values.items()]

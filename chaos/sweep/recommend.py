@@ -1,17 +1,20 @@
 """The recommendation: from the sweep's `slo:` and `budget:`, the shortlist of configurations that fit the
 GPU budget, meet every SLO on every seed (the faulted run, faults included) and whose steady-state
-hypothesis held under the sweep's faults on every seed — ranked by throughput per GPU (seed mean) —
-the pick, the runner-up, and why every other configuration was rejected.
+hypothesis held under the sweep's faults on every seed — ranked by throughput per GPU (seed mean; within
+1% of each other they tie and the lower TTFT p99 wins) — the pick, the runner-up, and why every other
+configuration was rejected.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from chaos.sweep.configs import Config
+from chaos.sweep.configs import Config, short
 from chaos.sweep.metrics import METRICS
 
 RANK_BY = "throughput_per_gpu"
+TIE = 0.01   # throughputs per GPU within 1% of each other rank as equal; TTFT p99 then decides
 
 
 @dataclass
@@ -40,7 +43,8 @@ class Recommendation:
         if self.budget is not None:
             criteria.append(f"at most {self.budget} GPUs")
         criteria.append("steady-state hypothesis held under the sweep's faults")
-        out = [f"criteria: {'; '.join(criteria)} (every seed); ranked by {rank.label}"]
+        out = [f"criteria: {'; '.join(criteria)} (every seed); ranked by {rank.label} "
+               f"(within {100 * TIE:g}%: lower TTFT p99 first)"]
         if self.pick is None:
             out.append("recommendation: none: no configuration meets every criterion")
         else:
@@ -90,6 +94,19 @@ def reasons_against(c: Config, slo: dict[str, float], budget: int | None) -> lis
     return out
 
 
+def rank(configs: Sequence[Config]) -> list[Config]:
+    """Best first: by throughput per GPU in steps of TIE of the best one (so configurations that all serve
+    the offered load tie), then by TTFT p99, then TPOT p99 (worst condition point), then sweep order."""
+    best = max((c.mean.get(RANK_BY) or 0.0 for c in configs), default=0.0)
+
+    def key(c: Config) -> tuple:
+        tput = c.mean.get(RANK_BY) or 0.0
+        bucket = math.floor((best - tput) / (TIE * best) + 1e-9) if best > 0 else 0
+        return (bucket, c.mean.get("ttft_p99") or math.inf, c.mean.get("tpot_p99") or math.inf, c.index)
+
+    return sorted(configs, key=key)
+
+
 def candidates(configs: Sequence[Config], conditions: Sequence[str]) -> list[list[Config]]:
     """Configurations grouped by everything but the condition axes (load, faults): one candidate each."""
     groups: dict[str, list[Config]] = {}
@@ -124,11 +141,14 @@ def recommend(configs: Sequence[Config], slo: dict[str, float], budget: int | No
     for members in candidates(configs, conditions):
         cand = _candidate(members, conditions)
         reasons = []
-        for m in members:
-            where = ", ".join(f"{k}={v}" for k, v in m.values.items() if k in conditions)
+        errors = {m.errors[0] if m.errors else "" for m in members if not m.valid}
+        if len(errors) == 1 and not any(m.valid for m in members):
+            reasons = reasons_against(members[0], slo, budget)   # the same invalid combination everywhere
+        for m in members if not reasons else ():
+            where = ", ".join(f"{k}={short(v)}" for k, v in m.values.items() if k in conditions)
             reasons += [f"at {where}: {r}" if where else r for r in reasons_against(m, slo, budget)]
         (rejected.append((cand, reasons)) if reasons else ok.append(cand))
-    ok.sort(key=lambda c: (-(c.mean.get(RANK_BY) or 0.0), c.index))
+    ok = rank(ok)
     notes = []
     if ok and all(v == "none" for c in configs for v in c.verdicts.values()):
         notes.append("the base scenario has no steady_state hypothesis, so only the SLOs and the budget judged "
