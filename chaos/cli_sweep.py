@@ -39,6 +39,7 @@ class _Bar:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+            self._bar = None
 
 
 def _front_pair(text: Optional[str]) -> list[tuple[str, str]] | None:
@@ -86,6 +87,11 @@ def sweep(sweep_file: Path = typer.Argument(..., help="sweep YAML file"),
     try:
         results = run_sweep(sw, out_dir, executor=executor, workers=workers, address=address, resume=resume,
                             progress=bar)
+    except KeyboardInterrupt:
+        bar.close()
+        typer.echo(f"interrupted: the runs that finished are stored in {out_dir / 'points'}; run the same "
+                   f"command again to resume", err=True)
+        raise typer.Exit(130)
     finally:
         bar.close()
     analysis = analyze(results, pairs)
@@ -96,8 +102,8 @@ def sweep(sweep_file: Path = typer.Argument(..., help="sweep YAML file"),
                f"{results.simulated} simulated, {results.reused} reused from {out_dir}, {invalid} invalid")
     for c in analysis.invalid[:5]:
         typer.echo(f"  invalid #{c.index} {c.label}: {c.errors[0] if c.errors else ''}")
-    from chaos.sweep.page import headline
-    for line in headline(analysis)[3:]:
+    from chaos.sweep.page import findings
+    for line in findings(analysis):
         typer.echo(line)
     if recommend:
         for line in analysis.recommendation.lines():

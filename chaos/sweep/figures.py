@@ -40,13 +40,29 @@ def _draw_front(ax, front: Front, labels: dict[int, str], title: str, colour: st
     on = sorted((i for i in front.on if i in pts), key=lambda i: pts[i][0])
     ax.plot([pts[i][0] * sx for i in on], [pts[i][1] * sy for i in on], "-o", color=colour, ms=5,
             label="Pareto front", zorder=3)
-    for i in on:
-        ax.annotate(labels.get(i, str(i)), (pts[i][0] * sx, pts[i][1] * sy), fontsize=7, xytext=(4, 3),
-                    textcoords="offset points", color=colour)
+    at: dict[tuple, list[int]] = {}
+    for i in on:  # configurations at the same spot share one label
+        at.setdefault(pts[i], []).append(i)
+    for (x, y), same in at.items():
+        text = _clip(labels.get(same[0], str(same[0])))
+        if len(same) > 1:
+            text += f" (+{len(same) - 1} more here)"
+        ax.annotate(text, (x * sx, y * sy), fontsize=7, xytext=(4, 3), textcoords="offset points", color=colour)
     ax.set_title(title)
     ax.set_xlabel(_axis_label(front.x))
     ax.set_ylabel(_axis_label(front.y))
     ax.legend(loc="best")
+
+
+def _clip(text: str, n: int = 48) -> str:
+    return text if len(text) <= n else text[:n - 3] + "..."
+
+
+def _log_if_wide(ax) -> None:
+    """A log x axis when the values span more than 10x (latencies under overload), else linear."""
+    lo, hi = ax.dataLim.x0, ax.dataLim.x1
+    if lo > 0 and hi / lo > 10:
+        ax.set_xscale("log")
 
 
 def draw_front(pair: FrontPair, configs: Sequence[Config], axes: Sequence[str], path: Path) -> Path:
@@ -60,16 +76,19 @@ def draw_front(pair: FrontPair, configs: Sequence[Config], axes: Sequence[str], 
             _draw_front(axs[0][1], pair.faulted, labels, "Under the sweep's faults", FAULTED)
             sx, _ = _unit(pair.x)
             sy, _ = _unit(pair.y)
-            for i in pair.quiet.on:  # where each quiet-day front configuration lands under faults
-                q, f = pair.quiet.points.get(i), pair.faulted.points.get(i)
-                if q and f and None not in q and None not in f:
+            moved = [(pair.quiet.points.get(i), pair.faulted.points.get(i)) for i in pair.quiet.on]
+            moved = [(q, f) for q, f in moved if q and f and None not in q and None not in f]
+            if moved:  # where each quiet-day front configuration lands under faults
+                axs[0][1].scatter([q[0] * sx for q, _ in moved], [q[1] * sy for q, _ in moved], s=22,
+                                  facecolors="none", edgecolors=FAULTED_2, label="quiet-day front position", zorder=2)
+                for q, f in moved:
                     axs[0][1].annotate("", xy=(f[0] * sx, f[1] * sy), xytext=(q[0] * sx, q[1] * sy),
                                        arrowprops={"arrowstyle": "->", "color": FAULTED_2, "lw": 0.8, "alpha": 0.7})
-            for ax in axs[0]:
-                ax.set_xscale("log")
+                axs[0][1].legend(loc="best")
         else:
             _draw_front(axs[0][0], pair.faulted, labels, "Pareto front", FAULTED)
-            axs[0][0].set_xscale("log")
+        for ax in axs[0]:
+            _log_if_wide(ax)
         fig.tight_layout()
         return save(fig, path)
 

@@ -99,9 +99,10 @@ def falls_table(a: Analysis) -> list[tuple[str, Table]]:
     return out
 
 
-def headline(a: Analysis) -> list[str]:
-    """The page's findings in sentences: recommendation, collapses off the quiet-day front, cliffs."""
-    lines = list(a.recommendation.lines()[:3])
+def findings(a: Analysis) -> list[str]:
+    """The sweep's findings in sentences: configurations that fall off the quiet-day front under faults,
+    and the cliffs of the resilience curves."""
+    lines: list[str] = []
     for pair in a.fronts:
         for i in pair.collapsed()[:3]:
             fx, fy = pair.falls.get(i, (None, None))
@@ -140,7 +141,7 @@ def write_page(a: Analysis, out: Path) -> PageFiles:
                               f"a red ring marks the first cliff.")
     front_on = set(a.fronts[0].faulted.on) if a.fronts else set()
     ctx = {
-        "a": a, "headline": headline(a), "rec": a.recommendation, "rec_lines": a.recommendation.lines(),
+        "a": a, "findings": findings(a), "rec": a.recommendation, "rec_lines": a.recommendation.lines(),
         "shortlist": recommendation_table(a), "rejected": rejected_table(a), "points": points_table(a, front_on),
         "falls": falls_table(a), "curves": a.curves,
         "figures": [(n, p.name, captions[n]) for n, p in figures.items()],
