@@ -35,6 +35,10 @@ class Recommendation:
     def runner_up(self) -> Config | None:
         return self.shortlist[1] if len(self.shortlist) > 1 else None
 
+    def summary(self) -> list[str]:
+        """The criteria, the pick and the runner-up (the first lines of `lines()`)."""
+        return self.lines()[:3 if self.runner_up is not None else 2]
+
     def lines(self) -> list[str]:
         """The recommendation as text (what `fleetchaos sweep --recommend` prints)."""
         rank = METRICS[RANK_BY]
