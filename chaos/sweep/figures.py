@@ -30,7 +30,8 @@ def _axis_label(name: str) -> str:
     return f"{METRICS[name].label} ({unit}; {better})" if unit else f"{METRICS[name].label} ({better})"
 
 
-def _draw_front(ax, front: Front, labels: dict[int, str], title: str, colour: str) -> None:
+def _draw_front(ax, front: Front, labels: dict[int, str], title: str, colour: str,
+                name: str = "Pareto front") -> None:
     sx, _ = _unit(front.x)
     sy, _ = _unit(front.y)
     pts = {i: p for i, p in front.points.items() if p[0] is not None and p[1] is not None}
@@ -39,7 +40,7 @@ def _draw_front(ax, front: Front, labels: dict[int, str], title: str, colour: st
                label="dominated", zorder=2)
     on = sorted((i for i in front.on if i in pts), key=lambda i: pts[i][0])
     ax.plot([pts[i][0] * sx for i in on], [pts[i][1] * sy for i in on], "-o", color=colour, ms=5,
-            label="Pareto front", zorder=3)
+            label=name, zorder=3)
     at: dict[tuple, list[int]] = {}
     for i in on:  # configurations at the same spot share one label
         at.setdefault(pts[i], []).append(i)
@@ -51,7 +52,7 @@ def _draw_front(ax, front: Front, labels: dict[int, str], title: str, colour: st
     ax.set_title(title)
     ax.set_xlabel(_axis_label(front.x))
     ax.set_ylabel(_axis_label(front.y))
-    ax.legend(loc="best")
+    ax.legend(loc="best", fontsize=7)
 
 
 def _clip(text: str, n: int = 48) -> str:
@@ -66,27 +67,40 @@ def _log_if_wide(ax) -> None:
 
 
 def draw_front(pair: FrontPair, configs: Sequence[Config], axes: Sequence[str], path: Path) -> Path:
-    """The pair's front under faults (and, when the sweep has faults, on the fault-free twins)."""
+    """The pair's fronts under faults (one colour per fault setting) and, when the sweep has faults,
+    the fault-free twins' front beside them."""
     labels = {c.index: c.differs(axes) or c.label for c in configs}
     with pyplot() as plt:
         n = 2 if pair.quiet is not None else 1
         fig, axs = plt.subplots(1, n, figsize=(WIDTH_IN, 4.2), squeeze=False)
+        right = axs[0][n - 1]
         if pair.quiet is not None:
-            _draw_front(axs[0][0], pair.quiet, labels, "Fault-free twins (a quiet day)", FAULTED_2)
-            _draw_front(axs[0][1], pair.faulted, labels, "Under the sweep's faults", FAULTED)
+            quiet_labels = {i: ", ".join(p for p in labels[i].split(", ") if not p.startswith(("value=", "at=")))
+                            for i in pair.quiet.points}
+            _draw_front(axs[0][0], pair.quiet, quiet_labels, "Fault-free twins (a quiet day)", FAULTED_2)
+        several = len(pair.faulted) > 1
+        for k, front in enumerate(pair.faulted):
+            colour = SERIES[k % len(SERIES)] if several else FAULTED
+            _draw_front(right, front, labels, "Under the sweep's faults", colour,
+                        name=f"front at {front.condition}" if several else "Pareto front")
+        if pair.quiet is not None:
             sx, _ = _unit(pair.x)
             sy, _ = _unit(pair.y)
-            moved = [(pair.quiet.points.get(i), pair.faulted.points.get(i)) for i in pair.quiet.on]
-            moved = [(q, f) for q, f in moved if q and f and None not in q and None not in f]
-            if moved:  # where each quiet-day front configuration lands under faults
-                axs[0][1].scatter([q[0] * sx for q, _ in moved], [q[1] * sy for q, _ in moved], s=22,
-                                  facecolors="none", edgecolors=FAULTED_2, label="quiet-day front position", zorder=2)
+            moved = []
+            for i in pair.rep:  # where each quiet-day front configuration lands under its faults
+                q, f = pair.quiet.points.get(pair.rep[i]), next(
+                    (fr.points.get(i) for fr in pair.faulted if i in fr.points), None)
+                if pair.on_quiet(i) and q and f and None not in q and None not in f:
+                    moved.append((q, f))
+            if moved:
+                right.scatter([q[0] * sx for q, _ in moved], [q[1] * sy for q, _ in moved], s=22,
+                              facecolors="none", edgecolors=FAULTED_2, label="quiet-day front position", zorder=2)
                 for q, f in moved:
-                    axs[0][1].annotate("", xy=(f[0] * sx, f[1] * sy), xytext=(q[0] * sx, q[1] * sy),
-                                       arrowprops={"arrowstyle": "->", "color": FAULTED_2, "lw": 0.8, "alpha": 0.7})
-                axs[0][1].legend(loc="best")
-        else:
-            _draw_front(axs[0][0], pair.faulted, labels, "Pareto front", FAULTED)
+                    right.annotate("", xy=(f[0] * sx, f[1] * sy), xytext=(q[0] * sx, q[1] * sy),
+                                   arrowprops={"arrowstyle": "->", "color": FAULTED_2, "lw": 0.8, "alpha": 0.6})
+        handles, names = right.get_legend_handles_labels()
+        seen = dict(zip(names, handles))
+        right.legend(list(seen.values()), list(seen), loc="best", fontsize=7)
         for ax in axs[0]:
             _log_if_wide(ax)
         fig.tight_layout()

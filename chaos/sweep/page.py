@@ -77,20 +77,23 @@ def rejected_table(a: Analysis) -> Table:
 
 
 def falls_table(a: Analysis) -> list[tuple[str, Table]]:
-    """Per pair with a fault-free front: each quiet-day front configuration, where it lands under faults."""
+    """Per pair with a fault-free front: every point of a quiet-day front configuration, where it lands
+    under its faults and whether it stays on the front of its fault setting."""
     out = []
     for pair in a.fronts:
         if pair.quiet is None:
             continue
         mx, my = METRICS[pair.x], METRICS[pair.y]
         rows, bad = [], []
-        for i in pair.quiet.on:
-            c = a.config(i)
-            fx, fy = pair.falls.get(i, (None, None))
-            stays = i in pair.faulted.on
-            rows.append([c.label, mx.format(pair.quiet.points[i][0]), mx.format(pair.faulted.points[i][0]),
-                         f"x{fx:.2f}" if fx is not None else "n/a", my.format(pair.quiet.points[i][1]),
-                         my.format(pair.faulted.points[i][1]), f"x{fy:.2f}" if fy is not None else "n/a",
+        for c in a.configs:
+            if c.index not in pair.rep or not pair.on_quiet(c.index):
+                continue
+            q = pair.quiet.points[pair.rep[c.index]]
+            f = (c.mean.get(pair.x), c.mean.get(pair.y))
+            fx, fy = pair.falls.get(c.index, (None, None))
+            stays = pair.on_faulted(c.index)
+            rows.append([c.label, mx.format(q[0]), mx.format(f[0]), f"x{fx:.2f}" if fx is not None else "n/a",
+                         my.format(q[1]), my.format(f[1]), f"x{fy:.2f}" if fy is not None else "n/a",
                          "stays on the front" if stays else "falls off the front"])
             bad.append(not stays)
         header = ["configuration", f"{mx.label} quiet", "under faults", "x", f"{my.label} quiet", "under faults",
@@ -139,7 +142,7 @@ def write_page(a: Analysis, out: Path) -> PageFiles:
             figures[name] = path
             captions[name] = (f"Resilience curves along {axis} (seed means; 'none' is the fault-free twin); "
                               f"a red ring marks the first cliff.")
-    front_on = set(a.fronts[0].faulted.on) if a.fronts else set()
+    front_on = {c.index for c in a.configs if a.fronts and a.fronts[0].on_faulted(c.index)}
     ctx = {
         "a": a, "findings": findings(a), "rec": a.recommendation, "rec_lines": a.recommendation.lines(),
         "shortlist": recommendation_table(a), "rejected": rejected_table(a), "points": points_table(a, front_on),

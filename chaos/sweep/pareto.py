@@ -43,44 +43,52 @@ def pareto_front(points: Sequence[tuple[float | None, float | None]],
 
 @dataclass
 class Front:
-    """One metric pair's front over the valid configurations: `on` holds config indices."""
+    """One metric pair's front over some configurations: `points` by config index, `on` the front.
+    `condition` names the fault setting the points share ("faults[0].target.value=2"), "" for none."""
 
     x: str
     y: str
     scope: str                              # "faulted" or "fault-free"
     points: dict[int, tuple[float | None, float | None]]
     on: list[int]
+    condition: str = ""
 
 
 @dataclass
 class FrontPair:
-    """The pair's front on the faulted runs and (with faults) on the fault-free twins; per configuration
-    how much worse it gets under faults (x and y as faulted / fault-free ratios)."""
+    """The pair's fronts under faults — one per value of the swept fault fields, since a configuration
+    competes with the others under the same faults — and (with faults) the fault-free front, on one
+    point per configuration (`rep`: point -> the point standing for its configuration on the quiet day;
+    the fault-free twin is the same whatever the fault's intensity). `falls`: per point, x and y as
+    faulted / fault-free ratios."""
 
     x: str
     y: str
-    faulted: Front
+    faulted: list[Front]
     quiet: Front | None
+    rep: dict[int, int] = field(default_factory=dict)
     falls: dict[int, tuple[float | None, float | None]] = field(default_factory=dict)
 
+    def on_faulted(self, i: int) -> bool:
+        """Point `i` is on the front of its own fault setting."""
+        return any(i in f.on for f in self.faulted)
+
+    def on_quiet(self, i: int) -> bool:
+        return self.quiet is not None and self.rep.get(i, i) in self.quiet.on
+
     def collapsed(self) -> list[int]:
-        """Configurations on the fault-free front that are not on the faulted one, worst fall first."""
+        """Points whose configuration is on the fault-free front but that are off the front under their
+        faults, worst fall first."""
         if self.quiet is None:
             return []
-        gone = [i for i in self.quiet.on if i not in self.faulted.on]
-        return sorted(gone, key=lambda i: -(_badness(self.falls.get(i), self.x, self.y)))
+        gone = [i for i in self.rep if self.on_quiet(i) and not self.on_faulted(i)]
+        return sorted(gone, key=lambda i: (-_badness(self.falls.get(i)), i))
 
 
-def _badness(fall: tuple[float | None, float | None] | None, x: str, y: str) -> float:
+def _badness(fall: tuple[float | None, float | None] | None) -> float:
     if fall is None:
         return 0.0
-    total = 0.0
-    for ratio, name in zip(fall, (x, y)):
-        if ratio is None or ratio <= 0:
-            total += 10.0
-            continue
-        total += abs(math.log(ratio))
-    return total
+    return sum(10.0 if r is None or r <= 0 else abs(math.log(r)) for r in fall)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -89,21 +97,37 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
-def fronts(configs: Sequence[Config], pairs: Sequence[tuple[str, str]]) -> list[FrontPair]:
-    """A FrontPair per metric pair over the valid configurations (seed means)."""
+def _front(x: str, y: str, scope: str, pts: dict[int, tuple], condition: str = "") -> Front:
+    idx = list(pts)
+    on = pareto_front([pts[k] for k in idx], (METRICS[x].better, METRICS[y].better))
+    return Front(x, y, scope, pts, [idx[i] for i in on], condition)
+
+
+def fronts(configs: Sequence[Config], pairs: Sequence[tuple[str, str]],
+           fault_axes: Sequence[str] = ()) -> list[FrontPair]:
+    """A FrontPair per metric pair over the valid configurations (seed means); `fault_axes` are the
+    swept fields of faults (one faulted front per combination of their values)."""
+    from chaos.sweep.configs import short
+
     valid = [c for c in configs if c.valid]
+    by_fault: dict[str, list[Config]] = {}
+    by_config: dict[str, list[Config]] = {}
+    for c in valid:
+        cond = ", ".join(f"{a}={short(c.values.get(a))}" for a in fault_axes)
+        by_fault.setdefault(cond, []).append(c)
+        by_config.setdefault(repr([(k, v) for k, v in c.values.items() if k not in fault_axes]), []).append(c)
+    rep = {c.index: members[0].index for members in by_config.values() for c in members}
     out = []
     for x, y in pairs:
-        better = (METRICS[x].better, METRICS[y].better)
-        pts = {c.index: (c.mean.get(x), c.mean.get(y)) for c in valid}
-        idx = list(pts)
-        faulted = Front(x, y, "faulted", pts, [idx[i] for i in pareto_front([pts[k] for k in idx], better)])
+        faulted = [_front(x, y, "faulted", {c.index: (c.mean.get(x), c.mean.get(y)) for c in members}, cond)
+                   for cond, members in by_fault.items()]
         quiet = None
         falls: dict[int, tuple[float | None, float | None]] = {}
         bx, by = f"baseline_{x}", f"baseline_{y}"
         if any(bx in c.mean and by in c.mean for c in valid):
-            qpts = {c.index: (c.mean.get(bx), c.mean.get(by)) for c in valid}
-            quiet = Front(x, y, "fault-free", qpts, [idx[i] for i in pareto_front([qpts[k] for k in idx], better)])
-            falls = {k: (_ratio(pts[k][0], qpts[k][0]), _ratio(pts[k][1], qpts[k][1])) for k in idx}
-        out.append(FrontPair(x, y, faulted, quiet, falls))
+            quiet = _front(x, y, "fault-free", {members[0].index: (members[0].mean.get(bx), members[0].mean.get(by))
+                                                for members in by_config.values()})
+            falls = {c.index: (_ratio(c.mean.get(x), c.mean.get(bx)), _ratio(c.mean.get(y), c.mean.get(by)))
+                     for c in valid}
+        out.append(FrontPair(x, y, faulted, quiet, rep if quiet is not None else {}, falls))
     return out

@@ -38,3 +38,26 @@ def test_front_of_a_known_set():
 
 def test_missing_values_are_never_on_the_front():
     assert pareto_front([(None, 10.0), (1.0, float("nan")), (2.0, 1.0)]) == [2]
+
+
+def _config(i, tp, crashes, ttft, tput, base_ttft, base_tput):
+    from chaos.sweep.configs import Config
+    c = Config(index=i, values={"deployment.tp": tp, "faults[0].target.value": crashes}, gpus=16, seeds=[1],
+               ok_seeds=[1], errors=[], verdicts={1: "held"}, deviations={})
+    c.mean = {"ttft_p99": ttft, "throughput_per_gpu": tput, "baseline_ttft_p99": base_ttft,
+              "baseline_throughput_per_gpu": base_tput}
+    return c
+
+
+def test_fronts_under_faults_per_fault_setting_and_the_collapse():
+    from chaos.sweep.pareto import fronts
+    # TP8 is the quiet-day winner (lowest TTFT at the same throughput) but collapses with one crash
+    configs = [_config(0, 4, 1, 1.2, 130.0, 1.0, 135.0), _config(1, 4, 2, 1.5, 128.0, 1.0, 135.0),
+               _config(2, 8, 1, 9.0, 120.0, 0.8, 135.0), _config(3, 8, 2, 9.5, 45.0, 0.8, 135.0)]
+    pair, = fronts(configs, [("ttft_p99", "throughput_per_gpu")], ["faults[0].target.value"])
+    assert pair.quiet.on == [2]                       # one quiet point per TP shape: the twin is the same
+    assert pair.rep == {0: 0, 1: 0, 2: 2, 3: 2}
+    assert [(f.condition, f.on) for f in pair.faulted] == [("faults[0].target.value=1", [0]),
+                                                           ("faults[0].target.value=2", [1])]
+    assert pair.collapsed() == [3, 2]                 # off the front under both settings, the worse fall first
+    assert pair.falls[2] == (9.0 / 0.8, 120.0 / 135.0)
