@@ -57,5 +57,6 @@ def analyze(results: SweepResults, front_pairs: Sequence[tuple[str, str]] | None
     budget = spec.budget.gpus if spec.budget is not None else None
     return Analysis(name=spec.name, description=spec.description.strip(), axes=axes, seeds=list(sweep.seeds),
                     grid_size=sweep.grid_size, filtered_out=sweep.filtered_out, configs=configs,
-                    fronts=fronts(configs, pairs, intensity_axes(axes)), curves=curves(configs, specs, axes, spec.analysis.cliff),
+                    fronts=fronts(configs, pairs, intensity_axes(axes)),
+                    curves=curves(configs, specs, axes, spec.analysis.cliff),
                     recommendation=recommend(configs, spec.slo, budget, condition_axes(spec, axes)))

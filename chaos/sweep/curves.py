@@ -95,7 +95,8 @@ class Curve:
             else:
                 change = "n/a"
             return (f"{m.label}: no cliff along {name} from {_x(self.xs[0])} to {_x(self.xs[-1])} "
-                    f"(worsens {change} in all, no step at least x{self.rule.factor:g} and far steeper than the ones before)")
+                    f"(worsens {change} in all, no step at least x{self.rule.factor:g} and far steeper than "
+                    f"the ones before)")
         c = self.cliffs[0]
         factor = "to no value" if math.isinf(c.factor) else f"x{c.factor:.2g}"
         before = ("fine without the fault" if self.xs[c.index - 1] == NO_FAULT

@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from chaos.cli import app
-from chaos.sweep import Sweep
 from chaos.sweep.recommend import recommend
 from chaos.sweep.configs import Config
 
@@ -121,3 +120,11 @@ def test_page_renders_in_headless_chromium(first_run, tmp_path):
     assert messages == []
     for text in ("Recommendation", "Every configuration", "invalid"):
         assert text in dom
+
+
+def test_ray_executor_without_ray_says_how_to_install(monkeypatch):
+    from chaos.errors import InputError
+    from chaos.sweep.executors import RayExecutor
+    monkeypatch.setitem(sys.modules, "ray", None)     # `import ray` raises ImportError
+    with pytest.raises(InputError, match=r"pip install 'fleetchaos\[ray\]'"):
+        RayExecutor()
