@@ -5,6 +5,7 @@ file:line:column (exit 2), like a bad scenario.
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,7 @@ def load_base(spec: SweepFile, positions: PositionMap, source: str) -> tuple[dic
     if not p.is_file():
         raise SweepError(f"base scenario {spec.base!r} not found (looked for {p})", field="base",
                          **at(positions, ("base",), source))
-    shown = str(p)
+    shown = _display(p)
     try:
         data, base_positions = load_yaml(p.read_text(encoding="utf-8"), shown)
     except InputError as err:
@@ -132,6 +133,15 @@ def load_base(spec: SweepFile, positions: PositionMap, source: str) -> tuple[dic
         raise SweepError(f"cannot read base scenario {shown!r}: {exc}", field="base",
                          **at(positions, ("base",), source)) from None
     return data, base_positions, shown, p.parent
+
+
+def _display(p: Path) -> str:
+    """`p` without `..` steps, relative to the working directory when it lies below it (errors stay short)."""
+    norm = Path(os.path.normpath(p.absolute()))
+    try:
+        return str(norm.relative_to(Path.cwd()))
+    except ValueError:
+        return str(norm)
 
 
 def constraint_names_error(spec: SweepFile, known: Any) -> tuple[int, str] | None:
