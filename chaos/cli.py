@@ -326,3 +326,6 @@ def _register_commands() -> None:
 
 
 _register_commands()
+
+# export-trace, verify and serve live in their own module; importing it registers them on `app`.
+from chaos import cli_interop  # noqa: E402,F401
