@@ -211,6 +211,12 @@ class _Fields:
             raise self.error(key, expected_one_of(raw, choices))
         return raw
 
+    def boolean(self, key: str, default: Any = _REQUIRED) -> bool:
+        raw = self._raw(key, default)
+        if not isinstance(raw, bool):
+            raise self.error(key, f"expected true or false but got {raw!r}")
+        return raw
+
     def done(self) -> None:
         for key in self.body:
             if key not in self.used:
@@ -271,6 +277,7 @@ def _model(name: str, f: _Fields) -> ModelSpec:
         attention=attention,
         kv_lora_rank=f.integer("kv_lora_rank", **mla),
         qk_rope_head_dim=f.integer("qk_rope_head_dim", **mla),
+        tie_word_embeddings=f.boolean("tie_word_embeddings", False),
         source=f.text("source"),
     )
     if spec.n_active_params > spec.n_params:

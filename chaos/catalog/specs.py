@@ -47,12 +47,23 @@ class ModelSpec:
     attention: str = "gqa"
     kv_lora_rank: int = 0
     qk_rope_head_dim: int = 0
+    tie_word_embeddings: bool = False
     source: str = ""
 
     @property
     def is_moe(self) -> bool:
         """True when the model routes tokens to experts."""
         return self.n_experts > 0
+
+    @property
+    def embedding_params(self) -> float:
+        """Parameters of the input embedding table (vocab x hidden); a step reads only the rows it uses."""
+        return float(self.vocab_size * self.hidden_size)
+
+    @property
+    def lm_head_params(self) -> float:
+        """Parameters of the LM head (vocab x hidden; the embedding table itself when tied)."""
+        return float(self.vocab_size * self.hidden_size)
 
     @property
     def n_moe_layers(self) -> int:

@@ -65,7 +65,9 @@ def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: C
     engine = scenario.engine
     for role, _, tp in pool_groups(scenario):
         try:
-            kv_capacity_tokens(model, gpu, tp, memory_fraction=engine.gpu_memory_utilization)
+            kv_capacity_tokens(model, gpu, tp, memory_fraction=engine.gpu_memory_utilization,
+                               max_num_batched_tokens=engine.max_num_batched_tokens,
+                               max_num_seqs=engine.max_num_seqs)
         except InputError as err:
             if role != "aggregated" and err.field in (None, "deployment.tp"):
                 err.field = f"deployment.{role}.tp"

@@ -83,8 +83,11 @@ class Fleet(Reconfiguration):
     # ---- construction ----------------------------------------------------------------------------
     def kv_capacity(self, tp: int) -> int:
         if tp not in self._capacity:
+            engine = self.engine_config
             self._capacity[tp] = kv_capacity_tokens(self.model, self.gpu, tp,
-                                                    memory_fraction=self.engine_config.gpu_memory_utilization)
+                                                    memory_fraction=engine.gpu_memory_utilization,
+                                                    max_num_batched_tokens=engine.max_num_batched_tokens,
+                                                    max_num_seqs=engine.max_num_seqs)
         return self._capacity[tp]
 
     def _cost(self, replica_id: str):
