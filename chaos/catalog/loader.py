@@ -16,17 +16,19 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
-from chaos.catalog.specs import GPUSpec, ModelSpec
+from chaos.catalog.backends import parse_backend
+from chaos.catalog.specs import BackendSpec, GPUSpec, ModelSpec
 from chaos.errors import CatalogError, UnitError, expected_one_of
 from chaos.units import parse_bandwidth, parse_bytes
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """GPU and model specs by lower-case name; `gpu()`/`model()` look up case-insensitively."""
+    """GPU, model and backend-profile specs by lower-case name; lookups are case-insensitive."""
 
     gpus: Mapping[str, GPUSpec] = field(default_factory=dict)
     models: Mapping[str, ModelSpec] = field(default_factory=dict)
+    backends: Mapping[str, BackendSpec] = field(default_factory=dict)
 
     def gpu(self, name: str, *, field: str | None = None) -> GPUSpec:
         """The GPU called `name`; CatalogError listing the known GPUs (with did-you-mean) otherwise."""
@@ -35,6 +37,10 @@ class Catalog:
     def model(self, name: str, *, field: str | None = None) -> ModelSpec:
         """The model called `name`; CatalogError listing the known models (with did-you-mean) otherwise."""
         return _lookup(self.models, name, "model", field)
+
+    def backend(self, name: str, *, field: str | None = None) -> BackendSpec:
+        """The backend profile called `name`; CatalogError listing the known ones otherwise."""
+        return _lookup(self.backends, name, "backend", field)
 
 
 def _lookup(table: Mapping[str, Any], name: str, kind: str, field: str | None) -> Any:
@@ -58,8 +64,8 @@ def load_catalog(extra_dirs: Sequence[str | Path] = ()) -> Catalog:
     """
     if isinstance(extra_dirs, (str, Path)):   # one directory passed bare, not in a list
         extra_dirs = [extra_dirs]
-    bundled_gpus, bundled_models = _bundled()
-    gpus, models = dict(bundled_gpus), dict(bundled_models)
+    bundled_gpus, bundled_models, bundled_backends = _bundled()
+    gpus, models, backends = dict(bundled_gpus), dict(bundled_models), dict(bundled_backends)
     for d in extra_dirs:
         path = Path(d)
         if path.is_dir():
@@ -69,27 +75,30 @@ def load_catalog(extra_dirs: Sequence[str | Path] = ()) -> Catalog:
         else:
             raise CatalogError(f"catalog directory {str(path)!r} does not exist", file=str(path))
         for f in files:
-            g, m = _load_file(f.read_text(encoding="utf-8"), str(f))
+            g, m, b = _load_file(f.read_text(encoding="utf-8"), str(f))
             gpus.update(g)
             models.update(m)
-    return Catalog(MappingProxyType(gpus), MappingProxyType(models))
+            backends.update(b)
+    return Catalog(MappingProxyType(gpus), MappingProxyType(models), MappingProxyType(backends))
 
 
 @functools.lru_cache(maxsize=1)
-def _bundled() -> tuple[dict[str, GPUSpec], dict[str, ModelSpec]]:
+def _bundled() -> tuple[dict[str, GPUSpec], dict[str, ModelSpec], dict[str, BackendSpec]]:
     gpus: dict[str, GPUSpec] = {}
     models: dict[str, ModelSpec] = {}
+    backends: dict[str, BackendSpec] = {}
     data = resources.files("chaos.catalog") / "data"
-    for name in ("gpus.yaml", "models.yaml"):
-        g, m = _load_file((data / name).read_text(encoding="utf-8"), f"chaos/catalog/data/{name}")
+    for name in ("gpus.yaml", "models.yaml", "backends.yaml"):
+        g, m, b = _load_file((data / name).read_text(encoding="utf-8"), f"chaos/catalog/data/{name}")
         gpus.update(g)
         models.update(m)
-    return gpus, models
+        backends.update(b)
+    return gpus, models, backends
 
 
 # ---------------------------------------------------------------------------------------- parsing
 
-def _load_file(text: str, file: str) -> tuple[dict[str, GPUSpec], dict[str, ModelSpec]]:
+def _load_file(text: str, file: str) -> tuple[dict[str, GPUSpec], dict[str, ModelSpec], dict[str, BackendSpec]]:
     """Parse one catalog file's text; `file` is only used in messages."""
     try:
         doc = yaml.safe_load(text)
@@ -101,17 +110,21 @@ def _load_file(text: str, file: str) -> tuple[dict[str, GPUSpec], dict[str, Mode
                            line=mark.line + 1 if mark else None,
                            column=mark.column + 1 if mark else None) from None
     if doc is None:
-        return {}, {}
+        return {}, {}, {}
     if not isinstance(doc, dict):
-        raise CatalogError(f"expected a mapping with gpus: and/or models: but got {type(doc).__name__}",
-                           file=file, line=1)
+        raise CatalogError(f"expected a mapping with gpus:, models: and/or backends: but got "
+                           f"{type(doc).__name__}", file=file, line=1)
     for key in doc:
-        if key not in ("gpus", "models"):
-            raise CatalogError(f"unknown top-level key: {expected_one_of(key, ('gpus', 'models'))}",
+        if key not in _SECTIONS:
+            raise CatalogError(f"unknown top-level key: {expected_one_of(key, _SECTIONS)}",
                                file=file, line=lines.of(key))
     gpus = {k: v for k, v in _entries(doc, "gpus", file, lines, _gpu)}
     models = {k: v for k, v in _entries(doc, "models", file, lines, _model)}
-    return gpus, models
+    backends = {k: v for k, v in _entries(doc, "backends", file, lines, parse_backend)}
+    return gpus, models, backends
+
+
+_SECTIONS = ("gpus", "models", "backends")
 
 
 def _entries(doc: dict, section: str, file: str, lines: "_Lines", build: Callable) -> list[tuple[str, Any]]:
@@ -216,6 +229,23 @@ class _Fields:
         if not isinstance(raw, bool):
             raise self.error(key, f"expected true or false but got {raw!r}")
         return raw
+
+    def mapping(self, key: str) -> dict:
+        raw = self._raw(key, _REQUIRED)
+        if not isinstance(raw, dict):
+            raise self.error(key, f"expected a mapping but got {raw!r}")
+        return raw
+
+    def strings(self, key: str) -> list[str]:
+        raw = self._raw(key, [])
+        if not isinstance(raw, list) or any(not isinstance(v, str) for v in raw):
+            raise self.error(key, f"expected a list of strings but got {raw!r}")
+        return raw
+
+    def nested_error(self, path: tuple, message: str) -> CatalogError:
+        """An error at a key below this entry (path of keys), with the deepest line found."""
+        return CatalogError(message, field=".".join([self.where, *map(str, path)]), file=self.file,
+                            line=self.lines.of(*self.path, *path) or self.lines.of(*self.path))
 
     def done(self) -> None:
         for key in self.body:

@@ -79,3 +79,33 @@ class ModelSpec:
     def routed_expert_bytes(self) -> float:
         """Bytes of all routed experts in all MoE layers (the part a small batch does not read)."""
         return self.n_moe_layers * self.n_experts * self.expert_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSpec:
+    """A backend's scheduler defaults and behaviour, as it documents them (catalog `scheduler:`)."""
+
+    chunked_prefill: bool
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    block_size: int
+    prefix_cache: str          # hashed_blocks | radix_lru | none
+    preemption: str            # recompute | swap | none
+    mixing: str                # decode_first | prefill_first
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """One inference engine: its efficiency factors (chaos.perf.Efficiency field -> value), the source of
+    each group of factors, its scheduler, and the published measurements it was calibrated against."""
+
+    name: str
+    efficiency: tuple[tuple[str, float], ...]
+    sources: tuple[tuple[str, str], ...]
+    scheduler: SchedulerSpec
+    calibration: tuple[str, ...] = ()
+
+    def factors(self) -> dict[str, float]:
+        """{Efficiency field: value}."""
+        return dict(self.efficiency)

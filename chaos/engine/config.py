@@ -11,6 +11,9 @@ class EngineConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    backend: str = Field("vllm", description="backend profile (catalog `backends:`): vllm, sglang, trtllm or "
+                                             "a user profile; it supplies efficiency factors and the defaults "
+                                             "of the scheduler fields below that the scenario leaves unset")
     max_num_seqs: int = Field(256, ge=1, description="sequences in one batch (running = prefilling + decoding)")
     max_num_batched_tokens: int = Field(8192, ge=1, description="token budget of one iteration")
     block_size: int = Field(16, ge=1, description="tokens per KV block")

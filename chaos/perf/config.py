@@ -1,35 +1,52 @@
-"""The `efficiency:` YAML section (optional): overrides of the perf model's named efficiency factors."""
+"""The `efficiency:` YAML section (optional): overrides of single factors of the backend profile."""
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chaos.perf.efficiency import Efficiency
+from chaos.perf.efficiency import YAML_KEYS, Efficiency
 from chaos.units import parse_duration
 
-_DEFAULT = Efficiency()
+_DURATION_KEYS = ("overhead", "overhead_prefill", "overhead_per_seq", "allreduce_latency", "moe_layer")
 
 
 class EfficiencyConfig(BaseModel):
-    """`efficiency: {mfu: 0.5, memory_efficiency: 0.8, allreduce_efficiency: 0.7, overhead: 3ms,
-    grouped_gemm_efficiency: 0.4, moe_layer: 0.45ms}`."""
+    """`efficiency: {mfu: 0.5, memory_efficiency: 0.8, overhead: 3ms, ...}`: each key set here replaces
+    that factor of the deployment's backend profile (engine.backend); unset keys keep the profile's."""
 
     model_config = ConfigDict(extra="forbid")
 
-    mfu: float = Field(_DEFAULT.mfu, gt=0, le=1)
-    memory_efficiency: float = Field(_DEFAULT.memory_efficiency, gt=0, le=1)
-    allreduce_efficiency: float = Field(_DEFAULT.allreduce_efficiency, gt=0, le=1)
-    overhead: float = Field(_DEFAULT.overhead_s, ge=0, description="seconds per engine iteration")
-    grouped_gemm_efficiency: float = Field(_DEFAULT.grouped_gemm_efficiency, gt=0, le=1,
-                                           description="HBM efficiency of MoE grouped expert GEMMs")
-    moe_layer: float = Field(_DEFAULT.moe_layer_s, ge=0, description="latency floor per MoE layer, seconds")
+    mfu: Optional[float] = Field(None, gt=0, le=1, description="peak GEMM fraction of tensor-core FLOP/s")
+    gemm_half_tokens: Optional[float] = Field(None, ge=0, description="tokens at which GEMMs reach half of mfu")
+    attention_prefill_efficiency: Optional[float] = Field(None, gt=0, le=1)
+    attention_decode_efficiency: Optional[float] = Field(None, gt=0, le=1)
+    memory_efficiency: Optional[float] = Field(None, gt=0, le=1, description="fraction of HBM bandwidth")
+    grouped_gemm_efficiency: Optional[float] = Field(None, gt=0, le=1,
+                                                     description="HBM efficiency of MoE grouped expert GEMMs")
+    allreduce_efficiency: Optional[float] = Field(None, gt=0, le=1, description="fraction of link bandwidth")
+    allreduce_latency: Optional[float] = Field(None, ge=0, description="seconds per all-reduce call")
+    overhead: Optional[float] = Field(None, ge=0, description="seconds per pure-decode iteration")
+    overhead_prefill: Optional[float] = Field(None, ge=0, description="seconds per iteration with a prompt chunk")
+    overhead_per_seq: Optional[float] = Field(None, ge=0, description="seconds per scheduled sequence")
+    moe_layer: Optional[float] = Field(None, ge=0, description="latency floor per MoE layer, seconds")
 
-    @field_validator("overhead", "moe_layer", mode="before")
+    @field_validator(*_DURATION_KEYS, mode="before")
     @classmethod
-    def _duration(cls, value: object) -> float:
-        return parse_duration(value)
+    def _duration(cls, value: object) -> object:
+        return None if value is None else parse_duration(value)
 
-    def to_efficiency(self) -> Efficiency:
-        """The frozen dataclass the perf model uses."""
-        return Efficiency(mfu=self.mfu, memory_efficiency=self.memory_efficiency,
-                          allreduce_efficiency=self.allreduce_efficiency, overhead_s=self.overhead,
-                          grouped_gemm_efficiency=self.grouped_gemm_efficiency, moe_layer_s=self.moe_layer)
+    def overrides(self) -> dict[str, float]:
+        """{Efficiency field: value} of the keys the scenario set."""
+        by_key = {key: name for name, key in YAML_KEYS.items()}
+        return {by_key[k]: v for k, v in self.model_dump().items() if v is not None}
+
+    def to_efficiency(self, base: Efficiency | None = None) -> Efficiency:
+        """`base` (the backend profile's factors; the generic roofline when None) with these overrides.
+        An overhead set alone moves overhead_prefill with it unless that is set too."""
+        base = Efficiency() if base is None else base
+        changes = self.overrides()
+        if "overhead_s" in changes and "overhead_prefill_s" not in changes:
+            changes["overhead_prefill_s"] = max(base.overhead_prefill_s, changes["overhead_s"])
+        return replace(base, **changes)

@@ -51,7 +51,8 @@ class Fleet(Reconfiguration):
 
     def __init__(self, env: simpy.Environment, *, model: ModelSpec, gpu: GPUSpec, fabric: Fabric,
                  placements: Sequence[Placement], engine: EngineConfig, on_event: Callable,
-                 kv_replication: bool = False, efficiency: Efficiency | None = None) -> None:
+                 kv_replication: bool = False, efficiency: Efficiency | None = None,
+                 latency_source: dict | None = None) -> None:
         self.env = env
         self.model = model
         self.gpu = gpu
@@ -61,6 +62,8 @@ class Fleet(Reconfiguration):
         self.on_event = on_event
         self.kv_replication = kv_replication
         self.efficiency = efficiency
+        self.latency_source = latency_source or {"source": "roofline", "efficiency": (
+            efficiency or Efficiency()).to_dict()}   # what the journal records (DESIGN principle 9)
         self.placements: dict[str, Placement] = {p.replica_id: p for p in placements}
         self.replicas: dict[str, Replica] = {}
         self.state: dict[str, ReplicaState] = {}

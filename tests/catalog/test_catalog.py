@@ -163,7 +163,7 @@ _BAD = [
     ("unknown-top-level", _GOOD_GPU + "gpu_list: []\n", ["unknown top-level key", "did you mean gpus?"]),
     ("malformed-yaml", "gpus:\n  a: [1, 2\n", ["malformed YAML"]),
     ("entry-not-mapping", "gpus:\n  a: 3\n", ["gpus.a", "expected a mapping of fields"]),
-    ("not-a-mapping", "- 1\n- 2\n", ["expected a mapping with gpus: and/or models:"]),
+    ("not-a-mapping", "- 1\n- 2\n", ["expected a mapping with gpus:, models: and/or backends:"]),
     ("model-bad-attention", "models:\n  m: {n_layers: 2, hidden_size: 64, n_heads: 2, n_kv_heads: 2, head_dim: 32,"
      " ffn_size: 128, vocab_size: 100, n_params: 1e6, n_active_params: 1e6, attention: mha, source: x}\n",
      ["models.m.attention", "expected one of gqa, mla but got 'mha'"]),
