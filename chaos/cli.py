@@ -298,6 +298,15 @@ def list_(what: ListWhat = typer.Argument(..., help="gpus, models, routers, faul
     console.print(table)
 
 
+def _register_commands() -> None:
+    """Commands that live in their own modules (one concern each)."""
+    from chaos.cli_estimate import register as register_estimate
+    register_estimate(app, user_errors)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -82,7 +82,8 @@ class Scheduler:
                     st = Stretch(D, k, n, lat, stretch_times(self._t, lat))
                     self._stretch = st
                     return st
-        latency = float(self.cost.iteration_time(n, self._ctxbase_sum + n * D, p_tokens, attn, kv_read))
+        latency = float(self.cost.iteration_time(n, self._ctxbase_sum + n * D, p_tokens, attn, kv_read,
+                                                 len(chunks)))
         return latency, chunks, n
 
     def _end_step(self, t: float, latency: float, chunks: list[tuple[Request, int]], n_dec: int) -> None:

@@ -19,7 +19,7 @@ class FakeCost:
     """latency = 5ms + 20us*n_decode + 1e-8*decode_ctx_sum + 60us*prefill_tokens + 1e-9*prefill_attn_ctx."""
 
     def iteration_time(self, n_decode, decode_ctx_sum, prefill_tokens, prefill_attn_ctx=0.0,
-                       prefill_kv_read=0.0):
+                       prefill_kv_read=0.0, prefill_seqs=None):
         return (BASE_S + PER_DECODE_S * n_decode + PER_CTX_S * decode_ctx_sum
                 + PER_PREFILL_S * prefill_tokens + PER_ATTN_S * prefill_attn_ctx)
 
