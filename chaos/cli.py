@@ -300,8 +300,10 @@ def list_(what: ListWhat = typer.Argument(..., help="gpus, models, routers, faul
 
 def _register_commands() -> None:
     """Commands that live in their own modules (one concern each)."""
+    from chaos.cli_calibrate import register as register_calibrate
     from chaos.cli_estimate import register as register_estimate
     register_estimate(app, user_errors)
+    register_calibrate(app, user_errors)
 
 
 _register_commands()
