@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional
+from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chaos.perf.efficiency import YAML_KEYS, Efficiency
 from chaos.units import parse_duration
@@ -50,3 +50,31 @@ class EfficiencyConfig(BaseModel):
         if "overhead_s" in changes and "overhead_prefill_s" not in changes:
             changes["overhead_prefill_s"] = max(base.overhead_prefill_s, changes["overhead_s"])
         return replace(base, **changes)
+
+
+class LatencyConfig(BaseModel):
+    """`latency:` where iteration latencies come from: `{source: roofline}` (default: the backend
+    profile's roofline), `{table: measured.csv}` (chaos.perf.sources), or `{source: aiconfigurator,
+    fallback: roofline}` (not available yet: refused unless the fallback is given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["roofline", "table", "aiconfigurator"] = "roofline"
+    table: Optional[str] = Field(None, description="CSV of measured iteration latencies: tokens,context,latency_ms")
+    fallback: Optional[Literal["roofline"]] = Field(None, description="use the roofline where the source "
+                                                                      "cannot serve, with a warning")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _table_implies_source(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("table") is not None and "source" not in data:
+            data = {**data, "source": "table"}
+        return data
+
+    @model_validator(mode="after")
+    def _table_needs_a_file(self) -> "LatencyConfig":
+        if self.source == "table" and not self.table:
+            raise ValueError("source table needs table: path/to/measured.csv")
+        if self.source != "table" and self.table:
+            raise ValueError(f"table: is only used with source: table, not source: {self.source}")
+        return self

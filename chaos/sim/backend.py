@@ -9,11 +9,13 @@ Behaviours the engine does not implement yet are listed as approximations in the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from chaos.catalog import BackendSpec, Catalog
 from chaos.engine.config import EngineConfig
 from chaos.errors import InputError
-from chaos.perf import Efficiency
+from chaos.perf import Efficiency, PerfModel
+from chaos.perf.sources import TableCost, check_aiconfigurator, load_latency_table
 
 # Engine fields a profile may default, and how a SchedulerSpec value maps onto them.
 _ENGINE_DEFAULTS = ("chunked_prefill", "max_num_batched_tokens", "max_num_seqs", "block_size", "prefix_cache")
@@ -25,12 +27,13 @@ ENGINE_MIXING = "decode_first"
 
 @dataclass(frozen=True)
 class BackendSetup:
-    """What one run takes from its backend profile."""
+    """What one run takes from its backend profile and `latency:` section."""
 
     backend: BackendSpec
     efficiency: Efficiency
     engine: EngineConfig
     latency: dict = field(default_factory=dict)      # the journal's record of the latency source
+    wrap_cost: Callable[[PerfModel], object] = lambda perf: perf   # roofline -> the run's IterationCost
 
 
 def efficiency_of(backend: BackendSpec) -> Efficiency:
@@ -91,4 +94,24 @@ def setup_backend(scenario, catalog: Catalog) -> BackendSetup:
         "scheduler": {**scheduler_behaviour(backend), "source": backend.scheduler.source,
                       "approximations": approximations(backend)},
     }
-    return BackendSetup(backend, efficiency, engine_with_defaults(engine, backend), latency)
+    wrap = _latency_source(scenario, latency)
+    return BackendSetup(backend, efficiency, engine_with_defaults(engine, backend), latency, wrap)
+
+
+def _latency_source(scenario, latency: dict) -> Callable[[PerfModel], object]:
+    """The scenario's `latency:` choice as a wrapper around the roofline; updates the journal record."""
+    cfg = getattr(scenario, "latency", None)
+    if cfg is None or cfg.source == "roofline":
+        return lambda perf: perf
+    if cfg.source == "aiconfigurator":
+        latency["warnings"] = [check_aiconfigurator(cfg.fallback)]
+        return lambda perf: perf
+    table = load_latency_table(scenario.resolve_path(cfg.table))
+    latency.update(source="table", table=table.path, roofline_backend=latency.get("backend"),
+                   extrapolation="outside the table's grid: the backend profile's roofline scaled to meet the "
+                                 "table at its edge",
+                   grid={"tokens": [float(table.tokens[0]), float(table.tokens[-1])],
+                         "context": [float(table.context[0]), float(table.context[-1])]})
+    if table.adjusted:
+        latency["warnings"] = [f"{table.adjusted} table values raised to make latency monotone in tokens and context"]
+    return lambda perf: TableCost(table, perf, perf.slowdown)

@@ -52,7 +52,7 @@ class Fleet(Reconfiguration):
     def __init__(self, env: simpy.Environment, *, model: ModelSpec, gpu: GPUSpec, fabric: Fabric,
                  placements: Sequence[Placement], engine: EngineConfig, on_event: Callable,
                  kv_replication: bool = False, efficiency: Efficiency | None = None,
-                 latency_source: dict | None = None) -> None:
+                 latency_source: dict | None = None, wrap_cost: Callable | None = None) -> None:
         self.env = env
         self.model = model
         self.gpu = gpu
@@ -62,6 +62,7 @@ class Fleet(Reconfiguration):
         self.on_event = on_event
         self.kv_replication = kv_replication
         self.efficiency = efficiency
+        self.wrap_cost = wrap_cost or (lambda perf: perf)   # roofline -> the run's latency source
         self.latency_source = latency_source or {"source": "roofline", "efficiency": (
             efficiency or Efficiency()).to_dict()}   # what the journal records (DESIGN principle 9)
         self.placements: dict[str, Placement] = {p.replica_id: p for p in placements}
@@ -106,8 +107,9 @@ class Fleet(Reconfiguration):
             if peer is not None:
                 bandwidth, _ = self.live.kv_path(p, self.state[peer].placement)
                 replication = bandwidth / min(p.tp, self.state[peer].placement.tp) if bandwidth > 0 else None
-        return build_perf_model(self.model, self.gpu, p.tp, link_Bps, latency_s, efficiency=self.efficiency,
-                                slowdown=slowdown, kv_replication_Bps=replication)
+        return self.wrap_cost(build_perf_model(self.model, self.gpu, p.tp, link_Bps, latency_s,
+                                               efficiency=self.efficiency, slowdown=slowdown,
+                                               kv_replication_Bps=replication))
 
     def _start_engine(self, p: Placement, role: str) -> Replica:
         """A fresh engine on placement `p` serving `role`, added to that pool."""
