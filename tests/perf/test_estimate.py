@@ -108,3 +108,22 @@ def test_bad_combinations_exit_2(args, fragment):
     res = runner.invoke(app, ["estimate", *[x for pair in flags.items() for x in pair]])
     assert res.exit_code == 2, res.output
     assert fragment in res.output
+
+
+def test_backend_front_example_orders_the_fronts():
+    """examples/backend_front.py: the lower-overhead backends dominate vLLM at every batch; each front
+    trades per-user speed for per-GPU throughput as the batch grows."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "examples" / "backend_front.py"
+    spec = importlib.util.spec_from_file_location("backend_front", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fronts = module.front()
+    for points in fronts.values():
+        gpu = [p[1] for p in points]
+        user = [p[2] for p in points]
+        assert gpu == sorted(gpu) and user == sorted(user, reverse=True)
+    for (_, v_gpu, v_user), (_, s_gpu, s_user), (_, t_gpu, t_user) in zip(*fronts.values()):
+        assert v_gpu < s_gpu < t_gpu and v_user < s_user < t_user
