@@ -245,6 +245,7 @@ def schema() -> None:
 class ListWhat(str, Enum):
     gpus = "gpus"
     models = "models"
+    backends = "backends"
     routers = "routers"
     faults = "faults"
     controllers = "controllers"
@@ -263,9 +264,9 @@ def _registry(what: "ListWhat"):
 
 @app.command("list")
 @user_errors
-def list_(what: ListWhat = typer.Argument(..., help="gpus, models, routers, faults or controllers"),
+def list_(what: ListWhat = typer.Argument(..., help="gpus, models, backends, routers, faults or controllers"),
           catalog: List[Path] = typer.Option([], "--catalog", help="extra catalog folder (repeatable)")) -> None:
-    """Show the GPUs, models, router policies, fault types or controller policies that exist."""
+    """Show the GPUs, models, backend profiles, router policies, fault types or controller policies that exist."""
     from rich.console import Console
     from rich.table import Table
 
@@ -288,6 +289,18 @@ def list_(what: ListWhat = typer.Argument(..., help="gpus, models, routers, faul
         for g in cat.gpus.values():
             table.add_row(g.name, f"{g.bf16_flops / 1e12:.0f}", f"{g.fp8_flops / 1e12:.0f}", f"{g.hbm_bytes / 1e9:.0f}",
                           f"{g.hbm_Bps / 1e12:.2f}", f"{g.nvlink_Bps / 1e9:.0f}", f"{g.nic_Bps * 8 / 1e9:.0f}")
+    elif what is ListWhat.backends:
+        width = max((len(n) for n in cat.backends), default=7)
+        table.add_column("backend", no_wrap=True, min_width=width)
+        for col in ("mfu", "hbm", "decode", "prefill"):
+            table.add_column(col, justify="right", no_wrap=True)
+        table.add_column("scheduler", overflow="fold")
+        table.add_column("pubs", justify="right", no_wrap=True)
+        for b in cat.backends.values():
+            f, s = b.factors(), b.scheduler
+            table.add_row(b.name, f"{f['mfu']:.2f}", f"{f['memory_efficiency']:.2f}", f"{f['overhead_s'] * 1e3:.2f} ms",
+                          f"{f['overhead_prefill_s'] * 1e3:.2f} ms",
+                          f"{s.mixing}/{s.preemption}/{s.prefix_cache}/b{s.block_size}", str(len(b.calibration)))
     else:
         for col in ("model", "params", "active", "layers", "heads/kv", "experts", "attention", "weights GB"):
             table.add_column(col, justify="right" if col != "model" else "left", no_wrap=col == "model")

@@ -43,3 +43,10 @@ def test_unknown_backend_exits_2_with_line_and_choices(tmp_path):
     assert res.exit_code == 2
     assert "engine.backend" in res.output and "did you mean sglang" in res.output
     assert "typo.yaml:" in res.output
+
+
+def test_list_backends_shows_the_bundled_profiles():
+    res = runner.invoke(app, ["list", "backends"])
+    assert res.exit_code == 0
+    for name in ("vllm", "sglang", "trtllm"):
+        assert name in res.output
