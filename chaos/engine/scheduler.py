@@ -65,6 +65,8 @@ class Scheduler:
                     break
                 c = self._admit_prefill(r, budget, first=not p_tokens)
                 if c < 0:
+                    if self._reserved:             # blocks already held for them: they never wait for KV
+                        budget -= self._admit_reserved(D, budget, fresh)
                     break
                 if c == 0:                         # failed statically; next in line
                     continue
@@ -74,6 +76,8 @@ class Scheduler:
                 p_tokens += c
                 attn += c * p + c * (c + 1) / 2
                 kv_read += p
+        if self._prealloc:                     # blocks a preemption or a failed head left free
+            self._serve_prealloc()
         n = self._n_dec
         if not chunks:
             if not n:
@@ -104,6 +108,8 @@ class Scheduler:
             if r._engine is self and r._phase == PH_DECODE and r._d_enter == d:
                 self._stream(r, t)
         self._finish_due(t)
+        if self._prealloc:
+            self._serve_prealloc()
         for r, c in chunks:
             if r._engine is not self or r._phase != PH_PREFILL:
                 continue        # cancelled during this iteration (and maybe already prefilling elsewhere)
@@ -128,6 +134,8 @@ class Scheduler:
             self._itl_carry_s = 0.0
         self.itl.add_many(st.times if k == len(st.lat) else st.times[:k].copy(), gaps, st.n)
         self._finish_due(t)
+        if self._prealloc:
+            self._serve_prealloc()
 
     def _plan_k(self, D: int) -> int:
         """Iterations D.. that stay pure decode with the same batch: min(first finish, first block shortage)."""
@@ -232,6 +240,21 @@ class Scheduler:
         self._prefilling.append(r)
         return compute if not self._chunked else min(compute, budget)
 
+    def _admit_reserved(self, D: int, budget: int, fresh: list[Request]) -> int:
+        """Decode role, the queue head blocked on KV: admit the transferred requests behind it whose
+        blocks were reserved before the transfer (else they would hold blocks the head waits for, a
+        deadlock). Returns the budget used."""
+        used = 0
+        for r in [r for r in self._waiting if r._kv_ready and r.id in self._reserved]:
+            if len(self._running) >= self._max_seqs or budget - used < 1:
+                break
+            self._waiting.remove(r)
+            self._waiting.appendleft(r)
+            if self._admit_decode(r, D) == 1:
+                fresh.append(r)
+                used += 1
+        return used
+
     def _admit_decode(self, r: Request, D: int) -> int:
         """Decode role: give the head its transferred prompt's blocks and decode it from iteration D.
 
@@ -240,6 +263,9 @@ class Scheduler:
         ctx = r.input_tokens + r.generated - 1
         own = -(-ctx // bs)
         extra = 1 if own * bs == ctx else 0
+        held = self._reserved.pop(r.id, None)
+        if held is not None:                  # its blocks were reserved before the transfer
+            kv.give_back(held[1])
         if own + extra > kv.total_blocks:
             self._waiting.popleft()
             self._drop_unservable(r, f"context of {ctx + 1} tokens needs {own + extra} KV blocks, "
