@@ -1,9 +1,17 @@
 """The `engine:` section of a scenario: vLLM-style scheduler and KV-cache settings for every replica."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from chaos.units import parse_duration
+
+# Time a KV connector spends posting one transfer before bytes move (descriptor preparation and the
+# notification round): vLLM NixlConnector's decode-side "avg post duration" of 6.7 ms per transfer
+# (167 MB, 1,785 descriptors; vllm-project/vllm issue 50913, 3P1D on main) and 9.6 ms for 15.75 MB
+# transfers (vllm-project/vllm pull request 42703's log).
+KV_TRANSFER_SETUP_S = 6.7e-3
 
 
 class EngineConfig(BaseModel):
@@ -21,5 +29,8 @@ class EngineConfig(BaseModel):
     gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0, description="HBM fraction for weights + KV")
     chunked_prefill: bool = Field(
         True, description="split long prompts over iterations; False: a prompt runs whole in one iteration")
+    kv_transfer_setup: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = Field(
+        KV_TRANSFER_SETUP_S, description="disaggregated: per-transfer setup of the KV connector before "
+                                         "bytes move, seconds (default: vLLM NixlConnector's measured post time)")
     stepper: Literal["fast", "reference"] = Field(
         "fast", description="fast: decode stretches in one numpy call; reference: one event per iteration")

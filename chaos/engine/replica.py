@@ -8,9 +8,13 @@ Iteration (starts at the replica's own clock `_t`, iteration number D = iteratio
   2. the token budget left (max_num_batched_tokens - decoders) goes to prefill chunks: partial
      prefills first, then waiting requests FCFS while running < max_num_seqs and the whole prompt's
      blocks (minus prefix-cache hits) can be allocated; a blocked head blocks the queue;
-  3. at the iteration's end (time `_t + L`, L from the cost model): decoders that reached their
-     output length finish ("finished"), then prompts that completed emit their first token
-     ("first_token"; prefill role: then "prefill_done", KV held until `release`).
+  3. at the iteration's end (time `_t + L`, L from the cost model): decoders that joined from a
+     transferred or moved KV stream their token ("first_token", or "token" after a gap), decoders
+     that reached their output length finish ("finished"), then prompts that completed emit a token
+     ("first_token", or "token" after a preemption; prefill role: "prefill_done" instead, the KV held
+     until `release` - the client sees that token only when the decode replica streams it with the
+     token of its first iteration for the request, so disaggregated TTFT includes the KV transfer
+     and the decode-side wait).
 
 KV accounting: a sequence's context is the tokens in its KV (input + generated - 1 while decoding;
 `decode_ctx_sum` sums them). It holds its prompt's blocks (shared prefix-cache blocks + private ones)
@@ -70,6 +74,7 @@ from chaos.engine.itl import ITLArrays, ITLRecorder
 from chaos.engine.kv import KVBlockManager
 from chaos.engine.lifecycle import Lifecycle
 from chaos.engine.request import PH_NONE, PH_WAIT, QUEUED, Request
+from chaos.engine.reservation import Reservations
 from chaos.engine.scheduler import Scheduler
 from chaos.engine.stretch import Stretch
 from chaos.errors import SimulationError
@@ -77,10 +82,13 @@ from chaos.errors import SimulationError
 Role = Literal["aggregated", "prefill", "decode"]
 ROLES = ("aggregated", "prefill", "decode")
 EventCallback = Callable[[str, Request, float], None]
-"""on_event(kind, request, t): kind is first_token | prefill_done | finished | rejected | failed."""
+"""on_event(kind, request, t): kind is first_token | token | prefill_done | finished | rejected | failed.
+
+"token" is a token after a gap in the request's stream (re-prefill after a preemption, first decode
+iteration after a KV transfer or a move); `request.last_token_s` still holds the previous token's time."""
 
 
-class Replica(Scheduler, Lifecycle):
+class Replica(Scheduler, Lifecycle, Reservations):
     """One engine replica; `submit`/`submit_decode`/`release` change it, the properties are router views;
     crash/restart/stall/resume/cancel/set_kv_capacity/set_role (lifecycle.py) are for faults and control."""
 
@@ -110,6 +118,8 @@ class Replica(Scheduler, Lifecycle):
         self._running: list[Request] = []       # admission order; the tail is preempted first
         self._prefilling: list[Request] = []    # running requests still in prefill, admission order
         self._held: dict[int, Request] = {}     # prefill role: prompt done, KV awaiting transfer
+        self._prealloc: deque[Request] = deque()  # decode role: transfers waiting for KV (reservation.py)
+        self._reserved: dict[int, tuple[Request, int]] = {}  # decode role: request id -> (request, blocks)
         self._heap: list[tuple[int, int, Request]] = []  # (finish iteration, admission no, request)
         self._key_cnt = [0] * bs                # decoding sequences per block-boundary phase
         self._n_dec = 0
@@ -234,8 +244,13 @@ class Replica(Scheduler, Lifecycle):
         return ITLArrays(gaps_s=g, weights=w, t_s=t)
 
     def requests(self) -> list[Request]:
-        """Requests on this replica (queued, running, held), for inspection."""
+        """Requests on this replica (queued, running, held), for inspection; reservations for KV still
+        on a prefill replica are `reservations()`."""
         return list(self._waiting) + list(self._running) + list(self._held.values())
+
+    def reservations(self) -> list[Request]:
+        """Requests whose KV this decode replica has reserved or queued for, not yet handed over."""
+        return self._reservation_requests()
 
     # ---- the process ---------------------------------------------------------------------------------
     def _run(self, epoch: int):
@@ -266,13 +281,13 @@ class Replica(Scheduler, Lifecycle):
                 self.wakeups += 1
                 self._end_stretch(work)
             else:
-                latency, chunks, n_dec = work
+                latency, chunks, n_dec, fresh = work
                 t_end = self._t + latency
                 yield env.timeout(max(0.0, t_end - env.now))
                 if epoch != self._epoch:
                     return
                 self.wakeups += 1
-                self._end_step(t_end, latency, chunks, n_dec)
+                self._end_step(t_end, latency, chunks, n_dec, fresh)
 
     def _submit_decoding(self, r: Request) -> None:
         """Queue r to decode from its KV (input + generated tokens, at least one generated)."""
@@ -296,7 +311,8 @@ class Replica(Scheduler, Lifecycle):
         r.status = QUEUED
         r.replicas.append(self.replica_id)
         self._waiting.append(r)
-        self._poke(maybe_admissible=len(self._waiting) == 1)
+        # a request with reserved blocks is admitted past a head blocked on KV (scheduler._admit_reserved)
+        self._poke(maybe_admissible=len(self._waiting) == 1 or r.id in self._reserved)
 
     def _check_submittable(self, r: Request) -> None:
         if not self.alive:

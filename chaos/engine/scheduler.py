@@ -34,6 +34,7 @@ class Scheduler:
                     preempted = self._grow_with_preemption(D)
         budget = self._max_tokens - self._n_dec
         chunks: list[tuple[Request, int]] = []
+        fresh: list[Request] = []                 # decoders whose first token here follows a gap
         p_tokens = 0
         attn = 0.0
         kv_read = 0.0
@@ -56,12 +57,16 @@ class Scheduler:
                     admitted = self._admit_decode(r, D)
                     if admitted < 0:
                         break
+                    if admitted:
+                        fresh.append(r)
                     budget -= admitted
                     continue
                 if self._chunked and budget <= 0:
                     break
                 c = self._admit_prefill(r, budget, first=not p_tokens)
                 if c < 0:
+                    if self._reserved:             # blocks already held for them: they never wait for KV
+                        budget -= self._admit_reserved(D, budget, fresh)
                     break
                 if c == 0:                         # failed statically; next in line
                     continue
@@ -71,11 +76,14 @@ class Scheduler:
                 p_tokens += c
                 attn += c * p + c * (c + 1) / 2
                 kv_read += p
+        if self._prealloc:                     # blocks a preemption or a failed head left free
+            self._serve_prealloc()
         n = self._n_dec
         if not chunks:
             if not n:
                 return None
-            if self._fast and not preempted:   # a preempted head may be admitted next iteration
+            # a preempted head may be admitted next iteration; a fresh decoder's token is an event
+            if self._fast and not preempted and not fresh:
                 k = self._plan_k(D)
                 if k > 1:
                     lat = np.asarray(self.cost.decode_stretch(n, self._ctxbase_sum + n * D, k), dtype=float)
@@ -84,18 +92,25 @@ class Scheduler:
                     return st
         latency = float(self.cost.iteration_time(n, self._ctxbase_sum + n * D, p_tokens, attn, kv_read,
                                                  len(chunks)))
-        return latency, chunks, n
+        return latency, chunks, n, fresh
 
-    def _end_step(self, t: float, latency: float, chunks: list[tuple[Request, int]], n_dec: int) -> None:
+    def _end_step(self, t: float, latency: float, chunks: list[tuple[Request, int]], n_dec: int,
+                  fresh: list[Request]) -> None:
         self._t = t
+        d = self._D
         self._D += 1
         self._alloc_D = self._D - 1
         self.iterations += 1
         self._progress_s = t
-        if n_dec:
-            self.itl.add(t, latency + self._itl_carry_s, n_dec)
+        if n_dec > len(fresh):         # a fresh decoder's gap is not this iteration's latency: see _stream
+            self.itl.add(t, latency + self._itl_carry_s, n_dec - len(fresh))
         self._itl_carry_s = 0.0
+        for r in fresh:
+            if r._engine is self and r._phase == PH_DECODE and r._d_enter == d:
+                self._stream(r, t)
         self._finish_due(t)
+        if self._prealloc:
+            self._serve_prealloc()
         for r, c in chunks:
             if r._engine is not self or r._phase != PH_PREFILL:
                 continue        # cancelled during this iteration (and maybe already prefilling elsewhere)
@@ -120,6 +135,8 @@ class Scheduler:
             self._itl_carry_s = 0.0
         self.itl.add_many(st.times if k == len(st.lat) else st.times[:k].copy(), gaps, st.n)
         self._finish_due(t)
+        if self._prealloc:
+            self._serve_prealloc()
 
     def _plan_k(self, D: int) -> int:
         """Iterations D.. that stay pure decode with the same batch: min(first finish, first block shortage)."""
@@ -224,6 +241,21 @@ class Scheduler:
         self._prefilling.append(r)
         return compute if not self._chunked else min(compute, budget)
 
+    def _admit_reserved(self, D: int, budget: int, fresh: list[Request]) -> int:
+        """Decode role, the queue head blocked on KV: admit the transferred requests behind it whose
+        blocks were reserved before the transfer (else they would hold blocks the head waits for, a
+        deadlock). Returns the budget used."""
+        used = 0
+        for r in [r for r in self._waiting if r._kv_ready and r.id in self._reserved]:
+            if len(self._running) >= self._max_seqs or budget - used < 1:
+                break
+            self._waiting.remove(r)
+            self._waiting.appendleft(r)
+            if self._admit_decode(r, D) == 1:
+                fresh.append(r)
+                used += 1
+        return used
+
     def _admit_decode(self, r: Request, D: int) -> int:
         """Decode role: give the head its transferred prompt's blocks and decode it from iteration D.
 
@@ -232,6 +264,9 @@ class Scheduler:
         ctx = r.input_tokens + r.generated - 1
         own = -(-ctx // bs)
         extra = 1 if own * bs == ctx else 0
+        held = self._reserved.pop(r.id, None)
+        if held is not None:                  # its blocks were reserved before the transfer
+            kv.give_back(held[1])
         if own + extra > kv.total_blocks:
             self._waiting.popleft()
             self._drop_unservable(r, f"context of {ctx + 1} tokens needs {own + extra} KV blocks, "
@@ -262,20 +297,35 @@ class Scheduler:
         self._ctxbase_sum += r._ctxbase
         heapq.heappush(self._heap, (r._dfin, r._seq, r))
 
-    def _complete_prefill(self, r: Request, t: float) -> None:
-        """The iteration ending at t computed r's last prompt token: it emits a token."""
-        r.generated += 1
-        first = math.isnan(r.first_token_s)
-        if first:
+    def _stream(self, r: Request, t: float) -> None:
+        """r's token at t reaches its stream after a gap (its first token, or the first after a
+        preemption, a KV transfer or a move): "first_token" or "token", then last_token_s = t. Tokens
+        of an uninterrupted decode segment are not events: their gaps are the replica's ITL samples."""
+        if math.isnan(r.first_token_s):
             r.first_token_s = t
+            self.on_event("first_token", r, t)
+        else:
+            self.on_event("token", r, t)
+        r.last_token_s = t
+
+    def _last_end_s(self) -> float:
+        """End time of iteration D-1, the last one completed (also inside a synced decode stretch)."""
+        st = self._stretch
+        if st is not None and self._D > st.d0:
+            return float(st.times[self._D - st.d0 - 1])
+        return self._t
+
+    def _complete_prefill(self, r: Request, t: float) -> None:
+        """The iteration ending at t computed r's last prompt token: it emits a token. On a prefill
+        replica the token travels with the KV: the client sees it when the decode replica streams it."""
+        r.generated += 1
         if self._use_cache and r._n_full > r._n_shared:
             bph = -(-r.hash_block_tokens // self.block_size)
             self.kv.insert(r.hash_ids, r._n_shared, r._n_full, bph)
             r._own0 -= (r._n_full - r._n_shared) * bph
             r._n_shared = r._n_full
         if r.generated >= r.output_tokens:
-            if first:
-                self.on_event("first_token", r, t)
+            self._stream(r, t)
             self._finish(r, t)
             return
         self._prefilling.remove(r)
@@ -283,14 +333,12 @@ class Scheduler:
             self._running.remove(r)
             r._phase = PH_HELD
             r.status = TRANSFERRING
+            r.last_token_s = t
             self._held[r.id] = r
-            if first:
-                self.on_event("first_token", r, t)
             self.on_event("prefill_done", r, t)
             return
         self._enter_decode(r, self._D, r._prompt)
-        if first:
-            self.on_event("first_token", r, t)
+        self._stream(r, t)
 
     def _finish_due(self, t: float) -> None:
         heap, D = self._heap, self._D
@@ -316,6 +364,8 @@ class Scheduler:
         if r._phase == PH_DECODE:
             own = r._own0 + count_congruent(r._d_enter, self._alloc_D, r._key, self.block_size)
             r.generated = r._gen0 + self._D - r._d_enter
+            if self._D > r._d_enter:
+                r.last_token_s = self._last_end_s()
             self._n_dec -= 1
             self._key_cnt[r._key] -= 1
             self._ctxbase_sum -= r._ctxbase

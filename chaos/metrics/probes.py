@@ -66,7 +66,7 @@ _PROBES = [
     Probe("ttft_p99", "latency", "s", "p99 TTFT of requests whose first token came in the window"),
     Probe("tpot_p50", "latency", "s", "median TPOT of requests that completed in the window"),
     Probe("tpot_p99", "latency", "s", "p99 TPOT of requests that completed in the window"),
-    Probe("itl_p99", "latency", "s", "p99 inter-token latency of engine iterations in the window", needs="itl"),
+    Probe("itl_p99", "latency", "s", "p99 gap between consecutive tokens as clients received them (stalls included) in the window", needs="itl"),
     Probe("e2e_p50", "latency", "s", "median end-to-end latency of requests that completed in the window"),
     Probe("e2e_p99", "latency", "s", "p99 end-to-end latency of requests that completed in the window"),
     Probe("throughput_tok_s", "rate", "tok/s", "output tokens/s of requests that completed in the window"),

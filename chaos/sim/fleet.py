@@ -24,6 +24,7 @@ from chaos.catalog import GPUSpec, ModelSpec
 from chaos.engine.config import EngineConfig
 from chaos.engine.replica import Replica
 from chaos.perf import Efficiency, build_perf_model, kv_capacity_tokens
+from chaos.sim.fabricshare import SharedFabric
 from chaos.sim.live import UNREACHABLE, LiveFabric
 from chaos.sim.reconfig import ActionRecord, Reconfiguration
 from chaos.topology import Fabric, Placement
@@ -58,6 +59,7 @@ class Fleet(Reconfiguration):
         self.gpu = gpu
         self.fabric = fabric
         self.live = LiveFabric(fabric)
+        self.share = SharedFabric(env, fabric, self.live, on_ring_change=self._ring_changed)
         self.engine_config = engine
         self.on_event = on_event
         self.kv_replication = kv_replication
@@ -100,6 +102,9 @@ class Fleet(Reconfiguration):
         p = st.placement
         status = self.live.status(p)
         link_Bps, latency_s = (status.link_Bps, status.link_latency_s) if status.ok else (p.link_Bps, p.link_latency_s)
+        shared = self.share.ring_Bps(replica_id)        # a ring on the network gets its share of the links
+        if shared is not None and status.ok:
+            link_Bps = min(link_Bps, shared) if shared > 0 else 0.0
         slowdown = max((max(self.gpu_slowdown[g]) for g in p.gpus if self.gpu_slowdown.get(g)), default=1.0)
         replication = None
         if self.kv_replication and st.role in ("aggregated", "decode"):
@@ -118,6 +123,7 @@ class Fleet(Reconfiguration):
         if st is None:
             st = self.state[rid] = ReplicaState(placement=p, role=role)
         st.placement, st.role = p, role
+        self._share_ring(rid)
         replica = self.replicas.get(rid)
         if replica is None:
             replica = Replica(self.env, rid, role, self._cost(rid), self.kv_capacity(p.tp), self.engine_config,
@@ -139,7 +145,23 @@ class Fleet(Reconfiguration):
             members.append(replica)
             self.on_membership(replica_id, True)
 
+    def _share_ring(self, replica_id: str) -> None:
+        """Register the replica's all-reduce ring with the shared links at its live bottleneck."""
+        p = self.state[replica_id].placement
+        status = self.live.status(p)
+        if status.ok:
+            self.share.set_ring(replica_id, p.gpus, status.link_Bps)
+        else:
+            self.share.drop_ring(replica_id)
+
+    def _ring_changed(self, replica_id: str) -> None:
+        """The share of the links a serving replica's ring gets changed: re-price it."""
+        replica = self.replicas.get(replica_id)
+        if replica is not None and replica.alive and not self.state[replica_id].lost_reason:
+            replica.set_cost(self._cost(replica_id))
+
     def _leave(self, replica_id: str) -> None:
+        self.share.drop_ring(replica_id)
         replica = self.replicas.get(replica_id)
         for members in self.pools.values():
             if replica in members:
@@ -215,7 +237,9 @@ class Fleet(Reconfiguration):
         self._reassess(cause)
 
     def _reassess(self, cause: str) -> None:
-        """After a fabric change: crash replicas that lost hardware, refresh the speed of the others."""
+        """After a fabric change: crash replicas that lost hardware, refresh the speed of the others
+        (their rings' shares of the links included)."""
+        self.share.refresh()
         for rid, st in self.state.items():
             status = self.live.status(st.placement)
             replica = self.replicas.get(rid)
@@ -240,6 +264,7 @@ class Fleet(Reconfiguration):
                     st.repaired.succeed()
                 st.repaired = None
             if replica is not None and replica.alive:
+                self._share_ring(rid)
                 replica.set_cost(self._cost(rid))
 
     def kill(self, replica_id: str, reason: str) -> None:
@@ -248,6 +273,7 @@ class Fleet(Reconfiguration):
         st = self.state[replica_id]
         st.incarnation += 1
         st.stalled = 0
+        self.share.drop_ring(replica_id)
         lost = replica.crash()
         self.on_lost(lost, replica_id, reason)
 

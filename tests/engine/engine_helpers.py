@@ -134,19 +134,31 @@ def act(run: Run, name: str, arg) -> None:
 
 def simulate_disaggregated(specs, config: EngineConfig, kv_tokens: int, *, stepper: str,
                            transfer_s: float = 0.001, decode_kv_tokens: int | None = None) -> Run:
-    """One prefill and one decode replica; KV moves after `transfer_s`, then the prefill side releases it."""
+    """One prefill and one decode replica, as the simulation's hand-off does it: the decode replica
+    reserves the KV first (queueing while it is full; the prefill side keeps holding it), the KV
+    moves `transfer_s` after the reservation, then the prefill side releases it and decode admits it."""
     config = config.model_copy(update={"stepper": stepper})
     env = simpy.Environment()
     requests = make_requests(specs)
     run = Run(env, None, requests)  # type: ignore[arg-type]
 
+    def send(r, t):
+        def arrive():
+            prefill.release(r)
+            decode.submit_decode(r)
+        call_at(env, t + transfer_s, arrive)
+
     def on_event(kind, r, t):
         run.events.append((kind, r.id, t))
         if kind == "prefill_done":
-            def arrive():
-                prefill.release(r)
-                decode.submit_decode(r)
-            call_at(env, t + transfer_s, arrive)
+            status = decode.reserve(r)
+            if status == 1:
+                send(r, t)
+            elif status == -1:
+                prefill.cancel(r)
+                r.status = "failed"
+        elif kind == "kv_reserved":
+            send(r, t)
 
     prefill = Replica(env, "p0", "prefill", FakeCost(), kv_tokens, config, on_event)
     decode = Replica(env, "d0", "decode", FakeCost(), decode_kv_tokens or kv_tokens, config, on_event)
