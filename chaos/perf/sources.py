@@ -10,8 +10,11 @@
                along tokens and along context; the journal says when that changed a value), so latency
                never falls with more tokens or context
   outside      the calibrated roofline (the deployment's backend profile) scaled to meet the table at
-               its edge: latency(x) = table(edge(x)) * roofline(x) / roofline(edge(x)), edge(x) = x
-               clamped to the grid; the journal says the table extrapolates this way
+               its edge: latency(t, c) = table(edge(t, c)) * g_t(t) * g_c(c), edge = the point clamped
+               to the grid, g_t(t) = R(t, c_max) / R(t_max, c_max) beyond the largest tokens (else 1) and
+               g_c(c) = R(t_min, c) / R(t_min, c_max) beyond the largest context (else 1), R the
+               roofline of a decode step (t sequences, context sum c). One factor per axis keeps the
+               result monotone and continuous at the edge; the journal says the table extrapolates
   slowdown     (stragglers, throttling) multiplies the table latency; KV replication adds the roofline's
                replication term
 
@@ -19,7 +22,8 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -104,36 +108,71 @@ def load_latency_table(path: str | Path) -> LatencyTable:
 
 @dataclass(frozen=True)
 class TableCost:
-    """IterationCost from a measured table, with the roofline outside it (see the module docstring)."""
+    """IterationCost from a measured table, with the roofline outside it (see the module docstring).
+    Scalar calls (the engine's per-iteration path) run in plain floats; arrays (decode stretches) in numpy;
+    both evaluate the same expression."""
 
     table: LatencyTable
     roofline: PerfModel
     slowdown: float = 1.0
+    _t: list = field(init=False, repr=False, compare=False)
+    _c: list = field(init=False, repr=False, compare=False)
+    _L: list = field(init=False, repr=False, compare=False)
 
-    def _latency(self, tokens, context, roof):
-        """roof(tokens, context) -> roofline latency; inside the grid the table, outside it scaled."""
-        et, ec = self.table.edge(tokens, context)
-        inside = self.table.interpolate(et, ec)
-        outside = (et != tokens) | (ec != context)
-        if np.any(outside):
-            scale = roof(tokens, context) / np.maximum(roof(et, ec), 1e-12)
-            inside = np.where(outside, inside * np.maximum(scale, 1.0), inside)
-        return self.slowdown * inside
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_t", self.table.tokens.tolist())
+        object.__setattr__(self, "_c", self.table.context.tolist())
+        object.__setattr__(self, "_L", self.table.latency_s.tolist())
+
+    def _roof(self, t, c):
+        """Decode-shaped roofline at t sequences and context sum c (scalars or arrays)."""
+        return self.roofline.iteration_time(t, c, 0)
+
+    def _growth(self, tokens, context):
+        """g_t(tokens) * g_c(context) of the module docstring (>= 1; exactly 1 inside the grid)."""
+        t_max, c_max, t_min = self._t[-1], self._c[-1], self._t[0]
+        if isinstance(tokens, float):
+            g = 1.0
+            if tokens > t_max:
+                g *= self._roof(tokens, c_max) / self._roof(t_max, c_max)
+            if context > c_max:
+                g *= self._roof(t_min, context) / self._roof(t_min, c_max)
+            return max(g, 1.0)
+        t = np.maximum(tokens, t_max)
+        c = np.maximum(context, c_max)
+        g = (self._roof(t, np.full_like(t, c_max)) / self._roof(t_max, c_max)
+             * self._roof(np.full_like(c, t_min), c) / self._roof(t_min, c_max))
+        return np.maximum(g, 1.0)
+
+    def _scalar(self, tokens: float, context: float) -> float:
+        tt, cc, L = self._t, self._c, self._L
+        et = min(max(tokens, tt[0]), tt[-1])
+        ec = min(max(context, cc[0]), cc[-1])
+        i = min(max(bisect_right(tt, et) - 1, 0), max(len(tt) - 2, 0))
+        j = min(max(bisect_right(cc, ec) - 1, 0), max(len(cc) - 2, 0))
+        i1, j1 = min(i + 1, len(tt) - 1), min(j + 1, len(cc) - 1)
+        ft = (et - tt[i]) / (tt[i1] - tt[i]) if tt[i1] > tt[i] else 0.0
+        fc = (ec - cc[j]) / (cc[j1] - cc[j]) if cc[j1] > cc[j] else 0.0
+        lat = ((1 - ft) * (1 - fc) * L[i][j] + ft * (1 - fc) * L[i1][j] + (1 - ft) * fc * L[i][j1]
+               + ft * fc * L[i1][j1])
+        if et != tokens or ec != context:
+            lat *= self._growth(tokens, context)
+        return self.slowdown * lat + tokens * self.roofline.kv_replication_s_per_token
 
     def iteration_time(self, n_decode, decode_ctx_sum, prefill_tokens, prefill_attn_ctx=0.0, prefill_kv_read=0.0,
                        prefill_seqs=None):
+        if not any(isinstance(a, (np.ndarray, list, tuple)) for a in (n_decode, decode_ctx_sum, prefill_tokens,
+                                                                      prefill_kv_read)):
+            tokens = float(n_decode + prefill_tokens)
+            if tokens <= 0:
+                return 0.0
+            return self._scalar(tokens, float(decode_ctx_sum + prefill_kv_read + prefill_tokens))
         tokens = np.asarray(n_decode, dtype=np.float64) + np.asarray(prefill_tokens, dtype=np.float64)
         context = (np.asarray(decode_ctx_sum, dtype=np.float64) + np.asarray(prefill_kv_read, dtype=np.float64)
                    + np.asarray(prefill_tokens, dtype=np.float64))
-        rf = self.roofline
-
-        def roof(t, c):   # the roofline at (tokens, context), shaped like this iteration (decode vs prefill)
-            pre = np.asarray(prefill_tokens, dtype=np.float64)
-            frac = np.where(tokens > 0, pre / np.where(tokens > 0, tokens, 1.0), 0.0)
-            p = t * frac
-            return rf.iteration_time(t - p, np.maximum(c - p, 0.0), p, p * (p + 1) / 2.0)
-
-        lat = self._latency(tokens, context, roof) + tokens * rf.kv_replication_s_per_token
+        tokens, context = np.broadcast_arrays(tokens, context)
+        lat = self.table.interpolate(tokens, context) * self._growth(tokens, context)
+        lat = self.slowdown * lat + tokens * self.roofline.kv_replication_s_per_token
         lat = np.where(tokens > 0, lat, 0.0)
         return float(lat) if lat.ndim == 0 else lat
 
@@ -144,7 +183,7 @@ class TableCost:
         return np.asarray(self.iteration_time(np.full(k, float(n_decode)), ctx, np.zeros(k)), dtype=np.float64)
 
     def with_slowdown(self, slowdown: float) -> "TableCost":
-        return replace(self, slowdown=float(slowdown), roofline=self.roofline.with_slowdown(slowdown))
+        return TableCost(self.table, self.roofline.with_slowdown(slowdown), float(slowdown))
 
 
 def check_aiconfigurator(fallback: str | None) -> str:

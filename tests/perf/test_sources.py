@@ -64,9 +64,14 @@ def test_grid_points_are_returned_exactly(table):
 
 def test_outside_the_grid_the_roofline_is_scaled_to_the_edge(table):
     edge = table.iteration_time(4096, 100_000, 0)
-    beyond = table.iteration_time(8192, 200_000, 0)
-    ratio = ROOF.iteration_time(8192, 200_000, 0) / ROOF.iteration_time(4096, 100_000, 0)
-    assert beyond == pytest.approx(edge * ratio, rel=1e-9)
+    beyond_t = table.iteration_time(8192, 100_000, 0)
+    assert beyond_t == pytest.approx(edge * ROOF.iteration_time(8192, 100_000, 0)
+                                     / ROOF.iteration_time(4096, 100_000, 0), rel=1e-9)
+    beyond_c = table.iteration_time(64, 200_000, 0)
+    assert beyond_c == pytest.approx(table.iteration_time(64, 100_000, 0) * ROOF.iteration_time(1, 200_000, 0)
+                                     / ROOF.iteration_time(1, 100_000, 0), rel=1e-9)
+    both = table.iteration_time(8192, 200_000, 0)
+    assert both > beyond_t and both > table.iteration_time(4096, 200_000, 0)
 
 
 def test_non_monotone_measurements_are_raised_and_counted(tmp_path):
