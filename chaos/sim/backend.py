@@ -108,8 +108,8 @@ def _latency_source(scenario, latency: dict) -> Callable[[PerfModel], object]:
         return lambda perf: perf
     table = load_latency_table(scenario.resolve_path(cfg.table))
     latency.update(source="table", table=table.path, roofline_backend=latency.get("backend"),
-                   extrapolation="outside the table's grid: the backend profile's roofline growth along each axis, scaled to meet the "
-                                 "table at its edge",
+                   extrapolation="outside the table's grid: the backend profile's roofline growth along each "
+                                 "axis, scaled to meet the table at its edge",
                    grid={"tokens": [float(table.tokens[0]), float(table.tokens[-1])],
                          "context": [float(table.context[0]), float(table.context[-1])]})
     if table.adjusted:
