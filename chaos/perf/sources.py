@@ -177,10 +177,21 @@ class TableCost:
         return float(lat) if lat.ndim == 0 else lat
 
     def decode_stretch(self, n_decode: int, ctx_sum0: float, k: int) -> np.ndarray:
+        """k decode steps of n sequences: the tokens axis is fixed, so blend its two grid rows once and
+        interpolate along context in one np.interp call (the same bilinear value, rearranged)."""
         if n_decode <= 0:
             return np.zeros(k)
         ctx = ctx_sum0 + np.arange(k, dtype=np.float64) * n_decode
-        return np.asarray(self.iteration_time(np.full(k, float(n_decode)), ctx, np.zeros(k)), dtype=np.float64)
+        tt, L = self._t, self.table.latency_s
+        t = float(n_decode)
+        et = min(max(t, tt[0]), tt[-1])
+        i = min(max(bisect_right(tt, et) - 1, 0), max(len(tt) - 2, 0))
+        i1 = min(i + 1, len(tt) - 1)
+        ft = (et - tt[i]) / (tt[i1] - tt[i]) if tt[i1] > tt[i] else 0.0
+        lat = np.interp(ctx, self.table.context, (1 - ft) * L[i] + ft * L[i1])
+        if t > tt[-1] or ctx[-1] > self._c[-1]:
+            lat = lat * self._growth(np.full(k, t), ctx)
+        return self.slowdown * lat + t * self.roofline.kv_replication_s_per_token
 
     def with_slowdown(self, slowdown: float) -> "TableCost":
         return TableCost(self.table, self.roofline.with_slowdown(slowdown), float(slowdown))
