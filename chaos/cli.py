@@ -325,3 +325,7 @@ _register_commands()
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+# export-trace, verify and serve live in their own module; importing it registers them on `app`.
+from chaos import cli_interop  # noqa: E402,F401
