@@ -301,3 +301,7 @@ def list_(what: ListWhat = typer.Argument(..., help="gpus, models, routers, faul
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+# export-trace, verify and serve live in their own module; importing it registers them on `app`.
+from chaos import cli_interop  # noqa: E402,F401

@@ -88,6 +88,7 @@ class Driver:
         # how many requests end the run when it has no duration (extra arrivals raise it)
         self._expected = self._n_base if cl is None else cl.max_requests
         self._arrival_log: list[tuple[float, int, int]] = []
+        self.observer = None       # live clients (fleetchaos serve): .first_token(rid, t), .ended(rid)
 
     # ---- wiring --------------------------------------------------------------------------------------
     def attach(self, fleet, router) -> None:
@@ -299,6 +300,8 @@ class Driver:
             self.streams.deliver(req, kind, t, prev_token_s)
         if kind == "first_token":
             self.router.on_success(source, t)
+            if self.observer is not None:
+                self.observer.first_token(req.id, t)
         elif kind == "finished":
             self._attempt.pop(req.id, None)
             self._end(req, "completed", "")
@@ -445,10 +448,33 @@ class Driver:
         self.finished += 1
         self.last_finish_s = max(self.last_finish_s, self.env.now)
         self.router.on_done(req)
+        if self.observer is not None:
+            self.observer.ended(req.id)
         if self.workload.closed_loop is not None:
             self._new_closed_loop_request(self.workload.closed_loop.think_time_s)
         if self.finished == self._expected and not self.all_done.triggered:
             self.all_done.succeed()
+
+    # ---- live requests (fleetchaos serve) -----------------------------------------------------------
+    def submit_live(self, input_tokens: int, output_tokens: int, hash_ids=None) -> Request:
+        """A request from a live client, arriving now; ids follow the workload's (like a spike's)."""
+        rid = self._next_extra_id
+        self._next_extra_id += 1
+        if self._expected is not None:
+            self._expected += 1
+        req = self._make_request(rid, self.env.now, input_tokens, output_tokens, hash_ids)
+        self.arrive(req)
+        return req
+
+    def cancel_live(self, rid: int, reason: str) -> None:
+        """The live client went away: cancel the request wherever it is and end it as failed."""
+        req = self.requests.get(rid)
+        if req is None or self._final(req):
+            return
+        attempt = self._attempt.get(rid)
+        if attempt is not None:
+            self._abandon(req, attempt)
+        self._end(req, "failed", reason)
 
     # ---- observations for the controller and admission ----------------------------------------------
     def predict_ttft(self, replica, req: Request) -> float:

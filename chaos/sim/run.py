@@ -54,6 +54,34 @@ def _sample_fleet(env: simpy.Environment, fleet: Fleet, series: FleetSeries, win
         yield env.timeout(window_s)
 
 
+@dataclass
+class Assembly:
+    """One scenario wired into an environment: the request path, the fleet, the router, detection,
+    controller and faults started, and the fleet sampler running."""
+
+    driver: Driver
+    fleet: Fleet
+    router: object
+    supervision: Supervision
+    fleet_series: FleetSeries
+
+
+def assemble(scenario, env: simpy.Environment, workload, horizon_s: float | None,
+             catalog: Catalog | None = None) -> Assembly:
+    """Wire `scenario` into `env` with `workload` as its arrivals (`run` plays the scenario's own;
+    `fleetchaos serve` gives an empty one and submits live requests through the driver)."""
+    recovery = getattr(scenario, "recovery", None)
+    driver = Driver(env, workload, horizon_s, RecoveryPolicy(recovery.requests, recovery.max_attempts)
+                    if recovery is not None else RecoveryPolicy())
+    fleet = build_fleet(scenario, env, driver.on_event, catalog)
+    router = build_resilient_router(scenario.router, scenario.seed, lambda: env.now)
+    driver.attach(fleet, router)
+    supervision = supervise(scenario, fleet, driver, router)
+    fleet_series = FleetSeries()
+    env.process(_sample_fleet(env, fleet, fleet_series, scenario.metrics.window))
+    return Assembly(driver, fleet, router, supervision, fleet_series)
+
+
 def run(scenario, *, catalog: Catalog | None = None,
         progress: Callable[[float, float], None] | None = None) -> Result:
     """Simulate `scenario`; `progress(sim_now_s, sim_end_s)` is called every simulated minute or so."""
@@ -62,16 +90,10 @@ def run(scenario, *, catalog: Catalog | None = None,
     horizon = scenario.duration
     workload = build_workload(scenario.workload, seed=scenario.seed, base_dir=scenario.base_dir,
                               duration_s=horizon)
-    recovery = getattr(scenario, "recovery", None)
-    driver = Driver(env, workload, horizon, RecoveryPolicy(recovery.requests, recovery.max_attempts)
-                    if recovery is not None else RecoveryPolicy())
-    fleet = build_fleet(scenario, env, driver.on_event, catalog)
-    router = build_resilient_router(scenario.router, scenario.seed, lambda: env.now)
-    driver.attach(fleet, router)
-    supervision = supervise(scenario, fleet, driver, router)
+    wired = assemble(scenario, env, workload, horizon, catalog)
+    driver, fleet, router = wired.driver, wired.fleet, wired.router
+    supervision, fleet_series = wired.supervision, wired.fleet_series
     window_s = scenario.metrics.window
-    fleet_series = FleetSeries()
-    env.process(_sample_fleet(env, fleet, fleet_series, window_s))
 
     if horizon is not None:
         end = shown_end = horizon
