@@ -112,6 +112,7 @@ class Replica(Scheduler, Lifecycle, Reservations):
         self._fast = config.stepper == "fast"
         self._use_cache = config.prefix_cache and role != "decode"
         self._chunked = config.chunked_prefill
+        self._chunk_alloc = config.kv_admission == "chunk"  # blocks per scheduled chunk (vLLM V1)
         self._max_seqs = config.max_num_seqs
         self._max_tokens = config.max_num_batched_tokens
         self._waiting: deque[Request] = deque()
