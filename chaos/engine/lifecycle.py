@@ -163,6 +163,7 @@ class Lifecycle:
             self._preempt(self._running[-1])
         self._fit_kv()
         self._serve_prealloc()
+        self._poke(maybe_admissible=False, force=True)   # a running stretch planned with the old pool: re-plan
         self._poke(maybe_admissible=True, force=True)
 
     def set_role(self, role: str) -> None:

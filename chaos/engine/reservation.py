@@ -70,14 +70,20 @@ class Reservations:
         if self._waiting and not self._waiting[0]._kv_ready:
             return
         queue = self._prealloc
+        if queue and self._stretch is not None:
+            self._sync()                      # blocks a running stretch has used so far
+        granted = False
         while queue:
             r = queue[0]
             need = self._decode_blocks(r)
             if need > self.kv.available:
-                return
+                break
             queue.popleft()
             self._grant(r, need)
+            granted = True
             self.on_event("kv_reserved", r, self.env.now)
+        if granted and self._stretch is not None:
+            self._poke(maybe_admissible=False, force=True)   # fewer free blocks: re-plan the stretch
 
     def _unreserve(self, r: Request) -> bool:
         """Drop r's reservation or its place in the queue; True when it had one."""
