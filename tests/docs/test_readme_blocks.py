@@ -20,8 +20,22 @@ def readme_blocks() -> list[dict]:
     return [yaml.safe_load(b) for b in BLOCK.findall((ROOT / "README.md").read_text(encoding="utf-8"))]
 
 
+def is_sweep(block: dict) -> bool:
+    """A sweep file (chaos.sweep): a base scenario and axes over it, not a scenario fragment."""
+    return "base" in block and bool({"axes", "zip"} & set(block))
+
+
 def scenario_blocks() -> list[dict]:
-    return [b for b in readme_blocks() if not set(b) <= CATALOG_KEYS]
+    return [b for b in readme_blocks() if not set(b) <= CATALOG_KEYS and not is_sweep(b)]
+
+
+def test_sweep_blocks_are_valid_sweep_files():
+    from chaos.sweep.load import check_axis_paths, parse_sweep_text
+    texts = [t for t in BLOCK.findall((ROOT / "README.md").read_text(encoding="utf-8")) if is_sweep(yaml.safe_load(t))]
+    assert texts, "the README documents the sweep file with an example"
+    for text in texts:
+        spec, positions, source = parse_sweep_text(text, "README.md")
+        check_axis_paths(spec, positions, source)
 
 
 def test_catalog_blocks_are_valid_catalogs_and_match_the_example(tmp_path):
