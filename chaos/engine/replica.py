@@ -107,6 +107,10 @@ class Replica(Scheduler, Lifecycle, Reservations):
         self.kv = KVBlockManager(self._kv_target, bs)
         self.itl = ITLRecorder()
         self.alive = True
+        # requests the router addressed to this replica that are not in its queues: a connect still in
+        # progress, or a stream hung on a silent host; the router counts them as active (Envoy's per-host
+        # rq_active), so least-outstanding routing does not pour traffic into a black hole
+        self.in_network = 0
         self.iterations = 0          # iterations run (stepped or fast-forwarded)
         self.wakeups = 0             # times the process resumed (events, the cost of simulating)
         self._fast = config.stepper == "fast"
@@ -195,7 +199,8 @@ class Replica(Scheduler, Lifecycle, Reservations):
 
     @property
     def outstanding(self) -> int:
-        return len(self._waiting) + len(self._running)
+        """Requests queued or running here, plus those the router sent that sit in the network."""
+        return len(self._waiting) + len(self._running) + self.in_network
 
     @property
     def kv_blocks_total(self) -> int:

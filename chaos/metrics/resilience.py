@@ -10,10 +10,18 @@ Curves (windows of `config.window`, default 10 s, from 0; the last one may be sh
               when it ends) this follows what the fleet produced when, so a dip is where the fleet
               stalled; failed requests' tokens are not output and do not count.
   TTFT p99    of requests whose first token came in the window (as in summary/series).
-A window is *within tolerance* when throughput >= (1 - throughput_tolerance) x baseline and
-TTFT p99 <= ttft_factor x max(baseline's, median of the baseline's windowed TTFT p99) — the floor
-keeps a window where the baseline happened to be fast from flagging noise (a window where the
-baseline had first tokens and the faulted run none is not within tolerance; both empty is).
+Four signals are judged per window; a window is *within tolerance* when the first three are:
+  throughput  >= (1 - throughput_tolerance) x baseline;
+  TTFT p99    <= ttft_factor x max(baseline's, median of the baseline's windowed TTFT p99) — the floor
+              keeps a window where the baseline happened to be fast from flagging noise (a window
+              where the baseline had first tokens and the faulted run none is not within tolerance;
+              both empty is);
+  failures    requests failed or rejected (leaving in the window) <= the baseline's: any excess is harm;
+  capacity    replicas up (fewest of the window's fleet samples) >= the baseline's (no samples: within).
+Throughput can stay within its tolerance while requests fail (spare capacity hides the loss), which
+is why failures count too. Capacity is measured and reported (`recovery_by_signal`, `windows_out`)
+but does not hold back recovery: a fleet that serves within tolerance with fewer replicas has
+recovered its service; how long it ran short is its capacity figure.
 Tokens of a request restarted elsewhere count from its final first token, so work thrown away
 in a crash shows as a dip just *before* the crash; windows before a fault's start are outside
 its impact span.
@@ -22,14 +30,23 @@ Per fault, with span [start, end) as in the hypothesis phases (permanent: to the
 start + settle) and the windows overlapping it:
   time_to_detect_s   first detection (healthy=False) of one of the fault's replicas at or after
                      its start, minus the start; None without replicas or detection.
-  time_to_recover_s  the fault *watches* [start, the first start of another fault at or after its
-                     span's end) — to the horizon when none follows — because its effects outlive it
-                     (a restarted replica rejoining, a backlog draining). 0 when no window of its span
-                     is out of tolerance. Otherwise let L be the last out-of-tolerance window it
-                     watches; recovery is at the start of the first window after L that begins
-                     `recovery_windows` consecutive windows within tolerance; time = that - start
-                     (>= 0); None if that never happens before the horizon. (More damage only ever
-                     moves it later.)
+  time_to_recover_s  recovery is a *sustained* return: k = `recovery_windows` consecutive windows
+                     within tolerance. The fault *watches* [start, the first start of another fault at
+                     or after its span's end) — to the horizon when none follows — because its effects
+                     outlive it (a restarted replica rejoining, a backlog draining). 0 when no window
+                     of its span is out of tolerance. Otherwise let L be the last *significant*
+                     out-of-tolerance window it watches; recovery is at the start of the first window
+                     after L that begins k windows within tolerance; time = that - start (>= 0); None if
+                     that never happens before the horizon. An out-of-tolerance window is noise, not
+                     significant, when only its throughput or TTFT is off, it belongs to a run of fewer
+                     than k such windows, and that run has k windows within tolerance right before it
+                     (all at or after the fault's start) and right after it (or the end of what it
+                     watches): one noisy window long after a sustained return does not undo it, while
+                     excess failures always count. (More damage only ever moves it
+                     later: a window turning bad never turns another one into noise.)
+  recovery_by_signal the same, on each signal alone (throughput, ttft, failures, capacity): seconds,
+                     0 when that signal never left its tolerance during the span, None if never back.
+  windows_out        per signal, windows out of its tolerance in the impact span.
   impact span        [start, max(end, recovered_at + recovery_windows x window)), to the horizon
                      when never recovered; just the fault span when it did no harm.
   max_throughput_drop  max over the impact windows of (baseline - faulted) / baseline, clipped to [0, 1].
@@ -54,22 +71,13 @@ it lists the faults whose span overlaps [t - cliff_within, t + window) and blame
 started at or after t - 2 cliff_within (the fall is measured over the cliff_within before t, and a
 fault takes a moment to bite), else all of them.
 
-Score (0-100, deterministic, exactly 100 when the run equals its baseline):
-    score = 100 - sum over components c of  weight_c x (1 - exp(-x_c / scale_c))
-  component       weight  x_c                                                        scale_c
-  lost_requests     35    (failed + rejected - baseline's, >= 0) / requests arrived     0.01
-  lost_throughput   25    lost_output_tokens (union of impact spans) / baseline tokens  0.05
-  lost_goodput      20    (baseline SLO-meeting completions - this run's, >= 0) / baseline's  0.05
-                          (0 without an SLO)
-  recovery          15    sum over faults of time_to_recover_s (never: horizon - start)   300 s
-  cliffs             5    number of cliffs, as weight x (1 - 2^-n)
-So losing 1% of requests costs 22 points, 5% of output tokens 16, 5 minutes of recovery 9.5.
-Each component's penalty is split over the faults in proportion to each fault's own amount
-(lost requests / tokens / good requests in its impact span, its recovery time, cliffs it caused)
-scaled by the share of the run's amount that falls inside any impact span; the rest is
-"unattributed" (e.g. failures outside every fault span). The split sums to the penalty.
-Only the cliffs component is not monotone in losses (a deeper dip just before a fall can turn a
-sudden fall into a gradual one).
+Score (0-100, deterministic, exactly 100 when the run equals its baseline): the components, their
+units and saturating curves are in chaos.metrics.score. Each component's penalty is split over the
+faults in proportion to each fault's own amount (failed / rejected requests / tokens / good
+requests in its impact span, its recovery time, cliffs it caused) scaled by the share of the run's
+amount that falls inside any impact span; the rest is "unattributed" (e.g. failures outside every
+fault span). The split sums to the penalty. Only the cliffs amount is not monotone in losses (a
+deeper dip just before a fall can turn a sudden fall into a gradual one).
 """
 from __future__ import annotations
 
@@ -83,12 +91,9 @@ from chaos.metrics.config import ResilienceConfig
 from chaos.metrics.log import RequestLog, Status
 from chaos.metrics.phases import FaultWindow, unique_names
 from chaos.metrics.probes import RunData, assign, nan_to_none, probe_values
+from chaos.metrics.score import SCORE_WEIGHTS, SPEC, ResilienceScore, ScoreComponent  # noqa: F401 (re-exported)
 from chaos.metrics.summary import Slo
 
-# score: (weight, scale) per component; the formula is in the module docstring
-SCORE_WEIGHTS: dict[str, tuple[float, float]] = {
-    "lost_requests": (35.0, 0.01), "lost_throughput": (25.0, 0.05), "lost_goodput": (20.0, 0.05),
-    "recovery": (15.0, 300.0), "cliffs": (5.0, 1.0)}
 CLIFF_SUBWINDOWS = 4
 
 
@@ -248,46 +253,11 @@ class FaultImpact:
     baseline_requests: dict[str, int]
     slo_attainment: dict[str, Optional[float]]
     cliffs: list[int] = field(default_factory=list)
+    recovery_by_signal: dict[str, Optional[float]] = field(default_factory=dict)
+    windows_out: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return nan_to_none(asdict(self))
-
-
-@dataclass(frozen=True, slots=True)
-class ScoreComponent:
-    """One penalty of the score: measure x, its penalty = weight x (1 - exp(-x / scale)) (cliffs:
-    weight x (1 - 2^-x)), and how that penalty splits over the faults (+ unattributed)."""
-    name: str
-    weight: float
-    scale: float
-    measure: float
-    penalty: float
-    per_fault: dict[str, float]
-    unattributed: float
-    note: str = ""
-
-    def to_dict(self) -> dict:
-        return nan_to_none(asdict(self))
-
-
-@dataclass(frozen=True, slots=True)
-class ResilienceScore:
-    """score = 100 - sum of component penalties; per_fault sums each fault's shares."""
-    score: float
-    components: list[ScoreComponent]
-
-    @property
-    def per_fault(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for c in self.components:
-            for name, p in c.per_fault.items():
-                out[name] = out.get(name, 0.0) + p
-        return out
-
-    def to_dict(self) -> dict:
-        return {"score": round(self.score, 3), "formula": "100 - sum(weight * (1 - exp(-measure / scale)))",
-                "components": [c.to_dict() for c in self.components],
-                "per_fault": {k: round(v, 6) for k, v in self.per_fault.items()}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,13 +309,6 @@ def _attainment(run: RunData, slo: Slo | None, a: float, b: float) -> Optional[f
     return None if math.isnan(v) else v
 
 
-def _penalty(name: str, x: float) -> float:
-    weight, scale = SCORE_WEIGHTS[name]
-    if name == "cliffs":
-        return weight * (1.0 - 2.0 ** (-x))
-    return weight * (1.0 - math.exp(-max(x, 0.0) / scale))
-
-
 def _split(penalty: float, own: dict[str, float], inside: float, total: float) -> tuple[dict[str, float], float]:
     """Share `penalty` over faults by their own amounts, scaled by inside/total; rest unattributed."""
     if penalty <= 0:
@@ -380,7 +343,16 @@ def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[Faul
         ok_thr = thr >= (1.0 - cfg.throughput_tolerance) * base_thr
         floor = float(np.nanmedian(base_ttft)) if (~np.isnan(base_ttft)).any() else 0.0
         ok_ttft = np.where(np.isnan(base_ttft), True, ttft <= cfg.ttft_factor * np.maximum(base_ttft, floor))
-    ok = ok_thr & ok_ttft
+    fails = probe_values("requests_lost", run, t0, t1)
+    base_fails = probe_values("requests_lost", baseline, t0, t1)
+    ok_fail = fails <= base_fails
+    cap = probe_values("replicas_up_min", run, t0, t1)
+    base_cap = probe_values("replicas_up_min", baseline, t0, t1)
+    with np.errstate(invalid="ignore"):
+        ok_cap = np.where(np.isnan(cap) | np.isnan(base_cap), True, cap >= base_cap)
+    ok = ok_thr & ok_ttft & ok_fail
+    signals = {"throughput": ok_thr, "ttft": ok_ttft, "failures": ok_fail, "capacity": ok_cap}
+    hard = ok_fail                         # a window with excess failures is never noise
     deficit = np.maximum(base_thr - thr, 0.0) * (t1 - t0)
     with np.errstate(invalid="ignore", divide="ignore"):
         drop = np.where(base_thr > 0, np.clip((base_thr - thr) / base_thr, 0.0, 1.0), 0.0)
@@ -396,21 +368,23 @@ def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[Faul
         s, e = spans[f.name]
         overlap = np.flatnonzero((t0 < max(e, s + 1e-9)) & (t1 > s))
         recovered_at: Optional[float]
+        later = [g.start_s for g in faults if g.start_s >= e and g is not f]
+        watch_end = min(later) if later else horizon
+        watched = np.flatnonzero((t0 < max(watch_end, e)) & (t1 > s))
+        by_signal = {name: _recovery(mask, mask if name == "capacity" else hard, overlap, watched,
+                                     cfg.recovery_windows, t0, s) for name, mask in signals.items()}
+        recovered_at: Optional[float]
         if ok[overlap].all():
             impacted, recovered_at, ttr = False, s, 0.0
             impact_end = e
         else:
             impacted = True
-            later = [g.start_s for g in faults if g.start_s >= e and g is not f]
-            watch_end = min(later) if later else horizon
-            watched = np.flatnonzero((t0 < max(watch_end, e)) & (t1 > s))
-            last = int(watched[~ok[watched]][-1])
-            k = _first_ok_run(ok, last + 1, cfg.recovery_windows)
-            if k is None:
-                recovered_at, ttr, impact_end = None, None, horizon
+            ttr = _recovery(ok, hard, overlap, watched, cfg.recovery_windows, t0, s)
+            if ttr is None:
+                recovered_at, impact_end = None, horizon
             else:
-                recovered_at = float(t0[k])
-                ttr = max(0.0, recovered_at - s)
+                recovered_at = s + ttr if ttr > 0 else float(t0[overlap[0]])
+                recovered_at = max(recovered_at, s)
                 impact_end = min(max(e, recovered_at + cfg.recovery_windows * w), horizon)
         span_w = (t0 < max(impact_end, s + 1e-9)) & (t1 > s)
         in_any |= span_w
@@ -427,13 +401,48 @@ def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[Faul
                             "after": _attainment(run, slo, e, min(e + settle_s, horizon)),
                             "baseline_during": _attainment(baseline, slo, s, e),
                             "baseline_after": _attainment(baseline, slo, e, min(e + settle_s, horizon))},
-            cliffs=[i for i, c in enumerate(cliffs) if f.name in c.faults_active]))
+            cliffs=[i for i, c in enumerate(cliffs) if f.name in c.faults_active],
+            recovery_by_signal=by_signal,
+            windows_out={name: int((~mask[span_w]).sum()) for name, mask in signals.items()}))
 
     run_totals = _run_totals(run, baseline, slo, horizon, thr, base_thr, drop, deficit, in_any, t0, t1)
     score = _score(run, baseline, slo, horizon, impacts, cliffs, run_totals, union)
     curves = {"t0_s": t0, "t1_s": t1, "throughput_tok_s": thr, "baseline_throughput_tok_s": base_thr,
               "ttft_p99_s": ttft, "baseline_ttft_p99_s": base_ttft, "within_tolerance": ok}
     return ResilienceReport(impacts, cliffs, run_totals, score, curves, cfg)
+
+
+def _noise(ok: np.ndarray, hard: np.ndarray, watched: np.ndarray, need: int) -> np.ndarray:
+    """Among the watched windows, the out-of-tolerance ones that are noise (module docstring): off only
+    in throughput/TTFT (`hard` holds), in a run of fewer than `need` bad windows, with `need` good
+    windows right before it (inside the watched range) and right after it (or the watched range's end)."""
+    noise = np.zeros(len(ok), dtype=bool)
+    if len(watched) == 0:
+        return noise
+    a, b = int(watched[0]), int(watched[-1]) + 1
+    seg = ok[a:b]
+    for i, j in _runs(~seg):
+        if j - i >= need or not hard[a + i:a + j].all():
+            continue
+        before = seg[max(0, i - need):i]
+        after = seg[j:j + need]
+        if len(before) == need and before.all() and after.all() and (len(after) == need or j + need > len(seg)):
+            noise[a + i:a + j] = True
+    return noise
+
+
+def _recovery(ok: np.ndarray, hard: np.ndarray, overlap: np.ndarray, watched: np.ndarray, need: int,
+              t0: np.ndarray, start_s: float) -> Optional[float]:
+    """Seconds from start_s to a sustained return of `ok` after the last significant bad window it
+    watches; 0 when no window of the span (`overlap`) is bad; None when it never returns."""
+    if ok[overlap].all():
+        return 0.0
+    bad = ~ok & ~_noise(ok, hard, watched, need)
+    significant = watched[bad[watched]]
+    if not len(significant):
+        return 0.0                         # only noise: never a sustained departure
+    k = _first_ok_run(ok, int(significant[-1]) + 1, need)
+    return None if k is None else max(0.0, float(t0[k]) - start_s)
 
 
 def _first_ok_run(ok: np.ndarray, start: int, need: int) -> Optional[int]:
@@ -513,34 +522,35 @@ def _score(run, baseline, slo, horizon, impacts: list[FaultImpact], cliffs: list
     comps: list[ScoreComponent] = []
     names = [f.name for f in impacts]
 
-    def lost_in(log: RequestLog, spans: list[tuple[float, float]]) -> int:
+    def lost_in(log: RequestLog, spans: list[tuple[float, float]], status: Status) -> int:
         leave = _leave_s(log)
-        lost = np.isin(log.status, [int(Status.FAILED), int(Status.REJECTED)])
         m = np.zeros(len(log), dtype=bool)
         for a, b in spans:
             with np.errstate(invalid="ignore"):
                 m |= (leave >= a) & ((leave < b) | ((leave == b) & (b >= horizon)))
-        return int((lost & m).sum())
+        return int(((log.status == status) & m).sum())
 
     def add(name: str, x: float, own: dict[str, float], inside: float, total: float, note: str = "") -> None:
-        weight, scale = SCORE_WEIGHTS[name]
-        p = _penalty(name, x)
+        spec = SPEC[name]
+        p = spec.penalty(x)
         per, rest = _split(p, own, inside, total)
-        comps.append(ScoreComponent(name, weight, scale, x, p, per, rest, note))
+        comps.append(ScoreComponent(name, spec.weight, spec.scale, x, p, per, rest, note))
 
-    arrived = max(totals["requests"]["arrived"], 1)
-    excess = totals["excess_requests_lost"]
-    own = {f.name: max(0.0, (f.requests["failed"] + f.requests["rejected"])
-                        - (f.baseline_requests["failed"] + f.baseline_requests["rejected"])) for f in impacts}
-    inside = max(0, lost_in(run.log, union) - lost_in(baseline.log, union))
-    add("lost_requests", excess / arrived, own, inside, excess,
-        f"{excess} more failed or rejected than the baseline, of {totals['requests']['arrived']} arrived")
+    arrived = totals["requests"]["arrived"]
+    for name, key, status in (("failed_requests", "failed", Status.FAILED),
+                              ("rejected_requests", "rejected", Status.REJECTED)):
+        excess = max(0, totals["requests"][key] - totals["baseline_requests"][key])
+        own = {f.name: max(0.0, f.requests[key] - f.baseline_requests[key]) for f in impacts}
+        inside = max(0, lost_in(run.log, union, status) - lost_in(baseline.log, union, status))
+        add(name, excess / max(arrived, 1), own, inside, excess,
+            f"{totals['requests'][key]:,} {key} against the baseline's {totals['baseline_requests'][key]:,}, "
+            f"of {arrived:,} arrived")
 
     base_tokens = totals["baseline_output_tokens"]
     lost_tok = totals["lost_output_tokens"]
     add("lost_throughput", lost_tok / base_tokens if base_tokens > 0 else 0.0,
         {f.name: f.lost_output_tokens for f in impacts}, lost_tok, lost_tok,
-        f"{lost_tok:.0f} output tokens below the baseline in impact spans, of {base_tokens:.0f}")
+        f"{lost_tok:,.0f} of {base_tokens:,.0f} tokens")
 
     if slo is not None:
         good, base_good = totals["good_requests"], totals["baseline_good_requests"]
@@ -549,25 +559,35 @@ def _score(run, baseline, slo, horizon, impacts: list[FaultImpact], cliffs: list
                            - _good_in(run, slo, f.start_s, f.impact_end_s)) for f in impacts}
         inside = max(0.0, sum(_good_in(baseline, slo, a, b) - _good_in(run, slo, a, b) for a, b in _merge(union)))
         add("lost_goodput", gap / base_good if base_good > 0 else 0.0, own, inside, gap,
-            f"{gap:.0f} fewer requests within the SLO than the baseline's {base_good:.0f}")
+            f"{good:,.0f} requests within the SLO against the baseline's {base_good:,.0f}")
     else:
-        add("lost_goodput", 0.0, {k: 0.0 for k in names}, 0.0, 0.0, "no slo: not scored")
+        add("lost_goodput", 0.0, {k: 0.0 for k in names}, 0.0, 0.0, "no SLO in the scenario: not scored")
 
     rec = {f.name: (f.time_to_recover_s if f.time_to_recover_s is not None else horizon - f.start_s)
            for f in impacts}
     total_rec = sum(rec.values())
     add("recovery", total_rec, rec, total_rec, total_rec,
-        "seconds to recover, summed over faults (never recovered: until the horizon)")
+        _recovery_note(impacts))
 
     own_c = {k: 0.0 for k in names}
     for c in cliffs:
         for name in c.caused_by:
             own_c[name] = own_c.get(name, 0.0) + 1.0 / len(c.caused_by)
     attributed = float(sum(1 for c in cliffs if c.caused_by))
-    add("cliffs", float(len(cliffs)), own_c, attributed, float(len(cliffs)), f"{len(cliffs)} cliffs")
+    add("cliffs", float(len(cliffs)), own_c, attributed, float(len(cliffs)),
+        "")
 
     score = 100.0 - sum(c.penalty for c in comps)
     return ResilienceScore(max(0.0, score), comps)
+
+
+def _recovery_note(impacts: list[FaultImpact]) -> str:
+    """"over 2 faults; faults[1] traffic_spike never recovered (counted to the horizon)"."""
+    never = [f.name for f in impacts if f.time_to_recover_s is None]
+    text = f"over {len(impacts)} fault{'s' if len(impacts) != 1 else ''}"
+    if never:
+        text += f"; {', '.join(never)} never recovered (counted to the horizon)"
+    return text
 
 
 def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -118,8 +118,11 @@ def run_context(run: RunView, figures: dict[str, Path], out: Path) -> dict:
         "metrics": tables.key_metrics(run),
         "hypothesis": tables.hypothesis_tables(run),
         "hypothesis_missing": run.hypothesis is None,
+        "hypothesis_why": tables.missing_reason(run, "hypothesis"),
+        "resilience_why": tables.missing_reason(run, "resilience"),
         "resilience": tables.resilience_table(run),
         "breakdown": tables.breakdown_rows(run),
+        "score_table": tables.score_table(run),
         "cliffs": tables.cliff_rows(run),
         "router": tables.router_rows(run),
         "figures": [(name, _link(path, out), FIGURES[name][1]) for name, path in figures.items()],
@@ -250,3 +253,14 @@ def _env(kind: str):
                                  finalize=md_escape, undefined=jinja2.StrictUndefined)
         env.filters["raw"] = Raw
     return env
+
+
+def render_template(kind: str, name: str, **context) -> str:
+    """Render template `name` of this room with its environment (`kind` "html": autoescaped; "md":
+    Markdown-escaped, `| raw` for links) — the sweep page (chaos.sweep.page) shares the run report's look."""
+    return _env(kind).get_template(name).render(**context)
+
+
+def embed_figures(figures: dict[str, Path]) -> dict[str, str]:
+    """name -> data: URI of each PNG, for a self-contained page."""
+    return _embed(figures)
