@@ -29,11 +29,15 @@ class EngineConfig(BaseModel):
     gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0, description="HBM fraction for weights + KV")
     chunked_prefill: bool = Field(
         True, description="split long prompts over iterations; False: a prompt runs whole in one iteration")
+    # Default "prompt": with "chunk" a decode replica that lost most of its KV (faults/kv-capacity-loss)
+    # thrashes - a preempted re-prefill takes its first chunk, cannot get the next, preempts itself and
+    # starts over, because decode replicas keep no prefix cache and output blocks are not cached here
+    # (vLLM V1 would resume from its cached blocks). Until those are modelled, V1 admission is opt-in.
     kv_admission: Literal["chunk", "prompt"] = Field(
-        "chunk", description="chunk: blocks for each scheduled prefill chunk as it is scheduled, a partial "
-                             "prefill short of blocks preempts from the running tail (vLLM V1); prompt: the "
-                             "whole prompt's blocks at admission, a blocked head blocks the queue (SGLang's "
-                             "conservative admission)")
+        "prompt", description="chunk: blocks for each scheduled prefill chunk as it is scheduled, a partial "
+                              "prefill short of blocks preempts from the running tail (vLLM V1); prompt: the "
+                              "whole prompt's blocks at admission, a blocked head blocks the queue (SGLang's "
+                              "conservative admission)")
     kv_transfer_setup: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = Field(
         KV_TRANSFER_SETUP_S, description="disaggregated: per-transfer setup of the KV connector before "
                                          "bytes move, seconds (default: vLLM NixlConnector's measured post time)")

@@ -1,6 +1,6 @@
-"""vLLM V1 admission and caching (issue 15.7): blocks per scheduled chunk, full blocks cached as they are
-computed, a preempted request's computed blocks stay in the prefix cache; `kv_admission: prompt` keeps
-the whole-prompt admission (SGLang's conservative one)."""
+"""vLLM V1 admission and caching (issue 15.7): blocks per scheduled chunk (`kv_admission: chunk`), full
+blocks cached as they are computed and a preempted request's computed blocks kept in the prefix cache
+(both admissions); `kv_admission: prompt` (the default) admits a whole prompt's blocks at once."""
 from __future__ import annotations
 
 import pytest
@@ -46,7 +46,7 @@ def test_a_preempted_prefill_keeps_its_computed_blocks_cached(stepper):
     """B is preempted while prefilling (A's decode growth needs its blocks); when readmitted it finds
     its own computed segments in the prefix cache and recomputes only the rest (before: from 0)."""
     specs = [(0.0, 600, 600, tuple(range(1000, 1038)), 16), (0.01, 700, 3, tuple(range(44)), 16)]
-    cfg = EngineConfig(block_size=16, max_num_batched_tokens=128, stepper=stepper)
+    cfg = EngineConfig(block_size=16, max_num_batched_tokens=128, kv_admission="chunk", stepper=stepper)
     run = simulate(specs, cfg, kv_tokens=1280)
     a, b = run.requests
     assert a.status == b.status == "completed"

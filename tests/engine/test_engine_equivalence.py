@@ -35,6 +35,7 @@ def scenarios(draw):
         max_num_batched_tokens=draw(st.sampled_from([1, 7, 64, 256, 512])),
         chunked_prefill=draw(st.booleans()),
         prefix_cache=draw(st.booleans()),
+        kv_admission=draw(st.sampled_from(["chunk", "prompt"])),
     )
     kv_tokens = draw(st.integers(4, 80)) * bs + draw(st.integers(0, bs - 1))
     return specs, config, kv_tokens
