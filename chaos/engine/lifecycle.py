@@ -72,6 +72,7 @@ class Lifecycle:
         self.kv.clear()
         self._stretch = None
         self._wake = None
+        self._load_changed()
         return lost
 
     def restart(self, cost: IterationCost | None = None, kv_capacity_tokens: int | None = None) -> list[Request]:
@@ -134,6 +135,7 @@ class Lifecycle:
         else:
             return False
         self._detach(r)
+        self._load_changed()
         self._fit_kv()
         self._poke(maybe_admissible=True, force=True)
         return True

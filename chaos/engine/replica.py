@@ -94,6 +94,8 @@ class Replica(Scheduler, Lifecycle):
         self.cost = cost
         self.config = config
         self.on_event = on_event
+        self.on_load: Callable[["Replica"], None] | None = None
+        """Called with the replica whenever `outstanding` changes (the router's load index listens)."""
         self.block_size = bs = config.block_size
         self._kv_target = self._blocks_of(kv_capacity_tokens)   # blocks asked for (set_kv_capacity)
         self.kv = KVBlockManager(self._kv_target, bs)
@@ -296,7 +298,12 @@ class Replica(Scheduler, Lifecycle):
         r.status = QUEUED
         r.replicas.append(self.replica_id)
         self._waiting.append(r)
+        self._load_changed()
         self._poke(maybe_admissible=len(self._waiting) == 1)
+
+    def _load_changed(self) -> None:
+        if self.on_load is not None:
+            self.on_load(self)
 
     def _check_submittable(self, r: Request) -> None:
         if not self.alive:

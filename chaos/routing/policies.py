@@ -30,21 +30,36 @@ class Random(Router):
 
 @ROUTERS.register("least_outstanding")
 class LeastOutstanding(Router):
-    """Fewest queued + running requests; ties -> lowest index."""
+    """Fewest queued + running requests; ties -> lowest index. O(log n) on a view with a load index
+    (the resilience layer's UsableView of replicas that report load changes), else a scan."""
+
+    uses_load_index = True
 
     def _pick(self, request, replicas, pool) -> int:
+        index = getattr(replicas, "load_index", None)
+        if index is not None:
+            return index.argmin()
         return fewest_outstanding(replicas, range(len(replicas)))
 
 
 @ROUTERS.register("power_of_two")
 class PowerOfTwo(Router):
-    """Two distinct replicas sampled at random; the one with fewer outstanding requests (tie -> lower index)."""
+    """Two distinct replicas sampled at random (`two_distinct`: O(1), not a pass over the pool); the one
+    with fewer outstanding requests (tie -> lower index)."""
 
     def _pick(self, request, replicas, pool) -> int:
         if len(replicas) == 1:
             return 0
-        a, b = self.rng.choice(len(replicas), size=2, replace=False)
-        return fewest_outstanding(replicas, (int(a), int(b)))
+        return fewest_outstanding(replicas, two_distinct(self.rng, len(replicas)))
+
+
+def two_distinct(rng, n: int) -> tuple[int, int]:
+    """Two distinct indices of [0, n), uniform over ordered pairs, from one draw of two uniforms (a tenth
+    of the cost of Generator.choice(n, 2, replace=False), which it replaced)."""
+    u0, u1 = rng.random(2).tolist()
+    a = min(int(u0 * n), n - 1)
+    b = min(int(u1 * (n - 1)), n - 2)
+    return a, b + 1 if b >= a else b
 
 
 @ROUTERS.register("kv_aware")
@@ -52,7 +67,8 @@ class KVAware(Router):
     """Lowest cost = overlap_weight * prefill blocks still to compute on that replica (its queued and
     partial prompts, plus this prompt's blocks not in its prefix cache) + KV blocks in use, as NVIDIA
     Dynamo's KV router scores workers; ties -> fewer outstanding, then lower index. On a decode pool:
-    KV blocks in use. Counting the queued prompts keeps cache affinity from piling work on one replica."""
+    KV blocks in use. Counting the queued prompts keeps cache affinity from piling work on one replica.
+    Every replica's prefix cache is consulted, so a pick costs O(replicas), as Dynamo's router does."""
 
     def _pick(self, request, replicas, pool) -> int:
         w = self.config.overlap_weight

@@ -76,9 +76,23 @@ def test_power_of_two_is_deterministic_under_a_seed_and_picks_the_lighter_of_two
     assert "r3" not in picks1                         # the most loaded one never wins a pair
     rng = stream(7, "routing")                        # replay the draws by hand
     for pick in picks1[:10]:
-        i, j = rng.choice(5, size=2, replace=False)
+        u0, u1 = rng.random(2)
+        i, j = int(u0 * 5), int(u1 * 4)
+        j += j >= i
         assert pick == f"r{min((i, j), key=lambda k: (reps[k].outstanding, k))}"
     assert router("power_of_two").route(req(), reps[:1]).replica_id == "r0"
+
+
+def test_two_distinct_is_uniform_over_ordered_pairs():
+    from chaos.routing.policies import two_distinct
+    rng = stream(1, "routing")
+    counts = np.zeros((4, 4))
+    for _ in range(24_000):
+        a, b = two_distinct(rng, 4)
+        counts[a, b] += 1
+    assert np.all(np.diag(counts) == 0)
+    off = counts[~np.eye(4, dtype=bool)]
+    assert off.min() > 1700 and off.max() < 2300         # 2,000 expected per pair; sd ~43
 
 
 def test_random_uses_the_routing_stream():
