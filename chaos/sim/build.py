@@ -77,7 +77,7 @@ def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: C
     recovery = getattr(scenario, "recovery", None)
     return Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
                  on_event=on_event, kv_replication=recovery is not None and recovery.requests == "kv_replica",
-                 efficiency=scenario.efficiency.to_efficiency())
+                 efficiency=scenario.efficiency.to_efficiency(), itl_window_s=scenario.metrics.window)
 
 
 def check_scenario(scenario, catalog: Catalog | None = None) -> Fleet:
