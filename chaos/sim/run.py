@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -32,9 +32,14 @@ class Result:
     fleet_series: FleetSeries
     summary: Summary
     horizon_s: float
-    fleet: Fleet
+    fleet: Fleet | None
     supervision: Supervision | None = None
     stats: dict = field(default_factory=dict)
+
+    def slim(self) -> "Result":
+        """The same result without the live fleet and supervision (what a baseline twin keeps: the
+        comparison reads only the log, ITL, series, summary and stats)."""
+        return replace(self, fleet=None, supervision=None)
 
 
 def _sample_fleet(env: simpy.Environment, fleet: Fleet, series: FleetSeries, window_s: float):
