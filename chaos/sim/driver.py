@@ -5,6 +5,9 @@ its replica fails (the request fate, `recovery.requests`).
 The driver owns every Request of the run (ids belong to the run: base arrivals keep their workload
 index, extra arrivals from a traffic spike come after them, so a faulted run and its fault-free twin
 name the same requests alike). It is the engines' `on_event` callback and the fleet's `on_lost`.
+A request that reaches its final state is written to the run's columnar log (`log`, a
+RequestLogBuilder) and dropped from `requests`, which holds only requests still in flight: memory
+grows by a few columns per finished request, not by a Python object (DESIGN principle 10).
 
 The network, as the router sees it:
   * a replica whose engine is dead refuses a connection: an error `REFUSED_S` later;
@@ -19,11 +22,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import array
+
 import numpy as np
 import simpy
 
 from chaos.engine.events import UrgentTimeout
 from chaos.engine.request import Request
+from chaos.metrics.log import RequestLog, RequestLogBuilder
 from chaos.perf import kv_transfer_time
 from chaos.sim.fate import FateStats, RecoveryPolicy
 from chaos.workload import Workload
@@ -66,7 +72,9 @@ class Driver:
         self.workload = workload
         self.horizon_s = horizon_s
         self.recovery = recovery
-        self.requests: dict[int, Request] = {}
+        self.requests: dict[int, Request] = {}          # in flight: not yet in a final state
+        self.log = RequestLogBuilder()                   # requests in a final state, as columns
+        self._created = 0                                # requests made so far (closed-loop ids)
         self.finished = 0
         self.last_finish_s = 0.0
         self.all_done = env.event()
@@ -83,7 +91,8 @@ class Driver:
         cl = workload.closed_loop
         # how many requests end the run when it has no duration (extra arrivals raise it)
         self._expected = self._n_base if cl is None else cl.max_requests
-        self._arrival_log: list[tuple[float, int, int]] = []
+        # (arrival_s, input, output) of every request, as columns
+        self._arrival_log = (array.array("d"), array.array("q"), array.array("q"))
 
     # ---- wiring --------------------------------------------------------------------------------------
     def attach(self, fleet, router) -> None:
@@ -104,7 +113,11 @@ class Driver:
                       output_tokens=int(output_tokens), hash_ids=hash_ids,
                       hash_block_tokens=self.workload.hash_block_tokens)
         self.requests[rid] = req
-        self._arrival_log.append((req.arrival_s, req.input_tokens, req.output_tokens))
+        self._created += 1
+        t, inp, out = self._arrival_log
+        t.append(req.arrival_s)
+        inp.append(req.input_tokens)
+        out.append(req.output_tokens)
         return req
 
     def _arrivals(self):
@@ -144,7 +157,7 @@ class Driver:
 
     def _new_closed_loop_request(self, delay_s: float) -> None:
         cl = self.workload.closed_loop
-        if cl.max_requests is not None and len(self.requests) >= cl.max_requests:
+        if cl.max_requests is not None and self._created >= cl.max_requests:
             return
         if delay_s > 0:
             def later():
@@ -158,7 +171,7 @@ class Driver:
         if drawn is None:
             return
         input_tokens, output_tokens, hash_ids = drawn
-        self.arrive(self._make_request(len(self.requests), self.env.now, input_tokens, output_tokens, hash_ids))
+        self.arrive(self._make_request(self._created, self.env.now, input_tokens, output_tokens, hash_ids))
 
     # ---- dispatch ------------------------------------------------------------------------------------
     def arrive(self, req: Request) -> None:
@@ -455,6 +468,8 @@ class Driver:
         self.finished += 1
         self.last_finish_s = max(self.last_finish_s, self.env.now)
         self.router.on_done(req)
+        self.log.append(req)                     # final: its row is written now, the object dropped
+        self.requests.pop(req.id, None)
         if self.workload.closed_loop is not None:
             self._new_closed_loop_request(self.workload.closed_loop.think_time_s)
         if self.finished == self._expected and not self.all_done.triggered:
@@ -468,8 +483,13 @@ class Driver:
     def recent_arrivals(self, window_s: float) -> np.ndarray:
         """(arrival_s, input, output) rows of requests that arrived in the last `window_s`."""
         t0 = self.env.now - window_s
-        rows = [r for r in self._arrival_log[-50_000:] if r[0] >= t0]
-        return np.asarray(rows, dtype=float).reshape(-1, 3)
+        cols = [np.asarray(c[-50_000:], dtype=float) for c in self._arrival_log]
+        return np.column_stack(cols)[cols[0] >= t0].reshape(-1, 3)
 
-    def ordered_requests(self) -> list[Request]:
-        return [self.requests[k] for k in sorted(self.requests)]
+    def request_log(self, horizon_s: float) -> RequestLog:
+        """Every request of the run, by id: the finished ones' rows plus those still in flight, closed
+        at the horizon (state "in_flight", tokens generated by then)."""
+        in_flight = [self.requests[k] for k in sorted(self.requests)]
+        for req in in_flight:
+            req.close(horizon_s)
+        return self.log.build(in_flight, sort_by_id=True)

@@ -98,17 +98,14 @@ def run(scenario, *, catalog: Catalog | None = None,
     else:
         horizon_s = driver.last_finish_s if driver.all_done.triggered else env.now
 
-    requests = driver.ordered_requests()
-    for req in requests:
-        req.close(horizon_s)
-    log = RequestLog.from_records(requests)
+    log = driver.request_log(horizon_s)
     itl = ItlSamples.concat([ItlSamples(a.gaps_s, a.weights, a.t_s).compact(window_s)
                              for a in (r.itl_samples() for r in fleet.replicas.values())])
     slo = scenario.slo.to_slo() if scenario.slo is not None else None
     summary = summarize(log, itl=itl, slo=slo, window=(0.0, horizon_s))
     series = time_series(log, window_s=window_s, t_end=horizon_s, slo=slo)
     wall = time.perf_counter() - wall0
-    stats = {"wall_s": wall, "sim_s": horizon_s, "requests": len(requests), "router": router.stats(),
+    stats = {"wall_s": wall, "sim_s": horizon_s, "requests": len(log), "router": router.stats(),
              "request_path": dict(driver.stats)}
     return Result(scenario=scenario, log=log, itl=itl, series=series, fleet_series=fleet_series,
                   summary=summary, horizon_s=horizon_s, fleet=fleet, supervision=supervision, stats=stats)

@@ -63,3 +63,22 @@ def test_an_error_in_the_twin_process_reaches_the_caller(monkeypatch):
     monkeypatch.setattr(experiment_mod, "run", broken)
     with pytest.raises(RuntimeError, match="twin exploded"):
         run_experiment(sc, parallel=True)
+
+
+def test_a_run_keeps_only_requests_in_flight_as_objects(monkeypatch):
+    """Finished requests go to the columnar log as they finish; at the horizon the driver holds only
+    the requests still in flight, and the log still has every request once, by id."""
+    import importlib
+    run_mod = importlib.import_module("chaos.sim.run")
+    seen = []
+
+    class Watched(run_mod.Driver):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            seen.append(self)
+    monkeypatch.setattr(run_mod, "Driver", Watched)
+    result = run_mod.run(load_scenario(ROOT / "examples" / "fleet-small.yaml", overrides=["duration=90s"]))
+    driver = seen[0]
+    counts = result.log.counts()
+    assert len(driver.requests) == counts["in_flight"] < 100 < len(driver.log) == counts["arrived"] - counts["in_flight"]
+    assert result.log.id.tolist() == list(range(len(result.log)))
