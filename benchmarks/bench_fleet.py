@@ -107,6 +107,7 @@ def experiment_once(sc, *, report: bool, parallel: bool | None) -> dict:
     return {
         "wall_s": wall, "sim_and_analysis_s": t_sim, "report_s": wall - t_sim,
         "run_wall_s": [r.stats["wall_s"] for r in runs],
+        "run_cpu_s": [r.stats.get("cpu_s", float("nan")) for r in runs],
         "requests": [len(r.log) for r in runs],
         "counts": exp.result.log.counts(),
         "verdict": exp.verdict,
@@ -186,8 +187,8 @@ def main() -> int:
     print(f"requests            faulted {last['requests'][0]}"
           + (f", twin {last['requests'][1]}" if len(last["requests"]) > 1 else "") + f"; faulted run {last['counts']}")
     print(f"verdict             {last['verdict']}   resilience score {last['score']:.1f}")
-    print(f"wall per run        " + ", ".join(f"{w:.1f} s" for w in last["run_wall_s"])
-          + "   (faulted, twin)")
+    print("wall per run        " + ", ".join(f"{w:.1f} s" for w in last["run_wall_s"])
+          + "   (faulted, twin); CPU " + ", ".join(f"{c:.1f} s" for c in last["run_cpu_s"]))
     walls = ", ".join(f"{o['wall_s']:.1f}" for o in outs)
     print(f"experiment wall     {wall:.1f} s (median of {len(outs)}: {walls}); "
           f"simulation + analysis {last['sim_and_analysis_s']:.1f} s, journal + report {last['report_s']:.1f} s")

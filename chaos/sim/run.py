@@ -62,7 +62,7 @@ def _sample_fleet(env: simpy.Environment, fleet: Fleet, series: FleetSeries, win
 def run(scenario, *, catalog: Catalog | None = None,
         progress: Callable[[float, float], None] | None = None) -> Result:
     """Simulate `scenario`; `progress(sim_now_s, sim_end_s)` is called every simulated minute or so."""
-    wall0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     env = simpy.Environment()
     horizon = scenario.duration
     workload = build_workload(scenario.workload, seed=scenario.seed, base_dir=scenario.base_dir,
@@ -105,7 +105,7 @@ def run(scenario, *, catalog: Catalog | None = None,
     summary = summarize(log, itl=itl, slo=slo, window=(0.0, horizon_s))
     series = time_series(log, window_s=window_s, t_end=horizon_s, slo=slo)
     wall = time.perf_counter() - wall0
-    stats = {"wall_s": wall, "sim_s": horizon_s, "requests": len(log), "router": router.stats(),
+    stats = {"wall_s": wall, "cpu_s": time.process_time() - cpu0, "sim_s": horizon_s, "requests": len(log), "router": router.stats(),
              "request_path": dict(driver.stats)}
     return Result(scenario=scenario, log=log, itl=itl, series=series, fleet_series=fleet_series,
                   summary=summary, horizon_s=horizon_s, fleet=fleet, supervision=supervision, stats=stats)
