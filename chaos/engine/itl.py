@@ -59,7 +59,7 @@ def _weights(chunks: list) -> np.ndarray:
 class ITLRecorder:
     """Append-only (end time, gap, weight) samples; per-iteration scalars or whole stretches."""
 
-    __slots__ = ("_t", "_g", "_w", "_chunks", "_cache", "_bin_s", "_raw")
+    __slots__ = ("_t", "_g", "_w", "_chunks", "_cache", "_bin_s", "_raw", "_bins")
 
     def __init__(self) -> None:
         self._t: list[float] = []
@@ -69,6 +69,7 @@ class ITLRecorder:
         self._cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._bin_s: float | None = None      # metrics window to bin by (None: keep every sample)
         self._raw = 0                         # samples not yet binned
+        self._bins: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # binned parts, merged 8 at a time
 
     def bin_by(self, window_s: float) -> None:
         """Keep samples as a histogram per `window_s` (see the module docstring); times become window
@@ -84,7 +85,7 @@ class ITLRecorder:
         self._cache = None
         self._raw += 1
         if self._bin_s is not None and self._raw >= BIN_EVERY:
-            self.arrays()
+            self._fold()
 
     def add_many(self, t_end_s: np.ndarray, gap_s: np.ndarray, weight: int) -> None:
         self._flush()
@@ -92,7 +93,28 @@ class ITLRecorder:
         self._cache = None
         self._raw += len(gap_s)
         if self._bin_s is not None and self._raw >= BIN_EVERY:
-            self.arrays()
+            self._fold()
+
+    def _concat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self._flush()
+        chunks = self._chunks
+        return (np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks]), _weights(chunks))
+
+    def _fold(self) -> None:
+        """Bin the raw samples into a new part; past 8 parts, merge them (each raw sample is sorted
+        once, bins only when parts merge, so the work stays linear in samples)."""
+        if self._t or self._chunks:
+            self._bins.append(bin_samples(*self._concat(), self._bin_s))
+            self._chunks = []
+            self._raw = 0
+        if len(self._bins) >= 8:
+            self._merge()
+
+    def _merge(self) -> None:
+        if len(self._bins) > 1:
+            parts = self._bins
+            self._bins = [bin_samples(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                                      np.concatenate([p[2] for p in parts]), self._bin_s)]
 
     def _flush(self) -> None:
         if self._t:
@@ -103,15 +125,13 @@ class ITLRecorder:
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(iteration end times s, gaps s, weights = decoding sequences), in time order."""
         if self._cache is None:
-            self._flush()
-            if self._chunks:
-                t = np.concatenate([c[0] for c in self._chunks])
-                g = np.concatenate([c[1] for c in self._chunks])
-                w = _weights(self._chunks)
-                if self._bin_s is not None:
-                    t, g, w = bin_samples(t, g, w, self._bin_s)
+            if self._bin_s is not None:
+                self._fold()
+                self._merge()
+                t, g, w = self._bins[0] if self._bins else (np.empty(0), np.empty(0), np.empty(0))
+            elif self._t or self._chunks:
+                t, g, w = self._concat()
                 self._chunks = [(t, g, w)]
-                self._raw = 0
             else:
                 t, g, w = np.empty(0), np.empty(0), np.empty(0, dtype=np.int64)
             self._cache = (t, g, w)

@@ -213,11 +213,12 @@ class RequestLogBuilder:
 
     def append(self, record: Any) -> None:
         """Add a record as RequestLog.from_records reads it (its values are copied now)."""
-        strings = self._strings
-        for col, value, kind in zip(self._cols, _row(record), _KINDS):
-            if kind is str:
-                value = strings.setdefault(value, value)
-            col.append(value)
+        row = _row(record)
+        c, strings = self._cols, self._strings
+        for i in _NUMERIC:
+            c[i].append(row[i])
+        for i in _STRINGS:
+            c[i].append(strings.setdefault(row[i], row[i]))
 
     def build(self, more: Iterable[Any] = (), *, sort_by_id: bool = False) -> RequestLog:
         """The log of the appended records plus `more` (read now, not kept); rows in order of
@@ -237,7 +238,8 @@ class RequestLogBuilder:
         return RequestLog(**columns)
 
 
-_KINDS = tuple(str if d is object else d for d in COLUMNS.values())
+_STRINGS = tuple(i for i, d in enumerate(COLUMNS.values()) if d is object)
+_NUMERIC = tuple(i for i, d in enumerate(COLUMNS.values()) if d is not object)
 
 
 def _needs_mapping(value: Any) -> bool:
