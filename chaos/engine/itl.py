@@ -137,6 +137,16 @@ class ITLRecorder:
             self._cache = (t, g, w)
         return self._cache
 
+    def drain(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The samples so far (as `arrays`), which the recorder then forgets: the caller keeps them (the
+        simulation merges all replicas' bins into one fleet histogram, so memory does not grow with the
+        replica count)."""
+        out = self.arrays()
+        self._t, self._g, self._w, self._chunks, self._bins = [], [], [], [], []
+        self._raw = 0
+        self._cache = None
+        return out
+
     @property
     def times_s(self) -> np.ndarray:
         return self.arrays()[0]

@@ -9,6 +9,7 @@ import numpy as np
 import simpy
 
 from chaos.catalog import Catalog
+from chaos.engine.itl import bin_samples
 from chaos.metrics import FleetSeries, ItlSamples, RequestLog, Summary, TimeSeries, summarize, time_series
 from chaos.routing import build_resilient_router
 from chaos.sim.build import Fleet, build_fleet
@@ -59,6 +60,41 @@ def _sample_fleet(env: simpy.Environment, fleet: Fleet, series: FleetSeries, win
         yield env.timeout(window_s)
 
 
+ITL_FOLD_S = 600.0
+"""Simulated seconds between folds of every replica's ITL bins into the fleet's one histogram."""
+
+
+class _FleetItl:
+    """The fleet's ITL histogram: every replica's binned samples merged per (window, gap), so a long run
+    holds one set of bins, not one per replica (the metrics read the fleet's distribution only)."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def fold(self, fleet: Fleet) -> None:
+        for replica in fleet.replicas.values():
+            t, g, w = replica.itl.drain()
+            if len(g):
+                self._parts.append((t, g, w))
+        if len(self._parts) > 1:
+            t, g, w = (np.concatenate(c) for c in zip(*self._parts))
+            self._parts = [bin_samples(t, g, w, self.window_s)]
+
+    def samples(self, fleet: Fleet) -> ItlSamples:
+        self.fold(fleet)
+        if not self._parts:
+            return ItlSamples(np.empty(0), np.empty(0), np.empty(0))
+        t, g, w = self._parts[0]
+        return ItlSamples(g, w, t)
+
+
+def _fold_itl(env: simpy.Environment, fleet: Fleet, itl: _FleetItl, every_s: float):
+    while True:
+        yield env.timeout(every_s)
+        itl.fold(fleet)
+
+
 def run(scenario, *, catalog: Catalog | None = None,
         progress: Callable[[float, float], None] | None = None) -> Result:
     """Simulate `scenario`; `progress(sim_now_s, sim_end_s)` is called every simulated minute or so."""
@@ -77,6 +113,8 @@ def run(scenario, *, catalog: Catalog | None = None,
     window_s = scenario.metrics.window
     fleet_series = FleetSeries()
     env.process(_sample_fleet(env, fleet, fleet_series, window_s))
+    fleet_itl = _FleetItl(window_s)
+    env.process(_fold_itl(env, fleet, fleet_itl, max(ITL_FOLD_S, window_s)))
 
     if horizon is not None:
         end = shown_end = horizon
@@ -99,8 +137,7 @@ def run(scenario, *, catalog: Catalog | None = None,
         horizon_s = driver.last_finish_s if driver.all_done.triggered else env.now
 
     log = driver.request_log(horizon_s)
-    itl = ItlSamples.concat([ItlSamples(a.gaps_s, a.weights, a.t_s).compact(window_s)
-                             for a in (r.itl_samples() for r in fleet.replicas.values())])
+    itl = fleet_itl.samples(fleet)
     slo = scenario.slo.to_slo() if scenario.slo is not None else None
     summary = summarize(log, itl=itl, slo=slo, window=(0.0, horizon_s))
     series = time_series(log, window_s=window_s, t_end=horizon_s, slo=slo)
