@@ -35,6 +35,24 @@ from chaos.sim.fate import FateStats, RecoveryPolicy
 from chaos.workload import Workload
 
 REFUSED_S = 1e-3       # a connection refused by a host whose engine is gone comes back within a RTT
+RECENT_ROWS = 50_000   # arrivals recent_arrivals looks back over, at most
+
+
+class IdSet:
+    """A set of a run's request ids (dense from 0) as one byte per id, not a Python int in a hash set."""
+
+    __slots__ = ("_bits",)
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+
+    def add(self, rid: int) -> None:
+        if rid >= len(self._bits):
+            self._bits.extend(bytes(max(rid + 1 - len(self._bits), len(self._bits) // 2 + 1024)))
+        self._bits[rid] = 1
+
+    def __contains__(self, rid: int) -> bool:
+        return rid < len(self._bits) and self._bits[rid] == 1
 
 
 @dataclass
@@ -82,7 +100,7 @@ class Driver:
         self.router = None
         self.stats = FateStats()
         self._attempt: dict[int, Attempt] = {}
-        self._ended: set[int] = set()
+        self._ended = IdSet()                                     # ids of requests in a final state
         self._failed_on: dict[int, set[str]] = defaultdict(set)   # replicas that failed a request
         self._hedges: dict[int, Hedge] = {}                        # request id -> its hedged copy
         self._deferred: dict[str, _Deferred] = defaultdict(_Deferred)
@@ -118,6 +136,9 @@ class Driver:
         t.append(req.arrival_s)
         inp.append(req.input_tokens)
         out.append(req.output_tokens)
+        if len(t) >= 2 * RECENT_ROWS:           # recent_arrivals reads the last RECENT_ROWS: keep no more
+            for col in self._arrival_log:
+                del col[:RECENT_ROWS]
         return req
 
     def _arrivals(self):
@@ -483,7 +504,7 @@ class Driver:
     def recent_arrivals(self, window_s: float) -> np.ndarray:
         """(arrival_s, input, output) rows of requests that arrived in the last `window_s`."""
         t0 = self.env.now - window_s
-        cols = [np.asarray(c[-50_000:], dtype=float) for c in self._arrival_log]
+        cols = [np.asarray(c[-RECENT_ROWS:], dtype=float) for c in self._arrival_log]
         return np.column_stack(cols)[cols[0] >= t0].reshape(-1, 3)
 
     def request_log(self, horizon_s: float) -> RequestLog:
