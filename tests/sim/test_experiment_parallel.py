@@ -82,3 +82,12 @@ def test_a_run_keeps_only_requests_in_flight_as_objects(monkeypatch):
     counts = result.log.counts()
     assert len(driver.requests) == counts["in_flight"] < 100 < len(driver.log) == counts["arrived"] - counts["in_flight"]
     assert result.log.id.tolist() == list(range(len(result.log)))
+
+
+def test_id_set_holds_ids_as_bytes():
+    from chaos.sim.driver import IdSet
+    ids = IdSet()
+    for rid in (5, 0, 70_000, 3):
+        ids.add(rid)
+    assert all(r in ids for r in (0, 3, 5, 70_000))
+    assert not any(r in ids for r in (1, 4, 69_999, 70_001, 10**9))
