@@ -195,6 +195,9 @@ def main() -> int:
     print(f"requests / wall s   {n_total / wall:.0f} (both runs' requests over the experiment's wall)")
     print(f"peak RSS            {self_mb:.0f} MB (this process)"
           + (f", {child_mb:.0f} MB (largest child)" if child_mb > 0 else ""))
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"CPU (all runs)      {me.ru_utime + me.ru_stime:.1f} s this process + "
+          f"{kids.ru_utime + kids.ru_stime:.1f} s children (steadier than wall on a shared machine)")
     print(f"load average        {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores")
     return 0
 
