@@ -11,7 +11,7 @@ from typing import Callable
 import simpy
 
 from chaos.catalog import Catalog, GPUSpec, ModelSpec, load_catalog
-from chaos.errors import InputError
+from chaos.errors import CatalogError, InputError
 from chaos.perf import kv_capacity_tokens
 from chaos.sim.fleet import Fleet
 from chaos.topology import build_fabric, place
@@ -27,6 +27,10 @@ def _with_field(err: InputError, field_path: str) -> InputError:
 def scenario_catalog(scenario, extra_dirs=()) -> Catalog:
     """The bundled catalog plus the scenario's `catalog:` folders and any given on the command line."""
     dirs = [scenario.resolve_path(d) for d in scenario.catalog]
+    for i, d in enumerate(dirs):   # a missing folder is the scenario's mistake: point at its line
+        if not d.exists():
+            raise CatalogError(f"catalog folder or file {str(d)!r} does not exist (relative paths are taken "
+                               f"from the scenario file's folder)", field=f"catalog[{i}]")
     try:
         return load_catalog([*dirs, *extra_dirs])
     except InputError as err:

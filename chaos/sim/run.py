@@ -95,6 +95,34 @@ def _fold_itl(env: simpy.Environment, fleet: Fleet, itl: _FleetItl, every_s: flo
         itl.fold(fleet)
 
 
+@dataclass
+class Assembly:
+    """One scenario wired into an environment: the request path, the fleet, the router, detection,
+    controller and faults started, and the fleet sampler running."""
+
+    driver: Driver
+    fleet: Fleet
+    router: object
+    supervision: Supervision
+    fleet_series: FleetSeries
+
+
+def assemble(scenario, env: simpy.Environment, workload, horizon_s: float | None,
+             catalog: Catalog | None = None) -> Assembly:
+    """Wire `scenario` into `env` with `workload` as its arrivals (`run` plays the scenario's own;
+    `fleetchaos serve` gives an empty one and submits live requests through the driver)."""
+    recovery = getattr(scenario, "recovery", None)
+    driver = Driver(env, workload, horizon_s, RecoveryPolicy(recovery.requests, recovery.max_attempts)
+                    if recovery is not None else RecoveryPolicy())
+    fleet = build_fleet(scenario, env, driver.on_event, catalog)
+    router = build_resilient_router(scenario.router, scenario.seed, lambda: env.now)
+    driver.attach(fleet, router)
+    supervision = supervise(scenario, fleet, driver, router)
+    fleet_series = FleetSeries()
+    env.process(_sample_fleet(env, fleet, fleet_series, scenario.metrics.window))
+    return Assembly(driver, fleet, router, supervision, fleet_series)
+
+
 def run(scenario, *, catalog: Catalog | None = None,
         progress: Callable[[float, float], None] | None = None) -> Result:
     """Simulate `scenario`; `progress(sim_now_s, sim_end_s)` is called every simulated minute or so."""
@@ -103,16 +131,10 @@ def run(scenario, *, catalog: Catalog | None = None,
     horizon = scenario.duration
     workload = build_workload(scenario.workload, seed=scenario.seed, base_dir=scenario.base_dir,
                               duration_s=horizon)
-    recovery = getattr(scenario, "recovery", None)
-    driver = Driver(env, workload, horizon, RecoveryPolicy(recovery.requests, recovery.max_attempts)
-                    if recovery is not None else RecoveryPolicy())
-    fleet = build_fleet(scenario, env, driver.on_event, catalog)
-    router = build_resilient_router(scenario.router, scenario.seed, lambda: env.now)
-    driver.attach(fleet, router)
-    supervision = supervise(scenario, fleet, driver, router)
+    wired = assemble(scenario, env, workload, horizon, catalog)
+    driver, fleet, router = wired.driver, wired.fleet, wired.router
+    supervision, fleet_series = wired.supervision, wired.fleet_series
     window_s = scenario.metrics.window
-    fleet_series = FleetSeries()
-    env.process(_sample_fleet(env, fleet, fleet_series, window_s))
     fleet_itl = _FleetItl(window_s)
     env.process(_fold_itl(env, fleet, fleet_itl, max(ITL_FOLD_S, window_s)))
 
@@ -142,7 +164,8 @@ def run(scenario, *, catalog: Catalog | None = None,
     summary = summarize(log, itl=itl, slo=slo, window=(0.0, horizon_s))
     series = time_series(log, window_s=window_s, t_end=horizon_s, slo=slo)
     wall = time.perf_counter() - wall0
-    stats = {"wall_s": wall, "cpu_s": time.process_time() - cpu0, "sim_s": horizon_s, "requests": len(log), "router": router.stats(),
+    stats = {"wall_s": wall, "cpu_s": time.process_time() - cpu0, "sim_s": horizon_s, "requests": len(log),
+             "router": router.stats(),
              "request_path": dict(driver.stats)}
     return Result(scenario=scenario, log=log, itl=itl, series=series, fleet_series=fleet_series,
                   summary=summary, horizon_s=horizon_s, fleet=fleet, supervision=supervision, stats=stats)
