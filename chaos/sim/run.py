@@ -159,7 +159,11 @@ def run(scenario, *, catalog: Catalog | None = None,
         horizon_s = driver.last_finish_s if driver.all_done.triggered else env.now
 
     log = driver.request_log(horizon_s)
-    itl = fleet_itl.samples(fleet)
+    # ITL as the client receives it: replicas' uninterrupted decode gaps (the fleet's histogram) plus
+    # the gaps after stalls
+    stalls = driver.streams.gaps
+    itl = ItlSamples.concat([fleet_itl.samples(fleet),
+                             ItlSamples(stalls.gaps_s, stalls.weights, stalls.times_s).compact(window_s)])
     slo = scenario.slo.to_slo() if scenario.slo is not None else None
     summary = summarize(log, itl=itl, slo=slo, window=(0.0, horizon_s))
     series = time_series(log, window_s=window_s, t_end=horizon_s, slo=slo)

@@ -90,6 +90,8 @@ def test_mutated_valid_scenario(base, mutations):
             old = parent[key]
         except (KeyError, IndexError, TypeError):
             continue
+        if not isinstance(parent, (dict, list)):    # an earlier mutation made this branch a string
+            continue
         if op == "delete":
             del parent[key]
         elif op == "retype":
