@@ -71,6 +71,7 @@ from chaos.engine.kv import KVBlockManager
 from chaos.engine.lifecycle import Lifecycle
 from chaos.engine.request import PH_NONE, PH_WAIT, QUEUED, Request
 from chaos.engine.scheduler import Scheduler
+from chaos.engine.scheduling import TenantTable, make_scheduling
 from chaos.engine.stretch import Stretch
 from chaos.errors import SimulationError
 
@@ -85,7 +86,8 @@ class Replica(Scheduler, Lifecycle):
     crash/restart/stall/resume/cancel/set_kv_capacity/set_role (lifecycle.py) are for faults and control."""
 
     def __init__(self, env: simpy.Environment, replica_id: str, role: Role, cost: IterationCost,
-                 kv_capacity_tokens: int, config: EngineConfig, on_event: EventCallback) -> None:
+                 kv_capacity_tokens: int, config: EngineConfig, on_event: EventCallback,
+                 tenants: TenantTable | None = None) -> None:
         if role not in ROLES:
             raise ValueError(f"role: expected one of {', '.join(ROLES)} but got {role!r}")
         self.env = env
@@ -106,7 +108,9 @@ class Replica(Scheduler, Lifecycle):
         self._chunked = config.chunked_prefill
         self._max_seqs = config.max_num_seqs
         self._max_tokens = config.max_num_batched_tokens
-        self._waiting: deque[Request] = deque()
+        # waiting queue and the policy's hooks (None for fcfs): chaos.engine.scheduling
+        self._waiting: deque[Request]
+        self._waiting, self._policy = make_scheduling(config, tenants, clock=lambda: self._D)
         self._running: list[Request] = []       # admission order; the tail is preempted first
         self._prefilling: list[Request] = []    # running requests still in prefill, admission order
         self._held: dict[int, Request] = {}     # prefill role: prompt done, KV awaiting transfer
@@ -295,8 +299,14 @@ class Replica(Scheduler, Lifecycle):
         r.prefilled_tokens = 0
         r.status = QUEUED
         r.replicas.append(self.replica_id)
+        pol = self._policy
+        if pol is not None:            # fair: the lift on joining reads counters as of now
+            self._sync()
         self._waiting.append(r)
-        self._poke(maybe_admissible=len(self._waiting) == 1)
+        if pol is None:
+            self._poke(maybe_admissible=len(self._waiting) == 1)
+        else:
+            self._poke(maybe_admissible=self._waiting[0] is r, force=pol.preempts(r, self._running))
 
     def _check_submittable(self, r: Request) -> None:
         if not self.alive:

@@ -32,6 +32,7 @@ class Scheduler:
                     self.kv.alloc(need)
                 else:
                     preempted = self._grow_with_preemption(D)
+        pol = self._policy
         budget = self._max_tokens - self._n_dec
         chunks: list[tuple[Request, int]] = []
         p_tokens = 0
@@ -48,13 +49,19 @@ class Scheduler:
             attn += c * p + c * (c + 1) / 2
             kv_read += p
         if not preempted or not (chunks or self._n_dec):   # vLLM skips admissions after a preemption
-            while self._waiting and len(self._running) < self._max_seqs:
+            while self._waiting:
+                if len(self._running) >= self._max_seqs:
+                    if pol is not None and self._preempt_for_head(pol, chunks):
+                        continue
+                    break
                 r = self._waiting[0]
                 if r._kv_ready:
                     if budget < 1:
                         break
                     admitted = self._admit_decode(r, D)
                     if admitted < 0:
+                        if pol is not None and self._preempt_for_head(pol, chunks):
+                            continue
                         break
                     budget -= admitted
                     continue
@@ -62,6 +69,8 @@ class Scheduler:
                     break
                 c = self._admit_prefill(r, budget, first=not p_tokens)
                 if c < 0:
+                    if pol is not None and self._preempt_for_head(pol, chunks):
+                        continue
                     break
                 if c == 0:                         # failed statically; next in line
                     continue
@@ -75,7 +84,8 @@ class Scheduler:
         if not chunks:
             if not n:
                 return None
-            if self._fast and not preempted:   # a preempted head may be admitted next iteration
+            if self._fast and not preempted and (pol is None or pol.stretch_ok(
+                    len(self._waiting), len(self._running), self._max_seqs)):   # a preempted head may be admitted next iteration
                 k = self._plan_k(D)
                 if k > 1:
                     lat = np.asarray(self.cost.decode_stretch(n, self._ctxbase_sum + n * D, k), dtype=float)
@@ -167,22 +177,53 @@ class Scheduler:
             if s._phase == PH_DECODE and s._key == key:
                 victim = None
                 while kv.available < 1:
-                    victim = running[-1]
+                    if self._policy is None:
+                        victim = running[-1]
+                    else:        # a policy's victim may precede s: s and the rest shift left
+                        victim = self._policy.victim(running)
+                        if running.index(victim) < i:
+                            i -= 1
+                            if victim._phase == PH_DECODE and victim._key == key:
+                                kv.give_back(1)      # the block it got this iteration (_drop counts to D - 1)
                     self._preempt(victim)
                     preempted = True
                     if victim is s:
                         break
                 if victim is s:
-                    break
+                    if self._policy is None:
+                        break            # the tail: nothing after it
+                    continue             # running[i] is now the one after s
                 kv.alloc(1)
             i += 1
         self._alloc_D = D
         return preempted
 
-    def _admit_prefill(self, r: Request, budget: int, first: bool) -> int:
-        """Admit the queue head for prefill: its first chunk size, -1 if it must wait, 0 if it can never fit."""
+    def _preempt_for_head(self, pol, chunks) -> bool:
+        """Priority scheduling: when the waiting head cannot get in for want of a batch slot or KV blocks
+        (as admission counts them), preempt the running sequence of lowest priority below the head's,
+        if any, other than those with a prefill chunk in this iteration. True when one was preempted."""
+        head = self._waiting[0]
+        if head._kv_ready:
+            ctx = head.input_tokens + head.generated - 1
+            need = -(-ctx // self.block_size) + (1 if ctx % self.block_size == 0 else 0)
+            total, available = need, self.kv.available
+        else:
+            _, _, _, _, total, need, available = self._prefill_blocks(head)
+        if total > self.kv.total_blocks:
+            return False             # it can never fit: admission drops it, no one is preempted
+        if len(self._running) < self._max_seqs and need <= available:
+            return False             # blocked by the token budget: preempting would not help
+        busy = {id(r) for r, _ in chunks}
+        victim = pol.preempt_victim(head, [r for r in self._running if id(r) not in busy])
+        if victim is None:
+            return False
+        self._preempt(victim)
+        return True
+
+    def _prefill_blocks(self, r: Request) -> tuple[int, int, int, int, int, int, int]:
+        """(whole hash blocks, of them cached, KV blocks per hash block, tail blocks, total blocks, private
+        blocks to allocate, blocks available for them) of admitting r for prefill now."""
         bs, kv = self.block_size, self.kv
-        prompt = r._prompt
         hbt = r.hash_block_tokens
         n_full = m = bph = 0
         if self._use_cache and r.hash_ids:
@@ -190,16 +231,24 @@ class Scheduler:
             if n_full:
                 bph = -(-hbt // bs)
                 m = kv.match(r.hash_ids, n_full)
-        tail = -(-(prompt - n_full * hbt) // bs)
+        tail = -(-(r._prompt - n_full * hbt) // bs)
         total = n_full * bph + tail
+        own = total - m * bph
+        available = kv.available - (kv.evictable_among(r.hash_ids, m) if m else 0)
+        return n_full, m, bph, tail, total, own, available
+
+    def _admit_prefill(self, r: Request, budget: int, first: bool) -> int:
+        """Admit the queue head for prefill: its first chunk size, -1 if it must wait, 0 if it can never fit."""
+        bs, kv = self.block_size, self.kv
+        prompt = r._prompt
+        hbt = r.hash_block_tokens
+        n_full, m, bph, tail, total, own, available = self._prefill_blocks(r)
         if total > kv.total_blocks:
             self._waiting.popleft()
             self._pending_prefill -= prompt
             self._drop_unservable(r, f"prompt of {prompt} tokens needs {total} KV blocks, "
                                      f"replica {self.replica_id} has {kv.total_blocks}")
             return 0
-        own = total - m * bph
-        available = kv.available - (kv.evictable_among(r.hash_ids, m) if m else 0)
         if own > available:
             return -1
         hits = min(m * hbt, prompt - 1)
@@ -207,6 +256,8 @@ class Scheduler:
         if not self._chunked and not first and compute > budget:
             return -1
         self._waiting.popleft()
+        if self._policy is not None:
+            self._policy.admitted(r, compute)
         if m:
             kv.acquire(r.hash_ids, m)
         kv.alloc(own)
@@ -259,11 +310,15 @@ class Scheduler:
         self._key_cnt[r._key] += 1
         self._n_dec += 1
         self._ctxbase_sum += r._ctxbase
+        if self._policy is not None:
+            self._policy.decode(r, D, 1)
         heapq.heappush(self._heap, (r._dfin, r._seq, r))
 
     def _complete_prefill(self, r: Request, t: float) -> None:
         """The iteration ending at t computed r's last prompt token: it emits a token."""
         r.generated += 1
+        if self._policy is not None:
+            self._policy.first_token(r)
         first = math.isnan(r.first_token_s)
         if first:
             r.first_token_s = t
@@ -318,6 +373,8 @@ class Scheduler:
             self._n_dec -= 1
             self._key_cnt[r._key] -= 1
             self._ctxbase_sum -= r._ctxbase
+            if self._policy is not None:
+                self._policy.decode(r, self._D, -1)
         else:
             own = r._own0
             self._prefilling.remove(r)

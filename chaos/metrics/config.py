@@ -124,6 +124,8 @@ class ProbeConfig(BaseModel):
         {"type": "array", "items": _NUMBER_OR_TEXT, "minItems": 2, "maxItems": 2})]] = None
     max_ratio_to_baseline: Optional[Annotated[float, Field(gt=0)]] = None
     min_ratio_to_baseline: Optional[Annotated[float, Field(gt=0)]] = None
+    tenant: Optional[str] = None
+    """Judge only this tenant's requests (a name from tenants:), with its own slo:."""
 
     @model_validator(mode="before")
     @classmethod
@@ -178,6 +180,8 @@ class ProbeConfig(BaseModel):
             raise ValueError(f"min_ratio_to_baseline: {lo_r!r} is above max_ratio_to_baseline {hi_r!r}")
         if not self.phases:
             raise ValueError("phases: expected at least one of before, during, after")
+        if self.tenant is not None and PROBES[self.probe].needs == "tenants":
+            raise ValueError(f"tenant: {self.probe} compares tenants with each other; it takes no tenant:")
         if len(set(self.phases)) != len(self.phases):
             raise ValueError(f"phases: each phase once, got {list(self.phases)}")
         return self

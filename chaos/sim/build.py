@@ -11,6 +11,7 @@ from typing import Callable
 import simpy
 
 from chaos.catalog import Catalog, GPUSpec, ModelSpec, load_catalog
+from chaos.engine.scheduling import TenantTable
 from chaos.errors import InputError
 from chaos.perf import kv_capacity_tokens
 from chaos.sim.fleet import Fleet
@@ -77,16 +78,26 @@ def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: C
     recovery = getattr(scenario, "recovery", None)
     return Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
                  on_event=on_event, kv_replication=recovery is not None and recovery.requests == "kv_replica",
-                 efficiency=scenario.efficiency.to_efficiency())
+                 efficiency=scenario.efficiency.to_efficiency(), tenants=tenant_table(scenario))
+
+
+def tenant_table(scenario) -> TenantTable | None:
+    """Priorities and weights of the scenario's tenants by id (None without tenants:)."""
+    tenants = getattr(scenario, "tenants", None)
+    if not tenants:
+        return None
+    return TenantTable(priorities=tuple(int(t.priority) for t in tenants),
+                       weights=tuple(float(t.weight) for t in tenants))
 
 
 def check_scenario(scenario, catalog: Catalog | None = None) -> Fleet:
     """Everything `run` would refuse, without simulating: specs, placement, HBM fit, workload files."""
-    from chaos.workload import build_workload
+    from chaos.workload.tenants import build_tenant_workload
 
     from chaos.sim.supervision import plan_faults
 
-    build_workload(scenario.workload, seed=scenario.seed, base_dir=scenario.base_dir, duration_s=scenario.duration)
+    build_tenant_workload(scenario.workload, getattr(scenario, "tenants", None), seed=scenario.seed,
+                          base_dir=scenario.base_dir, duration_s=scenario.duration)
     fleet = build_fleet(scenario, simpy.Environment(), lambda *a: None, catalog)
     plan_faults(scenario, fleet)
     return fleet

@@ -99,10 +99,11 @@ class Driver:
         else:
             self.env.process(self._arrivals())
 
-    def _make_request(self, rid: int, arrival_s: float, input_tokens: int, output_tokens: int, hash_ids) -> Request:
+    def _make_request(self, rid: int, arrival_s: float, input_tokens: int, output_tokens: int, hash_ids,
+                      tenant: int = 0) -> Request:
         req = Request(id=rid, arrival_s=float(arrival_s), input_tokens=int(input_tokens),
                       output_tokens=int(output_tokens), hash_ids=hash_ids,
-                      hash_block_tokens=self.workload.hash_block_tokens)
+                      hash_block_tokens=self.workload.hash_block_tokens, tenant=tenant)
         self.requests[rid] = req
         self._arrival_log.append((req.arrival_s, req.input_tokens, req.output_tokens))
         return req
@@ -119,10 +120,11 @@ class Driver:
             if t > env.now:
                 yield UrgentTimeout(env, t - env.now)
             self.arrive(self._make_request(i, t, wl.input_tokens[i], wl.output_tokens[i],
-                                           hashes[i] if hashes is not None else None))
+                                           hashes[i] if hashes is not None else None, wl.tenant_of(i)))
 
-    def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause: str) -> None:
-        """Extra requests (a traffic spike) on top of the workload's own; ids after the base ones."""
+    def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause: str, tenant=None) -> None:
+        """Extra requests (a traffic spike) on top of the workload's own; ids after the base ones;
+        `tenant` (an id per request, or None for tenant 0) says whose they are."""
         order = np.argsort(np.asarray(arrival_s, dtype=float), kind="stable")
         batch = []
         for k in order:
@@ -130,17 +132,18 @@ class Driver:
             if self.horizon_s is not None and t > self.horizon_s:
                 continue
             batch.append((self._next_extra_id, t, int(input_tokens[k]), int(output_tokens[k]),
-                          hash_ids[k] if hash_ids is not None else None))
+                          hash_ids[k] if hash_ids is not None else None,
+                          int(tenant[k]) if tenant is not None else 0))
             self._next_extra_id += 1
         if self._expected is not None:
             self._expected += len(batch)
         self.env.process(self._extra_arrivals(batch))
 
     def _extra_arrivals(self, batch):
-        for rid, t, inp, out, hashes in batch:
+        for rid, t, inp, out, hashes, tenant in batch:
             if t > self.env.now:
                 yield UrgentTimeout(self.env, t - self.env.now)
-            self.arrive(self._make_request(rid, t, inp, out, hashes))
+            self.arrive(self._make_request(rid, t, inp, out, hashes, tenant))
 
     def _new_closed_loop_request(self, delay_s: float) -> None:
         cl = self.workload.closed_loop
@@ -413,7 +416,7 @@ class Driver:
             return
         copy = Request(id=req.id, arrival_s=req.arrival_s, input_tokens=req.input_tokens,
                        output_tokens=req.output_tokens, hash_ids=req.hash_ids,
-                       hash_block_tokens=req.hash_block_tokens)
+                       hash_block_tokens=req.hash_block_tokens, tenant=req.tenant)
         copy.generated, copy.retries, copy.replicas = req.generated, req.retries, list(req.replicas)
         self._hedges[req.id] = Hedge(copy, choice.replica_id, self.fleet.incarnation(choice.replica_id))
         self.router.on_hedge(req, self.env.now)

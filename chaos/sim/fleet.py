@@ -21,6 +21,7 @@ import numpy as np
 import simpy
 
 from chaos.catalog import GPUSpec, ModelSpec
+from chaos.engine.scheduling import TenantTable
 from chaos.engine.config import EngineConfig
 from chaos.engine.replica import Replica
 from chaos.perf import Efficiency, build_perf_model, kv_capacity_tokens
@@ -51,7 +52,8 @@ class Fleet(Reconfiguration):
 
     def __init__(self, env: simpy.Environment, *, model: ModelSpec, gpu: GPUSpec, fabric: Fabric,
                  placements: Sequence[Placement], engine: EngineConfig, on_event: Callable,
-                 kv_replication: bool = False, efficiency: Efficiency | None = None) -> None:
+                 kv_replication: bool = False, efficiency: Efficiency | None = None,
+                 tenants: TenantTable | None = None) -> None:
         self.env = env
         self.model = model
         self.gpu = gpu
@@ -61,6 +63,7 @@ class Fleet(Reconfiguration):
         self.on_event = on_event
         self.kv_replication = kv_replication
         self.efficiency = efficiency
+        self.tenant_table = tenants   # tenant priorities and weights every engine schedules by
         self.placements: dict[str, Placement] = {p.replica_id: p for p in placements}
         self.replicas: dict[str, Replica] = {}
         self.state: dict[str, ReplicaState] = {}
@@ -113,7 +116,7 @@ class Fleet(Reconfiguration):
         replica = self.replicas.get(rid)
         if replica is None:
             replica = Replica(self.env, rid, role, self._cost(rid), self.kv_capacity(p.tp), self.engine_config,
-                              self.on_event)
+                              self.on_event, tenants=self.tenant_table)
             self.replicas[rid] = replica
         else:
             lost = replica.restart(cost=self._cost(rid), kv_capacity_tokens=self._kv_now(rid))
@@ -311,10 +314,13 @@ class Fleet(Reconfiguration):
                 if st.partitioned == 0 and not st.cut_off:
                     self.on_reachability(rid, True)
 
-    def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause: str) -> None:
+    def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause: str, tenant=None) -> None:
         if self.on_arrivals is None:
             raise RuntimeError("add_arrivals before the driver is attached")
-        self.on_arrivals(arrival_s, input_tokens, output_tokens, hash_ids, cause)
+        if tenant is None:
+            self.on_arrivals(arrival_s, input_tokens, output_tokens, hash_ids, cause)
+        else:
+            self.on_arrivals(arrival_s, input_tokens, output_tokens, hash_ids, cause, tenant=tenant)
 
     # ---- FleetControl: software crash and the workload a spike scales --------------------------------
     def crash_replica(self, replica_id: str, cause: str) -> None:

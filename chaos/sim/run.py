@@ -15,7 +15,7 @@ from chaos.sim.build import Fleet, build_fleet
 from chaos.sim.driver import Driver
 from chaos.sim.fate import RecoveryPolicy
 from chaos.sim.supervision import Supervision, supervise
-from chaos.workload import build_workload
+from chaos.workload.tenants import build_tenant_workload
 
 # Without a duration the run lasts until every request is done; this caps a run that cannot drain.
 DRAIN_CAP_S = 24 * 3600.0
@@ -60,8 +60,8 @@ def run(scenario, *, catalog: Catalog | None = None,
     wall0 = time.perf_counter()
     env = simpy.Environment()
     horizon = scenario.duration
-    workload = build_workload(scenario.workload, seed=scenario.seed, base_dir=scenario.base_dir,
-                              duration_s=horizon)
+    workload = build_tenant_workload(scenario.workload, getattr(scenario, "tenants", None), seed=scenario.seed,
+                                     base_dir=scenario.base_dir, duration_s=horizon)
     recovery = getattr(scenario, "recovery", None)
     driver = Driver(env, workload, horizon, RecoveryPolicy(recovery.requests, recovery.max_attempts)
                     if recovery is not None else RecoveryPolicy())
