@@ -237,6 +237,10 @@ class Replica(Scheduler, Lifecycle):
         t, g, w = self.itl.arrays()
         return ITLArrays(gaps_s=g, weights=w, t_s=t)
 
+    def waiting_requests(self) -> list[Request]:
+        """Requests queued here, not yet admitted (for the router's shedding)."""
+        return list(self._waiting)
+
     def requests(self) -> list[Request]:
         """Requests on this replica (queued, running, held), for inspection."""
         return list(self._waiting) + list(self._running) + list(self._held.values())

@@ -12,7 +12,7 @@ import simpy
 
 from chaos.catalog import Catalog, GPUSpec, ModelSpec, load_catalog
 from chaos.engine.scheduling import TenantTable
-from chaos.errors import InputError
+from chaos.errors import InputError, expected_one_of
 from chaos.perf import kv_capacity_tokens
 from chaos.sim.fleet import Fleet
 from chaos.topology import build_fabric, place
@@ -75,10 +75,20 @@ def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: C
         raise InputError("hedging is built for aggregated deployments only; a disaggregated deployment "
                          "cannot hedge yet: remove router.hedging or use mode: aggregated",
                          field="router.hedging")
+    check_isolation(scenario, placements)
     recovery = getattr(scenario, "recovery", None)
     return Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
                  on_event=on_event, kv_replication=recovery is not None and recovery.requests == "kv_replica",
                  efficiency=scenario.efficiency.to_efficiency(), tenants=tenant_table(scenario))
+
+
+def check_isolation(scenario, placements) -> None:
+    """Every name in a tenant's isolation set is a pool of the deployment or one of its replicas."""
+    known = {p.replica_id for p in placements if p.role != "spare"} | {role for role, _, _ in pool_groups(scenario)}
+    for i, t in enumerate(getattr(scenario, "tenants", None) or ()):
+        for j, name in enumerate(t.isolation or ()):
+            if name not in known:
+                raise InputError(f"isolation: {expected_one_of(name, known)}", field=f"tenants[{i}].isolation[{j}]")
 
 
 def tenant_table(scenario) -> TenantTable | None:

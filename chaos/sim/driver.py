@@ -84,6 +84,7 @@ class Driver:
         # how many requests end the run when it has no duration (extra arrivals raise it)
         self._expected = self._n_base if cl is None else cl.max_requests
         self._arrival_log: list[tuple[float, int, int]] = []
+        self.tenancy = None      # chaos.routing.tenancy.TenantGate: tenant limits, isolation, shedding
 
     # ---- wiring --------------------------------------------------------------------------------------
     def attach(self, fleet, router) -> None:
@@ -185,6 +186,8 @@ class Driver:
             if picks is None:
                 self._error(req, None, "no healthy replica", final_status="rejected")
                 return
+            if self.tenancy is not None and not self._tenant_admit(req, picks[0]):
+                return
             # admission judges the replica the request would actually wait on
             reason = self.router.admit(req, [picks[0]], self.predict_ttft)
             if reason is not None:
@@ -207,6 +210,8 @@ class Driver:
         """The pool, less the replicas that already failed this request (Envoy's previous_hosts retry
         predicate) while others remain."""
         pool = self.fleet.pool(role)
+        if self.tenancy is not None:
+            pool = self.tenancy.allowed(req, pool, role)
         tried = self._failed_on.get(req.id)
         if not tried:
             return pool
@@ -458,10 +463,35 @@ class Driver:
         self.finished += 1
         self.last_finish_s = max(self.last_finish_s, self.env.now)
         self.router.on_done(req)
+        if self.tenancy is not None:
+            self.tenancy.release(req)
         if self.workload.closed_loop is not None:
             self._new_closed_loop_request(self.workload.closed_loop.think_time_s)
         if self.finished == self._expected and not self.all_done.triggered:
             self.all_done.succeed()
+
+    def _tenant_admit(self, req: Request, entry) -> bool:
+        """First dispatch of a request: its tenant's buckets and cap, then shedding (chaos.routing.tenancy)."""
+        gate = self.tenancy
+        if req.id not in self._attempt and req.retries == 0:
+            reason = gate.admit(req, self.env.now)
+            if reason is not None:
+                self.stats.count("rejected: " + reason)
+                self._end(req, "rejected", reason)
+                return False
+            shed_self, victim = gate.shed_victim(req, [r for r in self.fleet.pool(entry.role)
+                                                      if self.router.available(r.replica_id)])
+            if shed_self:
+                self.stats.count("rejected: shed")
+                self._end(req, "rejected", "shed: overload")
+                return False
+            if victim is not None:
+                attempt = self._attempt.get(victim.id)
+                if attempt is not None:
+                    self._abandon(victim, attempt)
+                self.stats.count("rejected: shed")
+                self._end(victim, "rejected", f"shed: overload (for a priority {gate.priority(req.tenant)} request)")
+        return True
 
     # ---- observations for the controller and admission ----------------------------------------------
     def predict_ttft(self, replica, req: Request) -> float:

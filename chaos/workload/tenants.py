@@ -50,8 +50,9 @@ class _Model(BaseModel):
 
 
 class ShareConfig(_Model):
-    """Part of the scenario's `workload:`: a random `fraction` of its requests, or those whose `field`
-    (input_tokens | output_tokens) lies in [min, max] (either bound optional)."""
+    """Part of the scenario's `workload:`: those requests whose `field` (input_tokens | output_tokens)
+    lies in [min, max] (either bound optional), or a random `fraction` of the requests that no field
+    selector took."""
     fraction: Optional[float] = None
     field: Optional[Literal["input_tokens", "output_tokens"]] = None
     min: Optional[int] = None
@@ -261,11 +262,11 @@ def _split(main: Workload, tenants: list[TenantConfig], seed: int) -> np.ndarray
     owner = np.full(n, -1, dtype=np.int64)
     u = rngs.stream(seed, "tenant-share").random(n)
     lo = 0.0
-    for k, t in enumerate(tenants):
-        if t.share is None:
-            continue
+    by_field = [(k, t) for k, t in enumerate(tenants) if t.share is not None and t.share.field is not None]
+    by_fraction = [(k, t) for k, t in enumerate(tenants) if t.share is not None and t.share.fraction is not None]
+    for k, t in by_field + by_fraction:          # fractions split what the field selectors left
         if t.share.fraction is not None:
-            sel = (u >= lo) & (u < lo + t.share.fraction)
+            sel = (u >= lo) & (u < lo + t.share.fraction) & (owner < 0)
             lo += t.share.fraction
         else:
             col = main.input_tokens if t.share.field == "input_tokens" else main.output_tokens
