@@ -280,6 +280,10 @@ class Scenario(_Section):
             for field, message in check_tenants(tenants):
                 raise ScenarioError(message, field=field)
         names = self.tenant_names()
+        for i, fault in enumerate(self.faults):
+            tenant = getattr(fault, "tenant", None)
+            if tenant is not None and tenant not in names:
+                raise ScenarioError(f"unknown tenant: {expected_one_of(tenant, names)}", field=f"faults[{i}].tenant")
         for i, probe in enumerate(self.steady_state):
             if probe.tenant is not None and probe.tenant not in names:
                 raise ScenarioError(f"unknown tenant: {expected_one_of(probe.tenant, names)}",

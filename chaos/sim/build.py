@@ -77,9 +77,11 @@ def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: C
                          field="router.hedging")
     check_isolation(scenario, placements)
     recovery = getattr(scenario, "recovery", None)
-    return Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
+    fleet = Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
                  on_event=on_event, kv_replication=recovery is not None and recovery.requests == "kv_replica",
                  efficiency=scenario.efficiency.to_efficiency(), tenants=tenant_table(scenario))
+    fleet.tenant_names = scenario.tenant_names() if hasattr(scenario, "tenant_names") else ["default"]
+    return fleet
 
 
 def check_isolation(scenario, placements) -> None:

@@ -102,6 +102,10 @@ class Driver:
 
     def _make_request(self, rid: int, arrival_s: float, input_tokens: int, output_tokens: int, hash_ids,
                       tenant: int = 0) -> Request:
+        for shifted, prompt_factor, output_factor, _ in (self.fleet.cost_shifts if self.fleet is not None else ()):
+            if shifted == tenant:                 # a cost_shift fault: this tenant's requests cost more now
+                input_tokens = max(1, round(int(input_tokens) * prompt_factor))
+                output_tokens = max(1, round(int(output_tokens) * output_factor))
         req = Request(id=rid, arrival_s=float(arrival_s), input_tokens=int(input_tokens),
                       output_tokens=int(output_tokens), hash_ids=hash_ids,
                       hash_block_tokens=self.workload.hash_block_tokens, tenant=tenant)

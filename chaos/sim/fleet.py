@@ -24,6 +24,7 @@ from chaos.catalog import GPUSpec, ModelSpec
 from chaos.engine.scheduling import TenantTable
 from chaos.engine.config import EngineConfig
 from chaos.engine.replica import Replica
+from chaos.errors import SimulationError
 from chaos.perf import Efficiency, build_perf_model, kv_capacity_tokens
 from chaos.sim.live import UNREACHABLE, LiveFabric
 from chaos.sim.reconfig import ActionRecord, Reconfiguration
@@ -64,6 +65,8 @@ class Fleet(Reconfiguration):
         self.kv_replication = kv_replication
         self.efficiency = efficiency
         self.tenant_table = tenants   # tenant priorities and weights every engine schedules by
+        self.tenant_names: list[str] = ["default"]   # by id; set by build_fleet from tenants:
+        self.cost_shifts: list[tuple[int, float, float, str]] = []   # active cost_shift faults
         self.placements: dict[str, Placement] = {p.replica_id: p for p in placements}
         self.replicas: dict[str, Replica] = {}
         self.state: dict[str, ReplicaState] = {}
@@ -329,11 +332,35 @@ class Fleet(Reconfiguration):
         if replica is not None and replica.alive:
             self.kill(replica_id, f"engine crashed ({cause})")
 
-    def workload_lengths(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.workload.input_tokens, self.workload.output_tokens
+    def workload_lengths(self, tenant: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        wl = self.workload
+        if tenant is None:
+            return wl.input_tokens, wl.output_tokens
+        mine = self._tenant_rows(tenant)
+        return wl.input_tokens[mine], wl.output_tokens[mine]
 
-    def workload_rate(self, t0: float, t1: float) -> float:
+    def _tenant_rows(self, tenant: int) -> np.ndarray:
+        wl = self.workload
+        return (wl.tenant == tenant) if wl.tenant is not None else np.full(len(wl), tenant == 0)
+
+    def tenant_id(self, name: str) -> int:
+        """The id of a tenant by its tenants: name ("default" without tenants:)."""
+        try:
+            return self.tenant_names.index(name)
+        except ValueError:
+            raise SimulationError(f"unknown tenant {name!r}; the run has {', '.join(self.tenant_names)}") from None
+
+    def shift_cost(self, tenant: int, prompt_factor: float, output_factor: float, cause: str) -> None:
+        """From now, the tenant's arriving requests cost more (cost_shift); the driver applies it."""
+        self.cost_shifts.append((tenant, prompt_factor, output_factor, cause))
+
+    def unshift_cost(self, tenant: int, cause: str) -> None:
+        self.cost_shifts[:] = [s for s in self.cost_shifts if not (s[0] == tenant and s[3] == cause)]
+
+    def workload_rate(self, t0: float, t1: float, tenant: int | None = None) -> float:
         arrivals = self.workload.arrival_s
+        if tenant is not None:
+            arrivals = arrivals[self._tenant_rows(tenant)]
         if t1 <= t0 or len(arrivals) == 0:
             return 0.0
         n = np.searchsorted(arrivals, t1, side="left") - np.searchsorted(arrivals, t0, side="left")

@@ -161,3 +161,34 @@ def test_isolation_keeps_a_tenant_on_its_replicas(tmp_path):
     batch = log.tenant == 1
     assert set(log.replica[batch & (log.replica != "")].tolist()) == {"aggregated-1"}
     assert "aggregated-0" in set(log.replica[~batch].tolist())
+
+
+def test_tenant_spike_and_cost_shift_hit_only_their_tenant(tmp_path):
+    d = doc("fcfs")
+    d["faults"] = [{"type": "tenant_spike", "tenant": "batch", "at": "20s", "duration": "30s", "factor": 4,
+                    "ramp_up": "5s", "prompt_factor": 2},
+                   {"type": "cost_shift", "tenant": "batch", "at": "60s", "duration": "20s", "prompt_factor": 0.5,
+                    "output_factor": 3}]
+    exp = run_experiment(load(d, tmp_path))
+    log, base = exp.result.log, exp.baseline.log
+    prem, prem0 = log.tenant == 0, base.tenant == 0
+    assert prem.sum() == prem0.sum()                                  # premium's arrivals are untouched
+    assert np.array_equal(log.input_tokens[prem], base.input_tokens[prem0])
+    extra = log.id >= len(base)
+    assert extra.sum() > 40 and np.all(log.tenant[extra] == 1)         # ~ (4-1) x 6/s x 30s, ramped
+    assert np.all(log.input_tokens[extra] == 12000)                   # batch's 6000-token prompts x 2
+    shifted = (~extra) & (log.tenant == 1) & (log.arrival_s >= 60) & (log.arrival_s < 80)
+    assert shifted.sum() > 60
+    assert np.all(log.input_tokens[shifted] == 3000) and np.all(log.output_tokens[shifted] == 900)
+    after = (~extra) & (log.tenant == 1) & (log.arrival_s >= 80)
+    assert np.all(log.input_tokens[after] == 6000)
+
+
+def test_a_fault_naming_an_unknown_tenant_exits_2(tmp_path):
+    d = doc()
+    d["faults"] = [{"type": "cost_shift", "tenant": "bach", "at": "10s", "prompt_factor": 2}]
+    path = tmp_path / "f.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    res = CliRunner().invoke(app, ["validate", str(path)])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 2 and "faults[0].tenant" in out and "did you mean batch" in out
