@@ -102,6 +102,8 @@ def _print_summary(result, out_dir: Path, report: bool = False) -> None:
     if s.get("prefix_hit_ratio") is not None:
         line += f"; prefix-cache hit ratio {100 * s['prefix_hit_ratio']:.1f}%"
     console.print(line)
+    from chaos.cli_tenants import print_tenant_table
+    print_tenant_table(result, console)
     written = f"{out_dir / 'journal.json'}, {out_dir / 'requests.csv'}"
     if report:
         written += f", {out_dir / 'report.html'}"
