@@ -20,10 +20,20 @@ from chaos.units import parse_duration, parse_rate
 _ALIASES = {"ttft_p99": "ttft", "tpot_p99": "tpot", "ttft": "ttft", "tpot": "tpot"}
 
 
+def _slo_aliases_in_schema(schema: dict) -> None:
+    """The JSON schema accepts what the validator accepts: durations as text and the `_p99` spellings."""
+    props = schema.get("properties", {})
+    for name in ("ttft", "tpot"):
+        if name in props:        # a duration like "2s" or a number of seconds (the validator parses both)
+            props[name] = {"anyOf": [{"type": "string", "examples": ["250ms", "2s"]}, {"type": "number", "minimum": 0},
+                                     {"type": "null"}], "default": None}
+            props[f"{name}_p99"] = dict(props[name])
+
+
 class SloConfig(BaseModel):
     """Per-request latency targets in seconds (None = no target). A request meets the SLO when its
     TTFT and TPOT are within them; `_p99` in the key is the usual name, the check is per request."""
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_slo_aliases_in_schema)
 
     ttft: Optional[float] = None
     tpot: Optional[float] = None

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Literal, Optional, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from typing_extensions import Annotated
 
 from chaos import rng as rngs
 from chaos.errors import WorkloadError, expected_one_of
@@ -43,6 +44,10 @@ DEFAULT_TENANT = "default"
 SHARE_FIELDS = ("input_tokens", "output_tokens")
 HASH_SPACE = 1 << 40     # a tenant's own prefix hash ids are offset by id x this: no cross-tenant hits
 _SLUG = re.compile(r"^[A-Za-z0-9._-]+$")
+_RATE = Annotated[float, WithJsonSchema({"anyOf": [{"type": "string", "examples": ["5/s", "2000/s"]},
+                                                   {"type": "number", "exclusiveMinimum": 0}]})]
+_SECONDS = Annotated[float, WithJsonSchema({"anyOf": [{"type": "string", "examples": ["1s", "10s"]},
+                                                      {"type": "number", "exclusiveMinimum": 0}]})]
 
 
 class _Model(BaseModel):
@@ -90,9 +95,9 @@ class LimitsConfig(_Model):
     """Router-side limits of one tenant: token buckets (requests/s and/or tokens/s, where a request
     costs its prompt + output tokens) holding `burst` seconds of their rate, and a cap on the
     tenant's requests in the fleet at once. A request over a limit is rejected with the reason."""
-    rate: Optional[float] = Field(None, description="requests/s the tenant's bucket refills (\"5/s\")")
-    token_rate: Optional[float] = Field(None, description="tokens/s (prompt + output) the token bucket refills")
-    burst: float = Field(1.0, description="seconds of rate each bucket holds when full (default 1s)")
+    rate: Optional[_RATE] = Field(None, description="requests/s the tenant's bucket refills (\"5/s\")")
+    token_rate: Optional[_RATE] = Field(None, description="tokens/s (prompt + output) the token bucket refills")
+    burst: _SECONDS = Field(1.0, description="seconds of rate each bucket holds when full (default 1s)")
     concurrency: Optional[int] = Field(None, ge=1, description="requests of the tenant in the fleet at once")
 
     @field_validator("rate", "token_rate", mode="before")
