@@ -68,6 +68,7 @@ class FleetControl(Protocol):
     def workload_rate(self, t0: float, t1: float, tenant: Optional[int] = None) -> float: ...  # arrivals/s in [t0, t1)
     # added with tenants (chaos.faults.tenant_faults):
     def tenant_id(self, name: str) -> int: ...                                # a tenants: name -> its id
+    def workload_tenants(self) -> Optional[np.ndarray]: ...                   # tenant id per workload request
     def shift_cost(self, tenant: int, prompt_factor: float, output_factor: float, cause: str) -> None: ...
     def unshift_cost(self, tenant: int, cause: str) -> None: ...
     # added by the faults room (the software share of random_failures):

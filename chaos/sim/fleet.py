@@ -343,6 +343,10 @@ class Fleet(Reconfiguration):
         wl = self.workload
         return (wl.tenant == tenant) if wl.tenant is not None else np.full(len(wl), tenant == 0)
 
+    def workload_tenants(self) -> np.ndarray | None:
+        """Tenant id per request of the workload (None without tenants)."""
+        return self.workload.tenant
+
     def tenant_id(self, name: str) -> int:
         """The id of a tenant by its tenants: name ("default" without tenants:)."""
         try:

@@ -90,6 +90,9 @@ class FakeFleet:
     def workload_rate(self, t0, t1, tenant=None):
         return self.rate_per_s
 
+    def workload_tenants(self):
+        return None
+
     def tenant_id(self, name):
         return {"default": 0, "batch": 1}[name]
 

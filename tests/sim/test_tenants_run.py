@@ -192,3 +192,13 @@ def test_a_fault_naming_an_unknown_tenant_exits_2(tmp_path):
     res = CliRunner().invoke(app, ["validate", str(path)])
     out = " ".join(res.output.split())
     assert res.exit_code == 2 and "faults[0].tenant" in out and "did you mean batch" in out
+
+
+def test_a_traffic_spike_copies_each_request_with_its_tenant(tmp_path):
+    d = doc()
+    d["faults"] = [{"type": "traffic_spike", "at": "20s", "duration": "30s", "factor": 3}]
+    log = run(load(d, tmp_path)).log
+    base_n = len(run(load(dict(doc()), tmp_path, "b.yaml")).log)
+    extra = log.id >= base_n
+    share = (log.tenant[extra] == 1).mean()
+    assert extra.sum() > 100 and 0.3 < share < 0.7            # both tenants send 6/s: about half each
