@@ -6,8 +6,10 @@ Iteration (starts at the replica's own clock `_t`, iteration number D = iteratio
      is preempted by recompute (blocks freed, back to the front of the queue with prompt = input +
      generated tokens); no admissions in an iteration that preempted;
   2. the token budget left (max_num_batched_tokens - decoders) goes to prefill chunks: partial
-     prefills first, then waiting requests FCFS while running < max_num_seqs and the whole prompt's
-     blocks (minus prefix-cache hits) can be allocated; a blocked head blocks the queue;
+     prefills first, then waiting requests in the queue's order (FCFS; by priority or VTC counter with
+     engine.scheduling, chaos/engine/scheduling.py) while running < max_num_seqs and the whole prompt's
+     blocks (minus prefix-cache hits) can be allocated; a blocked head blocks the queue (priority: it
+     may first preempt lower-priority running sequences);
   3. at the iteration's end (time `_t + L`, L from the cost model): decoders that reached their
      output length finish ("finished"), then prompts that completed emit their first token
      ("first_token"; prefill role: then "prefill_done", KV held until `release`).

@@ -6,6 +6,10 @@ The driver owns every Request of the run (ids belong to the run: base arrivals k
 index, extra arrivals from a traffic spike come after them, so a faulted run and its fault-free twin
 name the same requests alike). It is the engines' `on_event` callback and the fleet's `on_lost`.
 
+Tenants (chaos.routing.tenancy, `tenancy`): at a request's first dispatch its tenant's token buckets and
+concurrency cap may reject it, and under overload the shedding rule may shed it or a lower-priority
+waiting request; every candidate list (routing, retries, hedges) keeps to the tenant's isolation set.
+
 The network, as the router sees it:
   * a replica whose engine is dead refuses a connection: an error `REFUSED_S` later;
   * a partitioned replica drops packets: a dispatch waits (TCP keeps retrying) until the partition
