@@ -8,16 +8,30 @@ from __future__ import annotations
 import functools
 import json
 import time
-from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from chaos.cli_help import App, HelpGroup, console, context_settings
 from chaos.errors import InputError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = App(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, cls=HelpGroup,
+                  context_settings=context_settings(), rich_markup_mode=None,
                   help="Resilience and chaos testing for LLM inference fleets, in simulation.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        import chaos
+        typer.echo(f"fleetchaos {chaos.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the fleetchaos version and exit.")) -> None:
+    """Resilience and chaos testing for LLM inference fleets, in simulation."""
 
 EXIT_OK, EXIT_DEVIATED, EXIT_INVALID = 0, 1, 2
 
@@ -74,17 +88,16 @@ class _Progress:
             self._bar.stop()
 
 
-def _print_summary(result, out_dir: Path, report: bool = False) -> None:
-    from rich.console import Console
+def _print_summary(result) -> None:
     from rich.table import Table
     from chaos.units import format_duration
 
     s = result.summary.to_dict()
-    console = Console()
+    out = console()
     req = s["requests"]
-    console.print(f"[bold]{result.scenario.name}[/bold]  seed {result.scenario.seed}  "
+    out.print(f"[bold]{result.scenario.name}[/bold]  seed {result.scenario.seed}  "
                   f"simulated {format_duration(result.horizon_s)} in {result.stats['wall_s']:.2f}s wall")
-    console.print(f"requests: {req['arrived']} arrived, {req['completed']} completed, {req['failed']} failed, "
+    out.print(f"requests: {req['arrived']} arrived, {req['completed']} completed, {req['failed']} failed, "
                   f"{req['rejected']} rejected, {req['in_flight']} in flight")
     table = Table(show_header=True, header_style="bold")
     table.add_column("latency")
@@ -94,20 +107,16 @@ def _print_summary(result, out_dir: Path, report: bool = False) -> None:
         row = s.get(key) or {}
         table.add_row(label, *[format_duration(row[q]) if row.get(q) is not None else "n/a"
                                for q in ("p50", "p90", "p99", "max")])
-    console.print(table)
+    out.print(table)
     goodput = s.get("goodput_rps")
     line = (f"throughput: {s['throughput_tok_s']:.1f} output tok/s, {s['throughput_rps']:.3f} req/s")
     if goodput is not None:
         line += f"; goodput {goodput:.3f} req/s, SLO attainment {100 * (s.get('slo_attainment') or 0):.1f}%"
     if s.get("prefix_hit_ratio") is not None:
         line += f"; prefix-cache hit ratio {100 * s['prefix_hit_ratio']:.1f}%"
-    console.print(line)
+    out.print(line)
     from chaos.cli_tenants import print_tenant_table
-    print_tenant_table(result, console)
-    written = f"{out_dir / 'journal.json'}, {out_dir / 'requests.csv'}"
-    if report:
-        written += f", {out_dir / 'report.html'}"
-    console.print(f"wrote {written}")
+    print_tenant_table(result, out)
 
 
 @app.command()
@@ -122,16 +131,22 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
                                                 help="also run the fault-free twin (default: when there are faults "
                                                      "or a probe compares with the baseline)"),
         report: bool = typer.Option(True, "--report/--no-report", help="write report.html, report.md and figures"),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="no summary table")) -> None:
-    """Simulate a scenario as an experiment: print a summary and the verdict, write journal.json and
-    requests.csv (and baseline_requests.csv). Exit 0 when the steady-state hypothesis held (or there is
-    none), 1 when it deviated, 2 for invalid input."""
+        quiet: bool = typer.Option(False, "--quiet", "-q",
+                                   help="print only the verdict, the score and where the report is")) -> None:
+    """Simulate a scenario as an experiment and print a summary, the verdict and the resilience score.
+
+    Writes into the output folder: journal.json, requests.csv, baseline_requests.csv (when the
+    fault-free twin ran), report.html, report.md and the figures (timeline.png, capacity.png,
+    distributions.png, fabric.png, load_heatmap.png). Exit 0 when the steady-state hypothesis held
+    (or there is none), 1 when it deviated, 2 for invalid input."""
     from chaos.report.journal import write_journal
     from chaos.scenario import locate_error
     from chaos.sim.build import scenario_catalog
     from chaos.sim.experiment import run_experiment
 
     sc = _load(scenario, set_, seed)
+    if set_ or seed is not None:
+        typer.echo("overrides: " + ", ".join([*set_, *([f"seed={seed}"] if seed is not None else [])]))
     if dry_run:
         try:
             _print_plan(sc, scenario_catalog(sc, catalog))
@@ -148,21 +163,29 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
     result = experiment.result
     out_dir = out if out is not None else Path("reports") / sc.name
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_journal(result, out_dir / "journal.json", experiment)
+    written = [write_journal(result, out_dir / "journal.json", experiment), out_dir / "requests.csv"]
     result.log.to_csv(out_dir / "requests.csv")
     if experiment.baseline is not None:
         experiment.baseline.log.to_csv(out_dir / "baseline_requests.csv")
+        written.append(out_dir / "baseline_requests.csv")
+    files = None
     if report:
         from chaos.report import render_report
-        render_report([out_dir / "journal.json"], out_dir)
+        files = render_report([out_dir / "journal.json"], out_dir)
+        written += files.paths
     if not quiet:
-        _print_summary(result, out_dir, report)
-    _print_verdict(experiment)
+        _print_summary(result)
+    _print_verdict(experiment, detail=not quiet)
+    if quiet:
+        typer.echo(f"report: {files.html}" if files is not None else f"journal: {written[0]}")
+    else:
+        typer.echo(f"wrote {len(written)} files to {out_dir}/: " + ", ".join(p.name for p in written))
     raise typer.Exit(experiment.exit_code)
 
 
-def _print_verdict(experiment) -> None:
-    """The verdict, the failing probes (window, value, tolerance, faults active) and the score."""
+def _print_verdict(experiment, detail: bool = True) -> None:
+    """The verdict, the failing probes (window, value, tolerance, faults active) and the score with
+    the components that cost points, in words and units (`detail`)."""
     hypothesis = experiment.hypothesis
     if hypothesis is None:
         typer.echo("verdict: none (no steady_state probes)")
@@ -173,7 +196,10 @@ def _print_verdict(experiment) -> None:
                 typer.echo(f"  {line}")
     if experiment.resilience is not None:
         score = experiment.resilience.score
-        typer.echo(f"resilience score: {score.score:.1f}/100 (against the fault-free twin)")
+        typer.echo(f"resilience score: {score.text} against the fault-free twin (100: no loss)")
+        if detail:
+            for line in score.describe():
+                typer.echo(f"  {line}")
 
 
 def _print_plan(sc, catalog) -> None:
@@ -188,24 +214,37 @@ def _print_plan(sc, catalog) -> None:
     typer.echo(f"{sc.name}: {fleet.model.name} on {fleet.gpu.name}, seed {sc.seed}, horizon {horizon}")
     for p in fleet.placements.values():
         where = p.gpus[0] if p.tp == 1 else f"{p.gpus[0]} .. {p.gpus[-1]}"
-        typer.echo(f"  {p.replica_id:<14} tp{p.tp:<3} {where}  ring {p.link_Bps / 1e9:.0f} GB/s")
+        ring = f"  all-reduce ring {p.link_Bps / 1e9:.0f} GB/s" if p.tp > 1 else ""
+        typer.echo(f"  {p.replica_id:<14} tp{p.tp:<3} {where}{ring}")
     planned = plan_faults(sc, fleet)
-    typer.echo(f"faults ({len(planned)} occurrences):" if planned else "faults: none")
+    n = len(planned)
+    typer.echo(f"faults ({n} occurrence{'s' if n != 1 else ''}):" if planned else "faults: none")
     for line in describe(planned):
         typer.echo(f"  {line}")
 
 
 @app.command()
-def validate(files: List[Path] = typer.Argument(..., help="scenario YAML files"),
+def validate(files: List[Path] = typer.Argument(..., help="scenario YAML files, or fault list files (include targets)"),
              catalog: List[Path] = typer.Option([], "--catalog", help="extra GPU/model catalog folder (repeatable)")
              ) -> None:
     """Check scenario files without running them: every file is checked and every mistake reported;
-    exit 2 when any file is invalid."""
-    from chaos.scenario import load_scenario, locate_error
+    exit 2 when any file is invalid. A fault list file (a list of faults, or a mapping with faults:
+    and no deployment, workload or topology) is checked as an include reads it."""
+    from chaos.scenario import is_fault_list, load_fault_list, load_scenario, locate_error
     from chaos.sim.build import check_scenario, scenario_catalog
 
     invalid = 0
     for f in files:
+        if is_fault_list(f):
+            try:
+                n = len(load_fault_list(f))
+            except InputError as err:
+                invalid += 1
+                typer.echo(f"error: {err}", err=True)
+                continue
+            typer.echo(f"{f}: ok (a fault list of {n} fault{'s' if n != 1 else ''}; targets are resolved "
+                       f"in the scenario that includes it)")
+            continue
         try:
             sc = load_scenario(f)
             try:
@@ -234,7 +273,7 @@ def report_(journals: List[Path] = typer.Argument(..., help="journal.json files 
         first = journals[0] if journals[0].is_dir() else journals[0].parent
         out = first if len(journals) == 1 else Path("reports") / "compare"
     files = render_report(journals, out)
-    typer.echo(f"wrote {files.html} and {files.markdown}")
+    typer.echo(f"wrote {len(files.paths)} files to {out}/: " + ", ".join(p.name for p in files.paths))
 
 
 @app.command()
@@ -244,62 +283,129 @@ def schema() -> None:
     typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
-class ListWhat(str, Enum):
-    gpus = "gpus"
-    models = "models"
-    routers = "routers"
-    faults = "faults"
-    controllers = "controllers"
+LIST_KINDS = ("gpus", "models", "routers", "faults", "controllers", "probes")
 
 
-def _registry(what: "ListWhat"):
-    if what is ListWhat.routers:
+def _list_kind(what: str) -> str:
+    """"gpu" or "GPUs" -> "gpus"; anything else is an InputError naming the kinds."""
+    from chaos.errors import did_you_mean
+    w = what.strip().lower()
+    for kind in LIST_KINDS:
+        if w in (kind, kind[:-1]):
+            return kind
+    raise InputError(f"list: expected one of {', '.join(LIST_KINDS)} but got {what!r}{did_you_mean(w, LIST_KINDS)}")
+
+
+def _registry(kind: str):
+    if kind == "routers":
         from chaos.routing import ROUTERS
         return ROUTERS
-    if what is ListWhat.faults:
+    if kind == "faults":
         from chaos.faults import FAULTS
         return FAULTS
     from chaos.control import CONTROLLERS
     return CONTROLLERS
 
 
+def first_sentence(doc: str) -> str:
+    """The first sentence of a docstring, whole (joined across lines), without Markdown backticks."""
+    import re
+    text = " ".join(doc.strip().split("\n\n")[0].split()).replace("`", "")
+    m = re.search(r"(?<=[.!?])\s+(?=[A-Z(])", text)
+    return text[:m.start()] if m else text
+
+
+def _entry_text(name: str, doc: str, module_doc: str) -> str:
+    """What a registered name does, in one whole sentence: its entry in the module docstring's table
+    ("gpu_crash    an XID-style GPU loss: ..."), else the module's "name: ..." opening, else the class
+    docstring when it is prose (not a YAML example)."""
+    import re
+    doc, module_doc = doc.replace("`", ""), module_doc.replace("`", "")
+    lines = module_doc.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(rf"^(\s*){re.escape(name)}(?::\s+|\s{{2,}})(\S.*)$", line)
+        if not m:
+            continue
+        indent, parts = len(m.group(1)), [m.group(2)]
+        for nxt in lines[i + 1:]:
+            if not nxt.strip() or (len(nxt) - len(nxt.lstrip()) <= indent and i > 0):
+                break
+            parts.append(nxt.strip())
+        text = _without_example(" ".join(parts))
+        if text:
+            return first_sentence(text)
+    for d in (doc, module_doc):
+        text = _without_example(d.strip())
+        if text:
+            if text.lower().startswith(f"{name}:"):
+                text = text[len(name) + 1:].strip()
+            return first_sentence(text)
+    return ""
+
+
+def _without_example(doc: str) -> str:
+    """A docstring without a leading YAML example ("{type: x, ...}: what it does" -> "what it does")."""
+    if not doc.startswith("{"):
+        return doc
+    depth = 0
+    for i, ch in enumerate(doc):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth == 0:
+            return doc[i + 1:].lstrip(" :;.-—").strip()
+    return ""
+
+
 @app.command("list")
 @user_errors
-def list_(what: ListWhat = typer.Argument(..., help="gpus, models, routers, faults or controllers"),
+def list_(what: str = typer.Argument(..., help="gpus, models, routers, faults, controllers or probes "
+                                                "(the singular works too)"),
           catalog: List[Path] = typer.Option([], "--catalog", help="extra catalog folder (repeatable)")) -> None:
-    """Show the GPUs, models, router policies, fault types or controller policies that exist."""
-    from rich.console import Console
+    """Show the GPUs, models, router policies, fault types, controller policies or steady-state probes
+    that exist."""
     from rich.table import Table
 
-    console = Console()
-    if what in (ListWhat.routers, ListWhat.faults, ListWhat.controllers):
+    kind = _list_kind(what)
+    out = console()
+    if kind in ("routers", "faults", "controllers", "probes"):
         import sys
-        registry = _registry(what)
-        for name in registry.names():
-            entry = registry.get(name)
-            doc = entry.__doc__ or sys.modules[entry.__module__].__doc__ or ""
-            first = doc.strip().splitlines()[0] if doc.strip() else ""
-            typer.echo(f"{name:20s} {first}")
+        rows = []
+        if kind == "probes":
+            from chaos.metrics.probes import PROBES
+            rows = [(name, f"{p.doc[:1].upper()}{p.doc[1:]} ({p.unit}).".replace("()", "")
+                     if p.unit else f"{p.doc[:1].upper()}{p.doc[1:]}.") for name, p in PROBES.items()]
+        else:
+            registry = _registry(kind)
+            for name in registry.names():
+                entry = registry.get(name)
+                text = _entry_text(name, entry.__doc__ or "", sys.modules[entry.__module__].__doc__ or "")
+                rows.append((name, text[:1].upper() + text[1:]))
+        width = max(len(n) for n, _ in rows) + 2
+        for name, text in rows:
+            typer.echo(f"{name:{width}s}{text}")
         return
     from chaos.catalog import load_catalog
     cat = load_catalog(catalog)
     table = Table(show_header=True, header_style="bold")
-    if what is ListWhat.gpus:
+    if kind == "gpus":
         for col in ("gpu", "BF16 TFLOP/s", "FP8 TFLOP/s", "HBM GB", "HBM TB/s", "NVLink GB/s", "NIC Gb/s"):
-            table.add_column(col, justify="right" if col != "gpu" else "left", no_wrap=col == "gpu")
+            table.add_column(col, justify="right" if col != "gpu" else "left", no_wrap=True)
         for g in cat.gpus.values():
             table.add_row(g.name, f"{g.bf16_flops / 1e12:.0f}", f"{g.fp8_flops / 1e12:.0f}", f"{g.hbm_bytes / 1e9:.0f}",
                           f"{g.hbm_Bps / 1e12:.2f}", f"{g.nvlink_Bps / 1e9:.0f}", f"{g.nic_Bps * 8 / 1e9:.0f}")
     else:
         for col in ("model", "params", "active", "layers", "heads/kv", "experts", "attention", "weights GB"):
-            table.add_column(col, justify="right" if col != "model" else "left", no_wrap=col == "model")
+            table.add_column(col, justify="right" if col != "model" else "left", no_wrap=True)
         for m in cat.models.values():
             experts = f"{m.n_active_experts}/{m.n_experts}" if m.n_experts else "-"
             table.add_row(m.name, f"{m.n_params / 1e9:.1f}B", f"{m.n_active_params / 1e9:.1f}B", str(m.n_layers),
                           f"{m.n_heads}/{m.n_kv_heads}", experts, m.attention, f"{m.weight_bytes / 1e9:.0f}")
-    console.print(table)
+    out.print(table)
 
 
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+# export-trace, verify and serve live in their own module; importing it registers them on `app`.
+from chaos import cli_interop  # noqa: E402,F401

@@ -259,6 +259,7 @@ def schedule_yaml(scenario, faults: Sequence[dict], *, name: str | None = None, 
             for v in node:
                 walk(v)
     walk(data.get("workload"))
+    data = _with_units(data)
     order = ["name", "description", "seed", "duration"]
     ordered = {k: data[k] for k in order if k in data}
     ordered.update({k: v for k, v in data.items() if k not in ordered and k != "faults"})
@@ -266,6 +267,45 @@ def schedule_yaml(scenario, faults: Sequence[dict], *, name: str | None = None, 
     body = yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None, width=110)
     head = "".join(f"# {line}\n" if line else "#\n" for line in (comment or "").splitlines())
     return head + body
+
+
+def _with_units(node, parent: str = ""):
+    """The dumped scenario with its units back: seconds as "30s"/"3m", rates as "6/s" (the schema
+    holds SI floats; a schedule file is for people to read and paste)."""
+    from chaos.units import DURATION_KEYS, DURATION_KEYS_IN, duration_yaml
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and (
+                    k in DURATION_KEYS or k in DURATION_KEYS_IN.get(parent, ())):
+                out[k] = duration_yaml(v)
+            elif k == "rate" and isinstance(v, (int, float)) and not isinstance(v, bool):
+                out[k] = f"{v:g}/s"
+            elif k == "steady_state" and isinstance(v, list):
+                out[k] = [_probe_with_units(p) for p in v]
+            else:
+                out[k] = _with_units(v, k)
+        return out
+    if isinstance(node, list):
+        return [_with_units(v, parent) for v in node]
+    return node
+
+
+def _probe_with_units(probe):
+    """A steady_state entry: its window in time units, its bounds in the probe's unit when that is seconds."""
+    from chaos.metrics.probes import PROBES
+    from chaos.units import duration_yaml
+    if not isinstance(probe, dict):
+        return probe
+    out = dict(probe)
+    if isinstance(out.get("window"), (int, float)):
+        out["window"] = duration_yaml(out["window"])
+    spec = PROBES.get(out.get("probe"))
+    if spec is not None and spec.kind == "latency":
+        for k in ("max", "min"):
+            if isinstance(out.get(k), (int, float)) and not isinstance(out.get(k), bool):
+                out[k] = duration_yaml(out[k])
+    return out
 
 
 SCHEDULE_BEGIN = "--- fleetchaos schedule ---"

@@ -224,7 +224,7 @@ def explain(experiment, report: str | Path | None = None) -> str:
                  f"{counts['rejected']} rejected, {counts['in_flight']} in flight at the horizon")
     if experiment.resilience is not None:
         rep = experiment.resilience
-        lines.append(f"resilience score: {rep.score.score:.1f}/100")
+        lines.append(f"resilience score: {rep.score.text}")
         for f in rep.faults:
             rec = "never recovered" if f.time_to_recover_s is None else f"recovered after {_t(f.time_to_recover_s)}"
             det = "not detected" if f.time_to_detect_s is None else f"detected after {_t(f.time_to_detect_s)}"

@@ -52,9 +52,45 @@ def _parse(value: object, table: dict[str, float], kind: str, examples: str, *, 
     return number
 
 
+_COMPOUND = re.compile(r"^\s*(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d*)?)s)?\s*$")
+
+
 def parse_duration(value: object) -> float:
-    """Seconds from "250ms", "30s", "5m", "2h" or a number of seconds."""
+    """Seconds from "250ms", "30s", "5m", "2h", a number of seconds, or the compound forms reports
+    print ("13m35s", "1h02m", "1m30.5s")."""
+    if isinstance(value, str):
+        m = _COMPOUND.match(value)
+        if m and sum(g is not None for g in m.groups()) >= 2:
+            h, mi, sec = m.groups()
+            return int(h or 0) * 3600.0 + int(mi or 0) * 60.0 + float(sec or 0)
     return _parse(value, _DURATION, "duration", '"250ms", "30s", "5m", "2h"', allow_negative=False)
+
+
+def duration_yaml(seconds: float) -> str:
+    """Seconds as a duration YAML reads back exactly: 180 -> "3m", 30 -> "30s", 0.25 -> "250ms",
+    95 -> "95s"."""
+    s = float(seconds)
+    if s == 0:
+        return "0s"
+    if s >= 3600 and s % 3600 == 0:
+        return f"{s / 3600:g}h"
+    if s >= 60 and s % 60 == 0:
+        return f"{s / 60:g}m"
+    if s < 1:
+        return f"{s * 1e3:g}ms"
+    return f"{s:g}s"
+
+
+DURATION_KEYS = frozenset({
+    "at", "duration", "interval", "timeout", "ejection_time", "max_ejection_time", "restart_time",
+    "model_load_time", "rerole_time", "window", "scale_down_delay", "think_time", "repair", "every", "mtbf",
+    "deadline", "base", "ttft", "tpot", "ramp", "delay", "nvlink_latency", "network_latency", "stall_after",
+    "ramp_up", "ramp_down", "max_predicted_ttft", "overhead", "settle", "warmup", "cliff_within", "ttft_p99",
+    "tpot_p99", "ttft_p50", "tpot_p50", "e2e_p99", "itl_p99"})
+"""Scenario field names that hold seconds wherever they appear (the report and schedule files use it)."""
+DURATION_KEYS_IN = {"backoff": frozenset({"max"}), "repair": frozenset({"value", "mean", "median", "min", "max"}),
+                    "mtbf": frozenset({"value", "mean", "median", "min", "max"})}
+"""Field names that hold seconds only inside these sections."""
 
 
 def parse_bytes(value: object) -> float:

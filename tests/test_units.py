@@ -63,3 +63,24 @@ def test_input_error_renders_file_line_column_and_field():
     err = InputError("expected an integer but got 'x'", field="engine.block_size", file="s.yaml", line=11, column=15)
     assert str(err) == "s.yaml:11:15: engine.block_size: expected an integer but got 'x'"
     assert str(InputError("bad").located(field="a.b", file="f.yaml", line=3)) == "f.yaml:3: a.b: bad"
+
+
+# issue #17: what reports print reads back, and schedule files keep their units ---------------------
+@pytest.mark.parametrize("text, seconds", [("13m35s", 815.0), ("1h02m", 3720.0), ("1m30.5s", 90.5), ("2h", 7200.0)])
+def test_compound_durations_as_reports_print_them(text, seconds):
+    from chaos.units import parse_duration
+    assert parse_duration(text) == seconds
+
+
+@given(st.integers(0, 10**6).map(lambda ms: ms / 1000.0))
+def test_duration_yaml_reads_back_exactly(seconds):
+    from chaos.units import duration_yaml, parse_duration
+    assert parse_duration(duration_yaml(seconds)) == pytest.approx(seconds, rel=1e-12, abs=1e-12)
+
+
+@given(st.integers(0, 100 * 3600).map(float))
+def test_format_duration_of_whole_seconds_reads_back(seconds):
+    from chaos.units import format_duration, parse_duration
+    text = format_duration(seconds)
+    if seconds < 3600:      # "1h02m" drops the seconds by design
+        assert parse_duration(text) == pytest.approx(seconds, abs=0.01)

@@ -2,7 +2,11 @@
 
 A catalog file is a YAML mapping with `gpus:` and/or `models:`, each a mapping name -> fields (see
 data/gpus.yaml and data/models.yaml for the fields). Names are case-insensitive and stored lower-case.
-Every problem raises CatalogError naming the file (and line), the entry and the field.
+A file is checked as a whole, like a scenario: every problem of every entry (unknown fields with a
+did-you-mean, missing fields, bad values) comes out in one CatalogError, the first one with its
+file:line and field, then "(and N more)" with the others; a missing field explained by a misspelt
+one is left out. In a catalog folder, a YAML file whose top level has none of the catalog sections
+(a scenario, a topology) is not a catalog and is skipped.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 import yaml
 
 from chaos.catalog.specs import GPUSpec, ModelSpec
-from chaos.errors import CatalogError, UnitError, expected_one_of
+from chaos.errors import CatalogError, UnitError, did_you_mean, expected_one_of
 from chaos.units import parse_bandwidth, parse_bytes
 
 
@@ -59,11 +63,12 @@ def load_catalog(extra_dirs: Sequence[str | Path] = ()) -> Catalog:
     if isinstance(extra_dirs, (str, Path)):   # one directory passed bare, not in a list
         extra_dirs = [extra_dirs]
     bundled_gpus, bundled_models = _bundled()
+    # (the folder loop below skips files that are not catalogs: see is_catalog_file)
     gpus, models = dict(bundled_gpus), dict(bundled_models)
     for d in extra_dirs:
         path = Path(d)
         if path.is_dir():
-            files = sorted(path.glob("*.yaml"))
+            files = [f for f in sorted(path.glob("*.yaml")) if is_catalog_file(f)]
         elif path.is_file():
             files = [path]
         else:
@@ -73,6 +78,20 @@ def load_catalog(extra_dirs: Sequence[str | Path] = ()) -> Catalog:
             gpus.update(g)
             models.update(m)
     return Catalog(MappingProxyType(gpus), MappingProxyType(models))
+
+
+SECTIONS = ("gpus", "models")
+"""Top-level keys of a catalog file (a catalog section of another kind registers here too)."""
+
+
+def is_catalog_file(path: Path) -> bool:
+    """True unless `path` is YAML whose top level is a mapping with none of SECTIONS (a scenario or a
+    topology in the same folder); unreadable or malformed files count as catalogs, so their error shows."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return True
+    return not (isinstance(doc, dict) and doc and not any(k in doc for k in SECTIONS))
 
 
 @functools.lru_cache(maxsize=1)
@@ -105,35 +124,70 @@ def _load_file(text: str, file: str) -> tuple[dict[str, GPUSpec], dict[str, Mode
     if not isinstance(doc, dict):
         raise CatalogError(f"expected a mapping with gpus: and/or models: but got {type(doc).__name__}",
                            file=file, line=1)
+    errors: list[CatalogError] = []
     for key in doc:
-        if key not in ("gpus", "models"):
-            raise CatalogError(f"unknown top-level key: {expected_one_of(key, ('gpus', 'models'))}",
-                               file=file, line=lines.of(key))
-    gpus = {k: v for k, v in _entries(doc, "gpus", file, lines, _gpu)}
-    models = {k: v for k, v in _entries(doc, "models", file, lines, _model)}
+        if key not in SECTIONS:
+            errors.append(CatalogError(f"unknown top-level key: {expected_one_of(key, SECTIONS)}",
+                                       file=file, line=lines.of(key)))
+    gpus = {k: v for k, v in _entries(doc, "gpus", file, lines, _gpu, errors)}
+    models = {k: v for k, v in _entries(doc, "models", file, lines, _model, errors)}
+    if errors:
+        raise combined(errors)
     return gpus, models
 
 
-def _entries(doc: dict, section: str, file: str, lines: "_Lines", build: Callable) -> list[tuple[str, Any]]:
+def combined(errors: list[CatalogError]) -> CatalogError:
+    """One CatalogError for all of `errors` in file order: the first, then "(and N more)" and the
+    others one per line; a missing field explained by a misspelt unknown one is dropped."""
+    unknown = [(e.field.rpartition(".")[0], e.field.rpartition(".")[2]) for e in errors
+               if e.field and e.message.startswith("unknown field")]
+
+    def explained(e: CatalogError) -> bool:
+        if not (e.field and e.message.startswith("missing required field")):
+            return False
+        parent, key = e.field.rpartition(".")[0], e.field.rpartition(".")[2]
+        return any(p == parent and did_you_mean(k, [key]) for p, k in unknown)
+
+    kept = [e for e in errors if not explained(e)] or errors
+    kept.sort(key=lambda e: (str(e.file), e.line or 0))
+    first, rest = kept[0], kept[1:]
+    if not rest:
+        return first
+    message = first.message + f" (and {len(rest)} more)" + "".join(f"\n  {e}" for e in rest)
+    return CatalogError(message, field=first.field, file=first.file, line=first.line, column=first.column)
+
+
+def _entries(doc: dict, section: str, file: str, lines: "_Lines", build: Callable,
+             errors: list[CatalogError]) -> list[tuple[str, Any]]:
+    """The section's entries that are valid; every problem found is appended to `errors`."""
     table = doc.get(section)
     if table is None:
         return []
     if not isinstance(table, dict):
-        raise CatalogError(f"expected a mapping of name -> fields but got {type(table).__name__}",
-                           field=section, file=file, line=lines.of(section))
+        errors.append(CatalogError(f"expected a mapping of name -> fields but got {type(table).__name__}",
+                                   field=section, file=file, line=lines.of(section)))
+        return []
     out = []
     for name, body in table.items():
         where = f"{section}.{name}"
         if not isinstance(name, str) or not name.strip():
-            raise CatalogError(f"expected a name but got {name!r}", field=where, file=file,
-                               line=lines.of(section, name))
+            errors.append(CatalogError(f"expected a name but got {name!r}", field=where, file=file,
+                                       line=lines.of(section, name)))
+            continue
         if not isinstance(body, dict):
-            raise CatalogError(f"expected a mapping of fields but got {body!r}", field=where, file=file,
-                               line=lines.of(section, name))
+            errors.append(CatalogError(f"expected a mapping of fields but got {body!r}", field=where, file=file,
+                                       line=lines.of(section, name)))
+            continue
         reader = _Fields(body, where, file, lines, (section, name))
         key = name.strip().lower()
-        spec = build(key, reader)
+        try:
+            spec = build(key, reader)
+        except CatalogError as err:      # a check across fields, after every field was read
+            reader.errors.append(err)
         reader.done()
+        if reader.errors:
+            errors.extend(reader.errors)
+            continue
         out.append((key, spec))
     return out
 
@@ -161,12 +215,23 @@ class _Lines:
 _REQUIRED: Any = object()   # sentinel default: the field must be present
 
 
+class _Bad(Exception):
+    """A field's problem, already recorded in _Fields.errors; the read returns a placeholder."""
+
+
 class _Fields:
-    """Typed reads of one entry's fields; remembers which keys were used to reject unknown ones."""
+    """Typed reads of one entry's fields. A bad or missing field is recorded in `errors` and read as
+    a placeholder, so every field of the entry is checked; `done()` adds the unknown keys, with a
+    did-you-mean among the fields the entry reads."""
 
     def __init__(self, body: dict, where: str, file: str, lines: _Lines, path: tuple) -> None:
         self.body, self.where, self.file, self.lines, self.path = body, where, file, lines, path
         self.used: set[str] = set()
+        self.errors: list[CatalogError] = []
+
+    def _record(self, err: CatalogError, placeholder: Any) -> Any:
+        self.errors.append(err)
+        return placeholder
 
     def error(self, key: str, message: str) -> CatalogError:
         return CatalogError(message, field=f"{self.where}.{key}", file=self.file,
@@ -176,47 +241,59 @@ class _Fields:
         self.used.add(key)
         if key not in self.body or self.body[key] is None:
             if default is _REQUIRED:
-                raise CatalogError(f"missing required field {key!r}", field=f"{self.where}.{key}",
-                                   file=self.file, line=self.lines.of(*self.path))
+                self.errors.append(CatalogError(f"missing required field {key!r}", field=f"{self.where}.{key}",
+                                                file=self.file, line=self.lines.of(*self.path)))
+                raise _Bad(key)
             return default
         return self.body[key]
 
     def quantity(self, key: str, parse: Callable[[Any], float], default: Any = _REQUIRED,
                  *, positive: bool = True) -> float:
-        raw = self._raw(key, default)
+        try:
+            raw = self._raw(key, default)
+        except _Bad:
+            return 1.0
         try:
             value = parse(raw)
         except UnitError as exc:
-            raise self.error(key, exc.message) from None
+            return self._record(self.error(key, exc.message), 1.0)
         if positive and not value > 0:
-            raise self.error(key, f"expected a positive value but got {raw!r}")
+            return self._record(self.error(key, f"expected a positive value but got {raw!r}"), 1.0)
         return value
 
     def number(self, key: str, default: Any = _REQUIRED) -> float:
         return self.quantity(key, _plain_number, default)
 
     def integer(self, key: str, default: Any = _REQUIRED, *, minimum: int = 1) -> int:
-        raw = self._raw(key, default)
+        try:
+            raw = self._raw(key, default)
+        except _Bad:
+            return max(minimum, 1)
         if isinstance(raw, bool) or not isinstance(raw, int):
-            raise self.error(key, f"expected an integer but got {raw!r}")
+            return self._record(self.error(key, f"expected an integer but got {raw!r}"), max(minimum, 1))
         if raw < minimum:
-            raise self.error(key, f"expected an integer >= {minimum} but got {raw!r}")
+            return self._record(self.error(key, f"expected an integer >= {minimum} but got {raw!r}"),
+                                max(minimum, 1))
         return raw
 
     def text(self, key: str, default: Any = _REQUIRED, *, choices: Sequence[str] = ()) -> str:
-        raw = self._raw(key, default)
+        try:
+            raw = self._raw(key, default)
+        except _Bad:
+            return choices[0] if choices else ""
         if not isinstance(raw, str):
-            raise self.error(key, f"expected a string but got {raw!r}")
+            return self._record(self.error(key, f"expected a string but got {raw!r}"), choices[0] if choices else "")
         if choices and raw not in choices:
-            raise self.error(key, expected_one_of(raw, choices))
+            return self._record(self.error(key, expected_one_of(raw, choices)), choices[0])
         return raw
 
     def done(self) -> None:
+        """Record every key the entry has that no read asked for (a misspelt or unknown field)."""
         for key in self.body:
             if key not in self.used:
-                raise CatalogError(f"unknown field: {expected_one_of(key, self.used)}",
-                                   field=f"{self.where}.{key}", file=self.file,
-                                   line=self.lines.of(*self.path, key))
+                self.errors.append(CatalogError(
+                    f"unknown field: {expected_one_of(key, self.used)}", field=f"{self.where}.{key}",
+                    file=self.file, line=self.lines.of(*self.path, key)))
 
 
 def _plain_number(value: Any) -> float:

@@ -54,22 +54,13 @@ it lists the faults whose span overlaps [t - cliff_within, t + window) and blame
 started at or after t - 2 cliff_within (the fall is measured over the cliff_within before t, and a
 fault takes a moment to bite), else all of them.
 
-Score (0-100, deterministic, exactly 100 when the run equals its baseline):
-    score = 100 - sum over components c of  weight_c x (1 - exp(-x_c / scale_c))
-  component       weight  x_c                                                        scale_c
-  lost_requests     35    (failed + rejected - baseline's, >= 0) / requests arrived     0.01
-  lost_throughput   25    lost_output_tokens (union of impact spans) / baseline tokens  0.05
-  lost_goodput      20    (baseline SLO-meeting completions - this run's, >= 0) / baseline's  0.05
-                          (0 without an SLO)
-  recovery          15    sum over faults of time_to_recover_s (never: horizon - start)   300 s
-  cliffs             5    number of cliffs, as weight x (1 - 2^-n)
-So losing 1% of requests costs 22 points, 5% of output tokens 16, 5 minutes of recovery 9.5.
-Each component's penalty is split over the faults in proportion to each fault's own amount
-(lost requests / tokens / good requests in its impact span, its recovery time, cliffs it caused)
-scaled by the share of the run's amount that falls inside any impact span; the rest is
-"unattributed" (e.g. failures outside every fault span). The split sums to the penalty.
-Only the cliffs component is not monotone in losses (a deeper dip just before a fall can turn a
-sudden fall into a gradual one).
+Score (0-100, deterministic, exactly 100 when the run equals its baseline): the components, their
+units and saturating curves are in chaos.metrics.score. Each component's penalty is split over the
+faults in proportion to each fault's own amount (failed / rejected requests / tokens / good
+requests in its impact span, its recovery time, cliffs it caused) scaled by the share of the run's
+amount that falls inside any impact span; the rest is "unattributed" (e.g. failures outside every
+fault span). The split sums to the penalty. Only the cliffs amount is not monotone in losses (a
+deeper dip just before a fall can turn a sudden fall into a gradual one).
 """
 from __future__ import annotations
 
@@ -83,12 +74,9 @@ from chaos.metrics.config import ResilienceConfig
 from chaos.metrics.log import RequestLog, Status
 from chaos.metrics.phases import FaultWindow, unique_names
 from chaos.metrics.probes import RunData, assign, nan_to_none, probe_values
+from chaos.metrics.score import SCORE_WEIGHTS, SPEC, ResilienceScore, ScoreComponent  # noqa: F401 (re-exported)
 from chaos.metrics.summary import Slo
 
-# score: (weight, scale) per component; the formula is in the module docstring
-SCORE_WEIGHTS: dict[str, tuple[float, float]] = {
-    "lost_requests": (35.0, 0.01), "lost_throughput": (25.0, 0.05), "lost_goodput": (20.0, 0.05),
-    "recovery": (15.0, 300.0), "cliffs": (5.0, 1.0)}
 CLIFF_SUBWINDOWS = 4
 
 
@@ -254,43 +242,6 @@ class FaultImpact:
 
 
 @dataclass(frozen=True, slots=True)
-class ScoreComponent:
-    """One penalty of the score: measure x, its penalty = weight x (1 - exp(-x / scale)) (cliffs:
-    weight x (1 - 2^-x)), and how that penalty splits over the faults (+ unattributed)."""
-    name: str
-    weight: float
-    scale: float
-    measure: float
-    penalty: float
-    per_fault: dict[str, float]
-    unattributed: float
-    note: str = ""
-
-    def to_dict(self) -> dict:
-        return nan_to_none(asdict(self))
-
-
-@dataclass(frozen=True, slots=True)
-class ResilienceScore:
-    """score = 100 - sum of component penalties; per_fault sums each fault's shares."""
-    score: float
-    components: list[ScoreComponent]
-
-    @property
-    def per_fault(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for c in self.components:
-            for name, p in c.per_fault.items():
-                out[name] = out.get(name, 0.0) + p
-        return out
-
-    def to_dict(self) -> dict:
-        return {"score": round(self.score, 3), "formula": "100 - sum(weight * (1 - exp(-measure / scale)))",
-                "components": [c.to_dict() for c in self.components],
-                "per_fault": {k: round(v, 6) for k, v in self.per_fault.items()}}
-
-
-@dataclass(frozen=True, slots=True)
 class ResilienceReport:
     """Per-fault impacts, cliffs, run totals, the score and the curves it was computed from
     (window starts/ends, throughput and TTFT p99 of both runs, within-tolerance flags)."""
@@ -337,13 +288,6 @@ def _attainment(run: RunData, slo: Slo | None, a: float, b: float) -> Optional[f
         return None
     v = float(probe_values("slo_attainment", run, np.array([a]), np.array([b]), slo=slo)[0])
     return None if math.isnan(v) else v
-
-
-def _penalty(name: str, x: float) -> float:
-    weight, scale = SCORE_WEIGHTS[name]
-    if name == "cliffs":
-        return weight * (1.0 - 2.0 ** (-x))
-    return weight * (1.0 - math.exp(-max(x, 0.0) / scale))
 
 
 def _split(penalty: float, own: dict[str, float], inside: float, total: float) -> tuple[dict[str, float], float]:
@@ -513,34 +457,35 @@ def _score(run, baseline, slo, horizon, impacts: list[FaultImpact], cliffs: list
     comps: list[ScoreComponent] = []
     names = [f.name for f in impacts]
 
-    def lost_in(log: RequestLog, spans: list[tuple[float, float]]) -> int:
+    def lost_in(log: RequestLog, spans: list[tuple[float, float]], status: Status) -> int:
         leave = _leave_s(log)
-        lost = np.isin(log.status, [int(Status.FAILED), int(Status.REJECTED)])
         m = np.zeros(len(log), dtype=bool)
         for a, b in spans:
             with np.errstate(invalid="ignore"):
                 m |= (leave >= a) & ((leave < b) | ((leave == b) & (b >= horizon)))
-        return int((lost & m).sum())
+        return int(((log.status == status) & m).sum())
 
     def add(name: str, x: float, own: dict[str, float], inside: float, total: float, note: str = "") -> None:
-        weight, scale = SCORE_WEIGHTS[name]
-        p = _penalty(name, x)
+        spec = SPEC[name]
+        p = spec.penalty(x)
         per, rest = _split(p, own, inside, total)
-        comps.append(ScoreComponent(name, weight, scale, x, p, per, rest, note))
+        comps.append(ScoreComponent(name, spec.weight, spec.scale, x, p, per, rest, note))
 
-    arrived = max(totals["requests"]["arrived"], 1)
-    excess = totals["excess_requests_lost"]
-    own = {f.name: max(0.0, (f.requests["failed"] + f.requests["rejected"])
-                        - (f.baseline_requests["failed"] + f.baseline_requests["rejected"])) for f in impacts}
-    inside = max(0, lost_in(run.log, union) - lost_in(baseline.log, union))
-    add("lost_requests", excess / arrived, own, inside, excess,
-        f"{excess} more failed or rejected than the baseline, of {totals['requests']['arrived']} arrived")
+    arrived = totals["requests"]["arrived"]
+    for name, key, status in (("failed_requests", "failed", Status.FAILED),
+                              ("rejected_requests", "rejected", Status.REJECTED)):
+        excess = max(0, totals["requests"][key] - totals["baseline_requests"][key])
+        own = {f.name: max(0.0, f.requests[key] - f.baseline_requests[key]) for f in impacts}
+        inside = max(0, lost_in(run.log, union, status) - lost_in(baseline.log, union, status))
+        add(name, excess / max(arrived, 1), own, inside, excess,
+            f"{totals['requests'][key]:,} {key} against the baseline's {totals['baseline_requests'][key]:,}, "
+            f"of {arrived:,} arrived")
 
     base_tokens = totals["baseline_output_tokens"]
     lost_tok = totals["lost_output_tokens"]
     add("lost_throughput", lost_tok / base_tokens if base_tokens > 0 else 0.0,
         {f.name: f.lost_output_tokens for f in impacts}, lost_tok, lost_tok,
-        f"{lost_tok:.0f} output tokens below the baseline in impact spans, of {base_tokens:.0f}")
+        f"{lost_tok:,.0f} of {base_tokens:,.0f} tokens")
 
     if slo is not None:
         good, base_good = totals["good_requests"], totals["baseline_good_requests"]
@@ -549,25 +494,35 @@ def _score(run, baseline, slo, horizon, impacts: list[FaultImpact], cliffs: list
                            - _good_in(run, slo, f.start_s, f.impact_end_s)) for f in impacts}
         inside = max(0.0, sum(_good_in(baseline, slo, a, b) - _good_in(run, slo, a, b) for a, b in _merge(union)))
         add("lost_goodput", gap / base_good if base_good > 0 else 0.0, own, inside, gap,
-            f"{gap:.0f} fewer requests within the SLO than the baseline's {base_good:.0f}")
+            f"{good:,.0f} requests within the SLO against the baseline's {base_good:,.0f}")
     else:
-        add("lost_goodput", 0.0, {k: 0.0 for k in names}, 0.0, 0.0, "no slo: not scored")
+        add("lost_goodput", 0.0, {k: 0.0 for k in names}, 0.0, 0.0, "no SLO in the scenario: not scored")
 
     rec = {f.name: (f.time_to_recover_s if f.time_to_recover_s is not None else horizon - f.start_s)
            for f in impacts}
     total_rec = sum(rec.values())
     add("recovery", total_rec, rec, total_rec, total_rec,
-        "seconds to recover, summed over faults (never recovered: until the horizon)")
+        _recovery_note(impacts))
 
     own_c = {k: 0.0 for k in names}
     for c in cliffs:
         for name in c.caused_by:
             own_c[name] = own_c.get(name, 0.0) + 1.0 / len(c.caused_by)
     attributed = float(sum(1 for c in cliffs if c.caused_by))
-    add("cliffs", float(len(cliffs)), own_c, attributed, float(len(cliffs)), f"{len(cliffs)} cliffs")
+    add("cliffs", float(len(cliffs)), own_c, attributed, float(len(cliffs)),
+        "")
 
     score = 100.0 - sum(c.penalty for c in comps)
     return ResilienceScore(max(0.0, score), comps)
+
+
+def _recovery_note(impacts: list[FaultImpact]) -> str:
+    """"over 2 faults; faults[1] traffic_spike never recovered (counted to the horizon)"."""
+    never = [f.name for f in impacts if f.time_to_recover_s is None]
+    text = f"over {len(impacts)} fault{'s' if len(impacts) != 1 else ''}"
+    if never:
+        text += f"; {', '.join(never)} never recovered (counted to the horizon)"
+    return text
 
 
 def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:

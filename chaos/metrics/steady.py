@@ -58,19 +58,23 @@ def format_value(probe: str, value: float | None) -> str:
 
 
 def tolerance_text(cfg: ProbeConfig, baseline_value: float | None = None) -> str:
-    """The tolerance in words: "<= 2.00s", "in [100 tok/s, 5000 tok/s]", ">= 0.7 x baseline (3500 tok/s)"."""
+    """The tolerance in words, the limit first: "<= 2.00s", "in [100 tok/s, 5000 tok/s]",
+    ">= 688 tok/s (0.7 x baseline 982.8 tok/s)"; a relative one without a baseline value is the rule
+    alone (">= 0.7 x baseline")."""
     p = cfg.probe
     if cfg.relative:
-        parts = []
-        if cfg.min_ratio_to_baseline is not None and cfg.max_ratio_to_baseline is not None:
-            parts.append(f"in [{cfg.min_ratio_to_baseline:g}, {cfg.max_ratio_to_baseline:g}] x baseline")
-        elif cfg.min_ratio_to_baseline is not None:
-            parts.append(f">= {cfg.min_ratio_to_baseline:g} x baseline")
-        else:
-            parts.append(f"<= {cfg.max_ratio_to_baseline:g} x baseline")
-        if baseline_value is not None:
-            parts.append(f"({format_value(p, baseline_value)})")
-        return " ".join(parts)
+        lo, hi = cfg.min_ratio_to_baseline, cfg.max_ratio_to_baseline
+        if baseline_value is None:
+            if lo is not None and hi is not None:
+                return f"in [{lo:g}, {hi:g}] x baseline"
+            return f">= {lo:g} x baseline" if lo is not None else f"<= {hi:g} x baseline"
+        base = f"baseline {format_value(p, baseline_value)}"
+        if lo is not None and hi is not None:
+            return (f"in [{format_value(p, lo * baseline_value)}, {format_value(p, hi * baseline_value)}] "
+                    f"([{lo:g}, {hi:g}] x {base})")
+        if lo is not None:
+            return f">= {format_value(p, lo * baseline_value)} ({lo:g} x {base})"
+        return f"<= {format_value(p, hi * baseline_value)} ({hi:g} x {base})"
     lo, hi = cfg.lower, cfg.upper
     if lo is not None and hi is not None:
         return f"in [{format_value(p, lo)}, {format_value(p, hi)}]"
@@ -109,6 +113,8 @@ class ProbeCheck:
     faults_active: list[str]
     no_data: bool = False
     index: int = 0
+    rule: str = ""
+    """The tolerance as written (">= 0.7 x baseline"), the same for every window of the probe."""
     tenant: Optional[str] = None
 
     def describe(self) -> str:
@@ -125,7 +131,7 @@ class ProbeCheck:
         extra = {"tenant": self.tenant} if self.tenant else {}
         return nan_to_none({**extra, "index": self.index, "probe": self.probe, "phase": self.phase, "t0_s": self.t0,
                             "t1_s": self.t1, "value": self.value, "baseline_value": self.baseline_value,
-                            "tolerance": self.tolerance_text, "ok": self.ok, "no_data": self.no_data,
+                            "tolerance": self.tolerance_text, "rule": self.rule, "ok": self.ok, "no_data": self.no_data,
                             "faults_active": list(self.faults_active)})
 
 
@@ -150,7 +156,8 @@ class HypothesisResult:
         """Per steady_state entry (in order): probe, checks, failed, no_data."""
         out: dict[int, dict] = {}
         for c in self.checks:
-            row = out.setdefault(c.index, {"index": c.index, "probe": c.probe, "checks": 0, "failed": 0, "no_data": 0})
+            row = out.setdefault(c.index, {"index": c.index, "probe": c.probe, "tolerance": c.rule, "checks": 0,
+                                           "failed": 0, "no_data": 0})
             row["checks"] += 1
             row["failed"] += int(not c.ok)
             row["no_data"] += int(c.no_data)
@@ -230,7 +237,7 @@ def evaluate_hypothesis(probes: Sequence[ProbeConfig], run: RunData, *, faults: 
                     probe=cfg.probe, phase=name, t0=float(win.t0[k]), t1=float(win.t1[k]), value=float(values[k]),
                     baseline_value=b, tolerance_text=tolerance_text(cfg, b if cfg.relative else None),
                     ok=bool(ok[k]), faults_active=list(win.faults[k]), no_data=bool(no_data[k]), index=i,
-                    tenant=cfg.tenant))
+                    rule=tolerance_text(cfg), tenant=cfg.tenant))
             summary["checks"] += len(values)
             summary["failed"] += int((~ok).sum())
             summary["no_data"] += int(no_data.sum())

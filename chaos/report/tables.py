@@ -1,122 +1,19 @@
 """The report's tables as rows of plain, formatted strings, shared by the HTML and Markdown templates.
 
-Every cell is text (units attached here, at the report boundary); the templates only lay them out
-and escape them.
+Every cell is text (units attached at the report boundary, chaos.report.cells); the templates only
+lay them out and escape them. The hypothesis, resilience and score tables live in
+chaos.report.outcome and are re-exported here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import Any
 
+from chaos.report.cells import (DASH, NOT_EVALUATED, Section, Table, dur, inline, num, pct,  # noqa: F401
+                                times_in_text, value_text)
+from chaos.report.outcome import (HYPOTHESIS_HEADER, PHASE_ORDER, SCORE_NOTE, breakdown_rows,  # noqa: F401
+                                  cliff_rows, hypothesis_tables, resilience_table, score_table)
 from chaos.report.view import RunView
-from chaos.units import format_duration
-
-NOT_EVALUATED = "not evaluated"
-DASH = "—"
-
-# Scenario fields that hold seconds (formatted as durations) and bytes/s.
-_SECONDS = {"at", "duration", "interval", "timeout", "ejection_time", "max_ejection_time", "restart_time",
-            "model_load_time", "rerole_time", "window", "scale_down_delay", "think_time", "repair", "every",
-            "mtbf", "deadline", "base", "ttft", "tpot", "ramp", "delay", "nvlink_latency", "network_latency"}
-_BANDWIDTH = {"nic_bandwidth", "nvlink_bandwidth", "leaf_uplink_bandwidth", "bandwidth"}
-
-
-def dur(seconds: Any) -> str:
-    if seconds is None or isinstance(seconds, bool):
-        return DASH
-    try:
-        s = float(seconds)
-    except (TypeError, ValueError):
-        return str(seconds)
-    if s != s:
-        return DASH
-    if s == 0:
-        return "0s"
-    return format_duration(s)
-
-
-def num(value: Any, digits: int = 1) -> str:
-    if value is None or isinstance(value, bool):
-        return DASH
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if v != v:
-        return DASH
-    if v == int(v) and abs(v) < 1e15 and digits <= 1:
-        return f"{int(v):,}"
-    return f"{v:,.{digits}f}"
-
-
-def pct(frac: Any, digits: int = 1) -> str:
-    if frac is None or isinstance(frac, bool):
-        return DASH
-    try:
-        return f"{100 * float(frac):.{digits}f}%"
-    except (TypeError, ValueError):
-        return str(frac)
-
-
-def _bandwidth(bps: float) -> str:
-    return f"{bps * 8 / 1e9:g} Gbps"
-
-
-def value_text(key: str, value: Any) -> str:
-    """One scenario value as text, with its unit by the field's name."""
-    if value is None:
-        return DASH
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)) and key in _SECONDS:
-        return dur(value)
-    if isinstance(value, (int, float)) and key in _BANDWIDTH:
-        return _bandwidth(float(value))
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, dict):
-        return inline(value)
-    if isinstance(value, list):
-        return ", ".join(value_text(key, v) for v in value) if value else DASH
-    return str(value)
-
-
-def inline(d: dict, skip: Iterable[str] = ()) -> str:
-    """A dict's set fields as "k v, k v" (None and empty skipped)."""
-    skip = set(skip)
-    parts = []
-    for k, v in d.items():
-        if k in skip or v is None or v == {} or v == []:
-            continue
-        parts.append(f"{k} {value_text(k, v)}")
-    return ", ".join(parts) if parts else DASH
-
-
-@dataclass
-class Section:
-    """A titled list of (label, value) rows."""
-
-    title: str
-    rows: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass
-class Table:
-    """A table: header and rows of text cells; `bad[i]` marks row i for highlighting."""
-
-    header: list[str]
-    rows: list[list[str]]
-    bad: list[bool] = field(default_factory=list)
-    note: str = ""
-    worst: list[tuple[int, ...]] = field(default_factory=list)
-    """Per row, the column indexes of cells to highlight (the worst run of a comparison)."""
-
-    def __post_init__(self) -> None:
-        if len(self.bad) < len(self.rows):
-            self.bad = self.bad + [False] * (len(self.rows) - len(self.bad))
-        if len(self.worst) < len(self.rows):
-            self.worst = self.worst + [()] * (len(self.rows) - len(self.worst))
-
 
 # -- headline -------------------------------------------------------------------------------------
 @dataclass
@@ -124,7 +21,7 @@ class Headline:
     verdict: str           # "held", "deviated", or NOT_EVALUATED
     verdict_class: str     # css class: ok | bad | none
     verdict_reason: str
-    score: str             # "87/100" or NOT_EVALUATED
+    score: str             # "87.3/100" (one decimal, as the CLI prints it) or NOT_EVALUATED
     facts: list[tuple[str, str]]
 
 
@@ -138,8 +35,9 @@ def headline(run: RunView) -> Headline:
                "deviated": "bad", "fail": "bad", "failed": "bad"}.get(v.lower(), "none")
     score = NOT_EVALUATED
     if run.resilience is not None and run.resilience.score is not None:
+        from chaos.metrics.score import format_score
         s = run.resilience.score
-        score = f"{s:.0f}/100" if s > 1.0 else f"{100 * s:.0f}/100"
+        score = format_score(s if s > 1.0 else 100 * s)
     req = run.summary.get("requests") or {}
     ttft = run.summary.get("ttft_s") or {}
     facts = [
@@ -241,7 +139,7 @@ def faults_played(run: RunView) -> Table:
 
 
 def controller_actions(run: RunView) -> Table:
-    rows = [[dur(a.t_s), a.action, ", ".join(a.replicas) or DASH, a.detail] for a in run.actions]
+    rows = [[dur(a.t_s), a.action, ", ".join(a.replicas) or DASH, times_in_text(a.detail)] for a in run.actions]
     return Table(["time", "action", "replicas", "detail"], _cap(rows),
                  note=_cap_note(rows) or ("" if rows else "the controller took no action"))
 
@@ -326,159 +224,46 @@ def key_metrics(run: RunView) -> Table:
             change, worse = _change(label, value, b)
             rows.append([label, metric_text(value, kind), metric_text(b, kind), change])
             bad.append(worse)
-    header = ["metric", "faulted run"] + (["baseline", "change"] if base is not None else [])
-    return Table(header, rows, bad, note="" if base is not None else
-                 "baseline twin: " + NOT_EVALUATED + " (the journal has no `baseline` section)")
+    header = ["metric", run_label(run)] + (["baseline", "change"] if base is not None else [])
+    return Table(header, rows, bad, note="" if base is not None else no_baseline_note(run))
 
 
-PHASE_ORDER = ("before", "during", "after")
-HYPOTHESIS_HEADER = ["probe", "tolerance", "windows", "failed", "result", "values", "first failure",
-                     "value there", "baseline there", "faults active there"]
+def run_label(run: RunView) -> str:
+    """"faulted run" when faults were played, else "this run" (a fault-free run is not faulted)."""
+    return "faulted run" if run.faults else "this run"
 
 
-def hypothesis_tables(run: RunView) -> list[tuple[str, str, Table]]:
-    """[(phase, status text, table)] per phase: one row per probe (its windows summarised, the first
-    failing window spelled out), failing probes highlighted. Phases the journal lists as skipped get
-    an empty table and the reason."""
-    h = run.hypothesis
-    if h is None:
-        return []
-    phases: dict[str, list] = {}
-    for c in h.checks:
-        phases.setdefault(c.phase or DASH, []).append(c)
-    per_phase = h.per_phase if isinstance(h.per_phase, dict) else {}
-    names = [p for p in PHASE_ORDER if p in phases or p in per_phase]
-    names += [p for p in list(phases) + list(per_phase) if p not in names]
-    out = []
-    for phase in dict.fromkeys(names):
-        checks = phases.get(phase, [])
-        info = per_phase.get(phase)
-        info = info if isinstance(info, dict) else ({"verdict": info} if isinstance(info, str) else {})
-        groups: dict[tuple, list] = {}
-        for c in checks:
-            groups.setdefault((c.index, c.probe, c.tolerance) if c.index is not None else (c.probe, c.tolerance),
-                              []).append(c)
-        rows, bad = [], []
-        for group in groups.values():
-            first = group[0]
-            failed = [c for c in group if c.ok is False]
-            no_data = sum(c.ok is None for c in group)
-            values = [c.value for c in group if c.value is not None]
-            result = "FAILED" if failed else ("ok" if no_data < len(group) else "no data")
-            span = DASH
-            if values:
-                lo, hi = min(values), max(values)
-                span = _probe_value(first.probe, lo) if lo == hi else \
-                    f"{_probe_value(first.probe, lo)} – {_probe_value(first.probe, hi)}"
-            f0 = failed[0] if failed else None
-            rows.append([first.probe, first.tolerance or DASH,
-                         str(len(group)) + (f" ({no_data} no data)" if no_data else ""), str(len(failed)), result,
-                         span,
-                         _window(f0) if f0 else DASH,
-                         _probe_value(first.probe, f0.value) if f0 else DASH,
-                         _probe_value(first.probe, f0.baseline_value) if f0 else DASH,
-                         ", ".join(f0.faults_active) or DASH if f0 else DASH])
-            bad.append(bool(failed))
-        n_failed = sum(bad)
-        if not rows:
-            status = info.get("status") or "no check"
-            if info.get("reason"):
-                status = f"{status}: {info['reason']}"
-        else:
-            status = (f"{n_failed} of {len(rows)} probe{'s' if len(rows) > 1 else ''} failed" if n_failed
-                      else f"all {len(rows)} probes held" if len(rows) > 1 else "the probe held")
-            if info.get("verdict"):
-                status = f"{info['verdict']}: {status}"
-        notes = [str(n) for n in _as_list(info.get("notes"))]
-        table = Table(HYPOTHESIS_HEADER, rows, bad, note="; ".join(notes[:3]) + (" …" if len(notes) > 3 else ""))
-        out.append((phase, status, table))
-    return out
+def no_baseline_note(run: RunView) -> str:
+    if not run.faults:
+        return f"baseline twin: {NOT_EVALUATED}: no fault was played, so this run is its own baseline"
+    return f"baseline twin: {NOT_EVALUATED}: the fault-free twin did not run (fleetchaos run --baseline runs it)"
 
 
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else []
+def missing_reason(run: RunView, section: str) -> str:
+    """Why the hypothesis or the resilience section is absent, in words."""
+    if section == "hypothesis":
+        if not (run.resolved.get("steady_state") or []):
+            return "the scenario has no steady_state probes"
+        return "the run was not judged against its steady_state (an older or plain run)"
+    if not run.faults:
+        return "no fault was played, so there is nothing to recover from"
+    return "the fault-free twin did not run, so there is nothing to compare with (fleetchaos run --baseline)"
 
 
-def _window(c) -> str:
-    if c.t0 is None and c.t1 is None:
-        return DASH
-    return f"{dur(c.t0)}–{dur(c.t1)}"
-
-
-def _probe_value(probe: str, value: float | None) -> str:
-    if value is None:
-        return DASH
-    try:  # the metrics room knows each probe's unit
-        from chaos.metrics.steady import format_value
-        return format_value(probe, value)
-    except Exception:  # noqa: BLE001 - a probe this version does not know: guess from its name
-        pass
-    rate = probe.endswith(("tok_s", "rps", "per_s", "_ratio"))
-    if not rate and (probe.startswith(("ttft", "tpot", "itl", "e2e")) or "latency" in probe
-                     or probe.endswith("_s")):
-        return dur(value)
-    if "frac" in probe or "attainment" in probe or "ratio" in probe:
-        return pct(value)
-    return num(value, 2 if abs(value) < 100 else 1)
-
-
-def resilience_table(run: RunView) -> Table | None:
-    res = run.resilience
-    if res is None:
-        return None
-    extra_keys: list[str] = []
-    for f in res.per_fault:
-        for k, v in f.extra.items():
-            if k in ("start_s", "end_s", "impact_end_s", "recovered_at_s", "cliffs"):
-                continue
-            if k not in extra_keys and (isinstance(v, (int, float, str, dict)) and not isinstance(v, bool)):
-                extra_keys.append(k)
-    extra_keys = extra_keys[:5]
-    rows, bad = [], []
-    for f in res.per_fault:
-        drop = f.max_throughput_drop
-        rows.append([f.fault, dur(f.time_to_detect_s),
-                     dur(f.time_to_recover_s) if f.time_to_recover_s is not None else "not recovered",
-                     pct(drop), num(f.lost_output_tokens, 0)]
-                    + [value_text(k, f.extra.get(k)) if not isinstance(f.extra.get(k), float)
-                       else num(f.extra.get(k), 2) for k in extra_keys])
-        bad.append(f.time_to_recover_s is None or (drop is not None and drop > 0.3))
-    return Table(["fault", "time to detect", "time to recover", "max throughput drop", "lost output tokens",
-                  *[k.replace("_", " ") for k in extra_keys]], rows, bad,
-                 note="" if rows else "no fault to score")
-
-
-def breakdown_rows(run: RunView) -> list[tuple[str, str]]:
-    res = run.resilience
-    if res is None:
-        return []
-    out = []
-    for k, v in res.breakdown.items():
-        if isinstance(v, float):
-            out.append((k.replace("_", " "), f"{v:.3g}"))
-        elif isinstance(v, dict):
-            out.append((k.replace("_", " "), inline(v)))
-        else:
-            out.append((k.replace("_", " "), value_text(k, v)))
-    return out
-
-
-def cliff_rows(run: RunView) -> list[list[str]]:
-    res = run.resilience
-    if res is None:
-        return []
-    return [[dur(c.t_s), c.kind,
-             (f"x{c.drop:.1f} TTFT p99" if c.drop is not None else DASH) if c.kind == "ttft" else pct(c.drop),
-             c.cause or DASH] for c in res.cliffs]
+_PATH_SHOWN_BY_ROUTER = ("hedges", "retries", "rejected: ")
 
 
 def router_rows(run: RunView) -> list[tuple[str, str]]:
+    """The router's counters (zeros left out), then what the request path did that the router's
+    counters do not already say (hedges, retries and rejections by reason are counted once)."""
     rows = [(k.replace("_", " "), value_text(k, v)) for k, v in run.router.items()
             if not isinstance(v, dict) and v not in (0, None)]
     for k, v in run.router.items():
         if isinstance(v, dict) and v:
             rows.append((k.replace("_", " "), inline(v)))
     for k, v in run.request_path.items():
+        if k.startswith(_PATH_SHOWN_BY_ROUTER) and run.router:
+            continue
         rows.append((f"requests {k}", value_text(k, v)))
     return rows
 
@@ -493,6 +278,19 @@ def comparison(runs: list[RunView]) -> Table:
             ["faults played"] + [str(len(r.faults)) for r in runs],
             ["controller actions"] + [str(len(r.actions)) for r in runs]]
     worst = [tuple(i + 1 for i, r in enumerate(runs) if (r.verdict or "").lower() == "deviated"), (), (), ()]
+    from chaos.metrics.score import points_lost
+    labels = list(dict.fromkeys(p.label for r in runs if r.resilience is not None for p in r.resilience.parts))
+    for label in labels:      # what each run's score lost, component by component
+        cells, lost = [], []
+        for r in runs:
+            part = next((p for p in (r.resilience.parts if r.resilience is not None else []) if p.label == label), None)
+            cells.append(points_lost(part.penalty, part.weight) if part is not None else NOT_EVALUATED)
+            lost.append(part.penalty if part is not None else None)
+        rows.insert(2 + labels.index(label), [f"score: {label}"] + cells)
+        known = [x for x in lost if x is not None]
+        hi = max(known) if known else 0.0
+        worst.insert(2 + labels.index(label),
+                     tuple(i + 1 for i, x in enumerate(lost) if x is not None and hi >= 0.5 and x == hi))
     scores = [r.resilience.score if r.resilience is not None else None for r in runs]
     if sum(s is not None for s in scores) >= 2:
         lo = min(s for s in scores if s is not None)

@@ -150,6 +150,7 @@ class Check:
     ok: bool | None
     faults_active: tuple[str, ...]
     index: int | None = None
+    rule: str = ""
 
 
 @dataclass
@@ -182,12 +183,26 @@ class Cliff:
     kind: str = "throughput"
 
 
+@dataclass(frozen=True)
+class ScorePart:
+    """One component of the score as the journal states it: label, what it measures, the amount in
+    words with its unit, the points it cost of its weight, and its curve."""
+
+    label: str
+    what: str
+    amount: str
+    penalty: float
+    weight: float
+    curve: str
+
+
 @dataclass
 class Resilience:
     score: float | None
     breakdown: dict[str, Any]
     per_fault: list[FaultScore]
     cliffs: list[Cliff]
+    parts: list[ScorePart] = field(default_factory=list)
 
 
 @dataclass
@@ -278,7 +293,7 @@ def _hypothesis(raw: Any) -> Hypothesis | None:
             baseline_value=_num(c.get("baseline_value")), tolerance="" if tol is None else str(tol),
             ok=None if c.get("no_data") else (ok if isinstance(ok, bool) else None),
             faults_active=tuple(map(str, _list(c.get("faults_active")))),
-            index=c.get("index") if isinstance(c.get("index"), int) else None))
+            index=c.get("index") if isinstance(c.get("index"), int) else None, rule=str(c.get("rule") or "")))
     verdict = raw.get("verdict")
     return Hypothesis(verdict=str(verdict) if verdict is not None else None, checks=checks,
                       per_phase=_dict(raw.get("per_phase")))
@@ -308,6 +323,10 @@ def _resilience(raw: Any) -> Resilience | None:
             if measure is not None:
                 text += f" (measure {measure:.3g})"
             breakdown[str(c["name"])] = text
+    parts = [ScorePart(label=str(c.get("label") or c.get("name")), what=str(c.get("what") or ""),
+                       amount=str(c["amount"]), penalty=_num(c.get("penalty")) or 0.0,
+                       weight=_num(c.get("weight")) or 0.0, curve=str(c.get("curve") or ""))
+             for c in map(_dict, _list(score_dict.get("components"))) if c.get("amount") is not None]
     shares = _dict(score_dict.get("per_fault"))
     per_fault = []
     for f in map(_dict, _list(raw.get("per_fault") or raw.get("faults"))):
@@ -326,7 +345,7 @@ def _resilience(raw: Any) -> Resilience | None:
         cliffs.append(Cliff(t_s=_num(c.get("t_s")), drop=_num(c.get("drop", c.get("change"))),
                             cause=str(c.get("cause") or ", ".join(map(str, _list(c.get("caused_by"))))),
                             kind=kind))
-    return Resilience(score=score, breakdown=breakdown, per_fault=per_fault, cliffs=cliffs)
+    return Resilience(score=score, breakdown=breakdown, per_fault=per_fault, cliffs=cliffs, parts=parts)
 
 
 def _verdict(raw: dict, hyp: Hypothesis | None) -> tuple[str | None, str]:

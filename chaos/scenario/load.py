@@ -62,6 +62,16 @@ def load_scenario_text(text: str, source_name: str = "<scenario>", base_dir: str
     return scenario
 
 
+def _name_overrides(scenario: Scenario, err: InputError) -> None:
+    """A mistake that shows only with `--set` overrides (`--set duration=5m` and a fault at 10m) names
+    them: the line it points at was fine without them."""
+    sets = list(dict.fromkeys(p.override for p in scenario.positions.values()
+                              if p.override and not p.override.startswith("seed=")))
+    if not sets or (err.file or "").startswith("--set") or "--set " in err.message:
+        return
+    err.message += f" (with {', '.join('--set ' + s for s in sets)})"
+
+
 def resolve_path(scenario: Scenario, p: str | Path) -> Path:
     """`p` relative to the scenario file's folder (absolute paths stay as they are)."""
     return scenario.resolve_path(p)
@@ -80,6 +90,7 @@ def locate_error(scenario: Scenario, err: InputError) -> InputError:
     note = _note_for(scenario._fault_notes)(parse_field_path(err.field)) if err.field else ""
     if note and note not in err.message:
         err.message += note
+    _name_overrides(scenario, err)
     if err.file:
         return err
     found = scenario.locate(err.field) if err.field else None

@@ -12,7 +12,7 @@ import simpy
 
 from chaos.catalog import Catalog, GPUSpec, ModelSpec, load_catalog
 from chaos.engine.scheduling import TenantTable
-from chaos.errors import InputError, expected_one_of
+from chaos.errors import CatalogError, InputError, expected_one_of
 from chaos.perf import kv_capacity_tokens
 from chaos.sim.fleet import Fleet
 from chaos.topology import build_fabric, place
@@ -28,6 +28,10 @@ def _with_field(err: InputError, field_path: str) -> InputError:
 def scenario_catalog(scenario, extra_dirs=()) -> Catalog:
     """The bundled catalog plus the scenario's `catalog:` folders and any given on the command line."""
     dirs = [scenario.resolve_path(d) for d in scenario.catalog]
+    for i, d in enumerate(dirs):   # a missing folder is the scenario's mistake: point at its line
+        if not d.exists():
+            raise CatalogError(f"catalog folder or file {str(d)!r} does not exist (relative paths are taken "
+                               f"from the scenario file's folder)", field=f"catalog[{i}]")
     try:
         return load_catalog([*dirs, *extra_dirs])
     except InputError as err:

@@ -89,6 +89,7 @@ class Driver:
         self._expected = self._n_base if cl is None else cl.max_requests
         self._arrival_log: list[tuple[float, int, int]] = []
         self.tenancy = None      # chaos.routing.tenancy.TenantGate: tenant limits, isolation, shedding
+        self.observer = None       # live clients (fleetchaos serve): .first_token(rid, t), .ended(rid)
 
     # ---- wiring --------------------------------------------------------------------------------------
     def attach(self, fleet, router) -> None:
@@ -303,6 +304,8 @@ class Driver:
     def _deliver(self, kind: str, req: Request, attempt: Attempt, source: str, t: float) -> None:
         if kind == "first_token":
             self.router.on_success(source, t)
+            if self.observer is not None:
+                self.observer.first_token(req.id, t)
         elif kind == "finished":
             self._attempt.pop(req.id, None)
             self._end(req, "completed", "")
@@ -473,6 +476,8 @@ class Driver:
         self.router.on_done(req)
         if self.tenancy is not None:
             self.tenancy.release(req)
+        if self.observer is not None:
+            self.observer.ended(req.id)
         if self.workload.closed_loop is not None:
             self._new_closed_loop_request(self.workload.closed_loop.think_time_s)
         if self.finished == self._expected and not self.all_done.triggered:
@@ -500,6 +505,27 @@ class Driver:
                 self.stats.count("rejected: shed")
                 self._end(victim, "rejected", f"shed: overload (for a priority {gate.priority(req.tenant)} request)")
         return True
+
+    # ---- live requests (fleetchaos serve) -----------------------------------------------------------
+    def submit_live(self, input_tokens: int, output_tokens: int, hash_ids=None) -> Request:
+        """A request from a live client, arriving now; ids follow the workload's (like a spike's)."""
+        rid = self._next_extra_id
+        self._next_extra_id += 1
+        if self._expected is not None:
+            self._expected += 1
+        req = self._make_request(rid, self.env.now, input_tokens, output_tokens, hash_ids)
+        self.arrive(req)
+        return req
+
+    def cancel_live(self, rid: int, reason: str) -> None:
+        """The live client went away: cancel the request wherever it is and end it as failed."""
+        req = self.requests.get(rid)
+        if req is None or self._final(req):
+            return
+        attempt = self._attempt.get(rid)
+        if attempt is not None:
+            self._abandon(req, attempt)
+        self._end(req, "failed", reason)
 
     # ---- observations for the controller and admission ----------------------------------------------
     def predict_ttft(self, replica, req: Request) -> float:

@@ -10,15 +10,14 @@ import simpy
 
 from chaos.catalog import Catalog
 from chaos.metrics import FleetSeries, ItlSamples, RequestLog, Summary, TimeSeries, summarize, time_series
-from chaos.routing import build_resilient_router
 from chaos.metrics.tenants import TenantInfo, tenant_series, tenant_summaries
+from chaos.routing import build_resilient_router
 from chaos.routing.tenancy import build_gate
-from chaos.workload.tenants import DEFAULT_TENANT
 from chaos.sim.build import Fleet, build_fleet
 from chaos.sim.driver import Driver
 from chaos.sim.fate import RecoveryPolicy
 from chaos.sim.supervision import Supervision, supervise
-from chaos.workload.tenants import build_tenant_workload
+from chaos.workload.tenants import DEFAULT_TENANT, build_tenant_workload
 
 # Without a duration the run lasts until every request is done; this caps a run that cannot drain.
 DRAIN_CAP_S = 24 * 3600.0
@@ -61,6 +60,35 @@ def _sample_fleet(env: simpy.Environment, fleet: Fleet, series: FleetSeries, win
         yield env.timeout(window_s)
 
 
+@dataclass
+class Assembly:
+    """One scenario wired into an environment: the request path, the fleet, the router, detection,
+    controller and faults started, and the fleet sampler running."""
+
+    driver: Driver
+    fleet: Fleet
+    router: object
+    supervision: Supervision
+    fleet_series: FleetSeries
+
+
+def assemble(scenario, env: simpy.Environment, workload, horizon_s: float | None,
+             catalog: Catalog | None = None) -> Assembly:
+    """Wire `scenario` into `env` with `workload` as its arrivals (`run` plays the scenario's own;
+    `fleetchaos serve` gives an empty one and submits live requests through the driver)."""
+    recovery = getattr(scenario, "recovery", None)
+    driver = Driver(env, workload, horizon_s, RecoveryPolicy(recovery.requests, recovery.max_attempts)
+                    if recovery is not None else RecoveryPolicy())
+    fleet = build_fleet(scenario, env, driver.on_event, catalog)
+    router = build_resilient_router(scenario.router, scenario.seed, lambda: env.now)
+    driver.tenancy = build_gate(getattr(scenario, "tenants", None), scenario.router.shedding)
+    driver.attach(fleet, router)
+    supervision = supervise(scenario, fleet, driver, router)
+    fleet_series = FleetSeries()
+    env.process(_sample_fleet(env, fleet, fleet_series, scenario.metrics.window))
+    return Assembly(driver, fleet, router, supervision, fleet_series)
+
+
 def run(scenario, *, catalog: Catalog | None = None,
         progress: Callable[[float, float], None] | None = None) -> Result:
     """Simulate `scenario`; `progress(sim_now_s, sim_end_s)` is called every simulated minute or so."""
@@ -69,17 +97,10 @@ def run(scenario, *, catalog: Catalog | None = None,
     horizon = scenario.duration
     workload = build_tenant_workload(scenario.workload, getattr(scenario, "tenants", None), seed=scenario.seed,
                                      base_dir=scenario.base_dir, duration_s=horizon)
-    recovery = getattr(scenario, "recovery", None)
-    driver = Driver(env, workload, horizon, RecoveryPolicy(recovery.requests, recovery.max_attempts)
-                    if recovery is not None else RecoveryPolicy())
-    fleet = build_fleet(scenario, env, driver.on_event, catalog)
-    router = build_resilient_router(scenario.router, scenario.seed, lambda: env.now)
-    driver.tenancy = build_gate(getattr(scenario, "tenants", None), scenario.router.shedding)
-    driver.attach(fleet, router)
-    supervision = supervise(scenario, fleet, driver, router)
+    wired = assemble(scenario, env, workload, horizon, catalog)
+    driver, fleet, router = wired.driver, wired.fleet, wired.router
+    supervision, fleet_series = wired.supervision, wired.fleet_series
     window_s = scenario.metrics.window
-    fleet_series = FleetSeries()
-    env.process(_sample_fleet(env, fleet, fleet_series, window_s))
 
     if horizon is not None:
         end = shown_end = horizon

@@ -110,7 +110,8 @@ def test_score_by_hand_on_a_dip():
     comp = {c.name: c for c in rep.score.components}
     # 30 of 300 requests lost; 300 of 3000 tokens; 30 of the baseline's 299 good requests (finished
     # by the horizon); 30 s to recover; one cliff
-    expected = {"lost_requests": 35 * (1 - math.exp(-0.1 / 0.01)), "lost_throughput": 25 * (1 - math.exp(-0.1 / 0.05)),
+    expected = {"failed_requests": 30 * (1 - math.exp(-0.1 / 0.01)), "rejected_requests": 0.0,
+                "lost_throughput": 20 * (1 - math.exp(-0.1 / 0.05)),
                 "lost_goodput": 20 * (1 - math.exp(-(30 / 299) / 0.05)), "recovery": 15 * (1 - math.exp(-30 / 300)),
                 "cliffs": 5 * 0.5}
     assert {k: c.penalty for k, c in comp.items()} == pytest.approx(expected)
@@ -131,8 +132,8 @@ def test_failures_outside_every_fault_are_unattributed():
     run = flow(fail=lambda ids, arr: (arr >= 250) & (arr < 253))
     rep = analyze_resilience(run, base, faults=[FaultWindow("f", 100.0, 130.0)])
     comp = {c.name: c for c in rep.score.components}
-    assert comp["lost_requests"].penalty > 0 and comp["lost_requests"].per_fault == {"f": 0.0}
-    assert comp["lost_requests"].unattributed == pytest.approx(comp["lost_requests"].penalty)
+    assert comp["failed_requests"].penalty > 0 and comp["failed_requests"].per_fault == {"f": 0.0}
+    assert comp["failed_requests"].unattributed == pytest.approx(comp["failed_requests"].penalty)
     assert not rep.faults[0].impacted and rep.faults[0].time_to_recover_s == 0.0
 
 

@@ -191,7 +191,7 @@ def test_hypothesis_that_cannot_hold_names_the_window():
     assert [(c.t0, c.t1) for c in during] == [(120.0, 150.0), (150.0, 180.0)]
     assert during[0].faults_active == ["faults[0] gpu_crash"] and "while faults[0] gpu_crash" in during[0].describe()
     assert res.per_phase["after"]["spans_s"] == [[210.0, 300.0]] and res.per_phase["after"]["failed"] == 3
-    assert res.per_probe() == [{"index": 0, "probe": "ttft_p99", "checks": 9, "failed": 9, "no_data": 0}]
+    assert res.per_probe() == [{"index": 0, "probe": "ttft_p99", "tolerance": "<= 1.0ms", "checks": 9, "failed": 9, "no_data": 0}]
     json.dumps(res.to_dict(), allow_nan=False)
 
 
@@ -234,7 +234,18 @@ def test_baseline_ratios_in_the_same_window(probe, ok):
     assert [c.ok for c in res.checks] == ok
     assert [c.baseline_value for c in res.checks] == [0.5, 0.5]
     assert res.checks[1].value == pytest.approx(3.0)
-    assert "x baseline (500.0ms)" in res.checks[1].tolerance_text
+    assert "x baseline 500.0ms)" in res.checks[1].tolerance_text
+    assert res.checks[1].rule.endswith("x baseline")
+
+
+def test_a_ratio_tolerance_shows_the_limit_itself():
+    """Issue #17: ">= 0.7 x baseline (982.8 tok/s)" read like a failure that passed; the limit comes first."""
+    from chaos.metrics.steady import tolerance_text
+    cfg = ProbeConfig(probe="throughput_tok_s", window="1m", min_ratio_to_baseline=0.7)
+    assert tolerance_text(cfg, 982.8) == ">= 688 tok/s (0.7 x baseline 982.8 tok/s)"
+    assert tolerance_text(cfg) == ">= 0.7 x baseline"
+    band = ProbeConfig(probe="ttft_p99", window="1m", min_ratio_to_baseline=0.5, max_ratio_to_baseline=2.0)
+    assert tolerance_text(band, 1.0) == "in [500.0ms, 2.00s] ([0.5, 2] x baseline 1.00s)"
 
 
 def test_throughput_ratio_during_an_outage():

@@ -119,3 +119,19 @@ def test_the_example_file_passes_with_the_weak_policy_as_its_known_failure(pytes
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rx", "test_fleet_resilience.py")
     result.assert_outcomes(passed=5, xfailed=1)
     result.stdout.fnmatch_lines(["XFAIL *[[]weak] - without health checks a dead replica takes all traffic"])
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_schedule_file_keeps_units():
+    """Issue #17: note_schedule's file said `duration: 180.0`, `rate: 6.0`; it reads like the original."""
+    from chaos import testing
+    from chaos.scenario import load_scenario_text
+    from chaos.strategies import schedule_yaml
+    sc = testing.load(EXAMPLES / "fleet-small.yaml")
+    text = schedule_yaml(sc, [{"type": "gpu_crash", "at": 120.0, "duration": 10.0, "target": {"replica": "aggregated-0"}}])
+    for line in ("duration: 3m", "rate: 6/s", "at: 2m", "duration: 10s", "interval: 2s", "window: 30s, max: 3s"):
+        assert line in text, line
+    again = load_scenario_text(text, "schedule.yaml", EXAMPLES)
+    assert again.resolved_dict()["faults"][0]["at"] == 120.0 and again.duration == 180.0

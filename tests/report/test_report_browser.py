@@ -97,3 +97,50 @@ def test_rendered_dom_has_the_report(pages, tmp_path):
     for text in ("deviated", "Key metrics", "Phase: during", "Resilience per fault", "scenario hash"):
         assert text in dom
     assert dom.count("<img") == 5
+
+
+def _experiment_dir(out: Path, overrides: list[str]) -> Path:
+    """A real experiment (the twin, the hypothesis, the resilience score) written as `fleetchaos run` does."""
+    from chaos import testing
+    from chaos.report.journal import write_journal
+    from report_helpers import SHORT
+    scenario, short = SHORT["gpu-crash"]
+    exp = testing.run(ROOT / scenario, set=dict(o.split("=", 1) for o in
+                                                [*short, "steady_state[1].window=20s", *overrides]))
+    out.mkdir(parents=True, exist_ok=True)
+    write_journal(exp.result, out / "journal.json", exp)
+    exp.result.log.to_csv(out / "requests.csv")
+    exp.baseline.log.to_csv(out / "baseline_requests.csv")
+    return out
+
+
+@pytest.fixture(scope="module")
+def experiment_pages(tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("experiments")
+    strong = _experiment_dir(out / "strong", [])
+    weak = _experiment_dir(out / "weak", ["router.policy=round_robin", "recovery.requests=fail"])
+    return {"experiment-report": render_report([strong], out / "report").html,
+            "experiment-comparison": render_report([strong, weak], out / "cmp").html}
+
+
+@pytest.mark.parametrize("which", ["experiment-report", "experiment-comparison"])
+def test_experiment_pages_read_right_in_the_browser(experiment_pages, which, tmp_path):
+    """Issue #17: the rendered wording a newcomer reads — the limit first in a ratio tolerance, one row
+    per probe, the score explained in units, one decimal everywhere; screenshots kept as artifacts."""
+    page = experiment_pages[which]
+    shot = tmp_path / f"{which}.png"
+    messages, _ = open_headless(page, tmp_path, screenshot=shot)
+    assert messages == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / f"{which}-screenshot.png")
+    _, dom = open_headless(page, tmp_path, dump_dom=True)
+    text = re.sub(r"<[^>]+>", " ", dom)
+    assert re.search(r"/100", text) and not re.search(r"\b\d+/100", text.replace(".", "")) is None
+    assert re.search(r"\d+\.\d/100", text), "the score with one decimal, as the CLI prints it"
+    assert "`" not in text
+    if which == "experiment-report":
+        assert re.search(r"&gt;= \d+ – \d+ tok/s \(0\.6 x baseline per window\)", dom) or \
+            re.search(r"&gt;= \d+ tok/s \(0\.6 x baseline \d+ tok/s\)", dom)
+        assert dom.count("<td>throughput_tok_s</td>") == 1, "one row per probe, not per window"
+        assert "How the score of" in text and "of requests arrived" in text and "points lost" in text
+        assert "during " in text and "%, after " in text          # per-fault SLO attainment in %

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from chaos.report import style
-from chaos.report.figures.common import mark_actions, shade_faults, thin
+from chaos.report.figures.common import mark_actions, outside_legend, shade_faults, thin
 from chaos.report.view import RunView
 
 
@@ -55,12 +55,12 @@ def draw(run: RunView, out: Path) -> Path | None:
         ax_kv.set_ylabel("KV use (%)")
         ax_kv.set_ylim(0, 105)
 
-        shade_faults(list(axes), run, scale, label_ax=ax_up)
+        key = shade_faults(list(axes), run, scale, label_ax=ax_up)
         mark_actions(list(axes), run.actions, scale, label_ax=ax_up)
         ax_up.set_title(f"{run.name}: capacity, queues and KV cache"
                         + (f"; {len(run.actions)} controller actions" if run.actions else "; no controller action"))
         for ax in axes:
-            ax.legend(loc="upper right", ncol=3)
+            outside_legend(ax, key if ax is ax_up else [])
         ax_kv.set_xlim(0, run.horizon_s / scale)
         style.minutes_axis(ax_kv, run.horizon_s)
         return style.save(fig, out)

@@ -16,15 +16,33 @@ def fault_span(f: Fault, horizon_s: float) -> tuple[float, float]:
     return f.start_s, max(end, f.start_s)
 
 
-def shade_faults(axes, run: RunView, scale: float, *, label_ax=None, colour: str = style.FAULT_SHADE,
-                 alpha: float = 0.12, legend: bool = True) -> None:
-    """Shade every fault window on every axis; name them on `label_ax` when there are few, else count them.
+def marker_rows(starts: list[float], span: float, *, min_gap: float = 0.035, rows: int = 3) -> list[int]:
+    """Row (0 = top) of each numbered fault marker so markers in one row are at least min_gap x span
+    apart; starts must be sorted. When every row is taken the marker goes to the row whose last
+    marker is farthest back (the fewest overlaps)."""
+    last = [-float("inf")] * rows
+    out = []
+    for x in starts:
+        free = [r for r in range(rows) if x - last[r] >= min_gap * span]
+        r = free[0] if free else min(range(rows), key=lambda k: last[k])
+        last[r] = x
+        out.append(r)
+    return out
 
-    A permanent fault (never repaired) is hatched to the end of the run.
-    """
+
+def shade_faults(axes, run: RunView, scale: float, *, label_ax=None, colour: str = style.FAULT_SHADE,
+                 alpha: float = 0.12, legend: bool = True) -> list:
+    """Shade every fault window on every axis. On `label_ax`, when there are at most
+    MAX_LABELLED_FAULTS, each window gets a number at its start (staggered in rows so
+    numbers never sit on each other: one row per fault at worst) and the returned legend handles are the key ("1  faults[0]
+    gpu_crash, 3m00s–6m00s"), meant for a legend outside the axes; with more faults the title says
+    how many windows are shaded instead. A permanent fault (never repaired) is hatched to the end."""
+    from matplotlib.patches import Patch
+    from chaos.units import format_duration
+
     faults = run.faults
     if not faults:
-        return
+        return []
     for i, f in enumerate(faults):
         t0, t1 = fault_span(f, run.horizon_s)
         if t1 - t0 <= 0:
@@ -32,19 +50,34 @@ def shade_faults(axes, run: RunView, scale: float, *, label_ax=None, colour: str
         for ax in axes:
             ax.axvspan(t0 / scale, t1 / scale, color=colour, alpha=alpha, lw=0,
                        hatch="//" if f.permanent else None,
-                       label=("fault window" if (legend and i == 0 and ax is axes[0]) else None))
+                       label=("fault window" if (legend and i == 0 and ax is axes[0] and label_ax is None) else None))
     if label_ax is None:
-        return
-    if len(faults) <= MAX_LABELLED_FAULTS:
-        ymax = 0.98
-        for k, f in enumerate(faults):
-            t0, _ = fault_span(f, run.horizon_s)
-            text = f.type + (" (permanent)" if f.permanent else "")
-            label_ax.text(t0 / scale, ymax - 0.11 * (k % 3), " " + text, transform=label_ax.get_xaxis_transform(),
-                          fontsize=style.FONT_SIZE - 1, color=colour, va="top", ha="left", clip_on=True)
-    else:
-        label_ax.text(0.995, 0.98, f"{len(faults)} fault windows shaded", transform=label_ax.transAxes,
-                      fontsize=style.FONT_SIZE - 1, color=colour, va="top", ha="right")
+        return []
+    if len(faults) > MAX_LABELLED_FAULTS:
+        return [Patch(facecolor=colour, alpha=max(alpha, 0.25), label=f"{len(faults)} fault windows (shaded)")]
+    order = sorted(range(len(faults)), key=lambda i: faults[i].start_s)
+    rows = marker_rows([faults[i].start_s for i in order], max(run.horizon_s, 1e-9), rows=MAX_LABELLED_FAULTS)
+    handles = []
+    for row, i in zip(rows, order):
+        f = faults[i]
+        label_ax.text(f.start_s / scale, 0.97 - 0.12 * row, str(i + 1), transform=label_ax.get_xaxis_transform(),
+                      fontsize=style.FONT_SIZE - 1, color="white", fontweight="bold", va="top", ha="center",
+                      bbox={"boxstyle": "circle,pad=0.25", "facecolor": colour, "edgecolor": "none"}, clip_on=True)
+    for i, f in enumerate(faults):
+        end = "permanent" if f.permanent or f.end_s is None else format_duration(f.end_s)
+        handles.append(Patch(facecolor=colour, alpha=max(alpha, 0.25), hatch="//" if f.permanent else None,
+                             label=f"{i + 1}  {f.cause}, {format_duration(f.start_s)}–{end}"))
+    return handles
+
+
+def outside_legend(ax, extra: list = ()) -> None:
+    """The axis' legend to the right of the plot, so it never covers data or fault markers."""
+    handles, labels = ax.get_legend_handles_labels()
+    handles += list(extra)
+    labels += [h.get_label() for h in extra]
+    if handles:
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+                  frameon=False)
 
 
 def mark_actions(axes, actions: list[Action], scale: float, *, label_ax=None) -> None:

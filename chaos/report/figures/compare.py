@@ -16,7 +16,7 @@ def draw(runs: list[RunView], out: Path) -> Path | None:
     horizon = max(r.horizon_s for r in runs)
     scale = style.time_scale(horizon)
     with style.pyplot() as plt:
-        fig, axes = plt.subplots(3, 1, figsize=(style.WIDTH_IN, 7.2), sharex=True, constrained_layout=True)
+        fig, axes = plt.subplots(3, 1, figsize=(style.WIDTH_IN, 7.2), sharex=True, layout="constrained")
         panels = (("ttft_p99_s", "TTFT p99"), ("tpot_p99_s", "TPOT p99"), ("throughput_tok_s", "output tokens/s"))
         drawn: dict[str, list] = {c: [] for c, _ in panels}
         for i, run in enumerate(runs):
@@ -44,7 +44,9 @@ def draw(runs: list[RunView], out: Path) -> Path | None:
         if "tpot" in slos:
             axes[1].axhline(slos["tpot"], color=style.SLO_LINE, ls="-.", lw=1.0, label="SLO")
         axes[0].set_title(f"comparison of {len(runs)} runs (fault windows shaded in each run's colour)")
-        axes[0].legend(loc="upper right", ncol=min(len(runs) + 1, 4))
+        handles, labels = axes[0].get_legend_handles_labels()   # run names are long: under the plots
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 2), frameon=False)
         axes[-1].set_xlim(0, horizon / scale)
         style.minutes_axis(axes[-1], horizon)
         return style.save(fig, out)

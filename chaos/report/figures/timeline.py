@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from chaos.report import style
-from chaos.report.figures.common import fmt_seconds_axis, latency_scale, shade_faults, thin
+from chaos.report.figures.common import fmt_seconds_axis, latency_scale, outside_legend, shade_faults, thin
 from chaos.report.view import RunView, Windows
 
 
@@ -62,12 +62,12 @@ def draw(run: RunView, out: Path) -> Path | None:
             for k, c in enumerate(cliffs):
                 ax_tput.axvline(c.t_s / scale, color="#212529", lw=1.0, ls="--",
                                 label="performance cliff" if k == 0 else None)
-        shade_faults(list(axes), run, scale, label_ax=ax_ttft)
+        key = shade_faults(list(axes), run, scale, label_ax=ax_ttft)
         w = f"{ts.window_s:g}s windows" if ts.window_s else "per window"
         ax_ttft.set_title(f"{run.name}: latency and throughput ({w})"
                           + ("" if base is not None else "; no baseline twin in the journal"))
         for ax in axes:
-            ax.legend(loc="upper right", ncol=3)
+            outside_legend(ax, key if ax is ax_ttft else [])
         ax_tput.set_xlim(0, run.horizon_s / scale)
         style.minutes_axis(ax_tput, run.horizon_s)
         return style.save(fig, out)
