@@ -1,14 +1,13 @@
 """Noisy neighbours: one tenant's traffic grows (tenant_spike) or its requests get expensive (cost_shift).
 
 tenant_spike: extra arrivals for one tenant on top of its own, as traffic_spike does for the whole
-workload: inside the window the extra rate is (factor - 1) x that tenant's own rate (measured in bins
-of SPIKE_BIN_S from its arrivals), ramped over `ramp_up` / `ramp_down`; lengths are resampled from
-the tenant's own requests, prompts x `prompt_factor`. Draws come from "tenant-spike:<i>:<occurrence>".
-
-cost_shift: while active, the tenant's requests that arrive have prompt_factor x their prompt and
-output_factor x their output tokens (rounded, >= 1); their prefix hash ids are kept, so only the
-original prefix can hit the cache. The arrivals themselves are the twin's: the faulted run and its
-baseline see the same requests, only costlier. Both name the tenant by its `tenants:` name.
+  workload: inside the window the extra rate is (factor - 1) x that tenant's own rate (measured in
+  bins of SPIKE_BIN_S from its arrivals), ramped over ramp_up / ramp_down; lengths are resampled from
+  the tenant's own requests, prompts x prompt_factor. Draws come from "tenant-spike:<i>:<occurrence>".
+cost_shift: while active, the tenant's arriving requests have prompt_factor x their prompt and
+  output_factor x their output tokens (rounded, >= 1), at the same arrival times as in the fault-free
+  twin. Their prefix hash ids are kept, so only the original prefix can hit the cache.
+Both name the tenant by its `tenants:` name.
 """
 from __future__ import annotations
 
