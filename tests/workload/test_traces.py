@@ -1,7 +1,6 @@
 """Trace replay against the real Mooncake and Azure traces in ../shared/traces."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -53,13 +52,11 @@ def test_azure_real_numbers():
 
 
 @pytest.mark.parametrize("reader,path", [(read_mooncake, MOONCAKE), (read_azure, AZURE)], ids=["mooncake", "azure"])
-def test_load_fast(reader, path):
-    reader(path)  # warm the page cache
-    t = time.perf_counter()
-    reader(path)
-    elapsed = time.perf_counter() - t
-    print(f"{path.name}: {elapsed * 1e3:.0f} ms")
-    assert elapsed < 0.5
+def test_load_twice_same(reader, path):
+    """Reading a trace is a pure function of the file (its speed is measured in benchmarks/, not here)."""
+    a, b = reader(path), reader(path)
+    assert np.array_equal(a.arrival_s, b.arrival_s)
+    assert np.array_equal(a.input_tokens, b.input_tokens)
 
 
 def test_time_scale_halves_span():
