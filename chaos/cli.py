@@ -277,13 +277,17 @@ def report_(journals: List[Path] = typer.Argument(..., help="journal.json files 
 
 
 @app.command()
-def schema() -> None:
-    """Print the scenario JSON Schema (for yaml-language-server and editors)."""
+def schema(sweep: bool = typer.Option(False, "--sweep", help="the sweep file's schema instead")) -> None:
+    """Print the scenario JSON Schema, or with --sweep the sweep file's (for yaml-language-server and editors)."""
+    if sweep:
+        from chaos.sweep.schema import SweepFile
+        typer.echo(json.dumps(SweepFile.model_json_schema(by_alias=True), indent=2))
+        return
     from chaos.scenario import Scenario
     typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
-LIST_KINDS = ("gpus", "models", "routers", "faults", "controllers", "probes")
+LIST_KINDS = ("gpus", "models", "routers", "faults", "controllers", "probes", "executors", "metrics")
 
 
 def _list_kind(what: str) -> str:
@@ -303,6 +307,9 @@ def _registry(kind: str):
     if kind == "faults":
         from chaos.faults import FAULTS
         return FAULTS
+    if kind == "executors":
+        from chaos.sweep.executors import EXECUTORS
+        return EXECUTORS
     from chaos.control import CONTROLLERS
     return CONTROLLERS
 
@@ -357,19 +364,22 @@ def _without_example(doc: str) -> str:
 
 @app.command("list")
 @user_errors
-def list_(what: str = typer.Argument(..., help="gpus, models, routers, faults, controllers or probes "
-                                                "(the singular works too)"),
+def list_(what: str = typer.Argument(..., help="gpus, models, routers, faults, controllers, probes, executors "
+                                                "(sweeps) or metrics (sweep outcome columns); the singular works too"),
           catalog: List[Path] = typer.Option([], "--catalog", help="extra catalog folder (repeatable)")) -> None:
-    """Show the GPUs, models, router policies, fault types, controller policies or steady-state probes
-    that exist."""
+    """Show the GPUs, models, router policies, fault types, controller policies, steady-state probes, sweep
+    executors or sweep metrics (the columns a sweep's fronts, curves and slo: use) that exist."""
     from rich.table import Table
 
     kind = _list_kind(what)
     out = console()
-    if kind in ("routers", "faults", "controllers", "probes"):
+    if kind in ("routers", "faults", "controllers", "probes", "executors", "metrics"):
         import sys
         rows = []
-        if kind == "probes":
+        if kind == "metrics":
+            from chaos.sweep.metrics import METRICS
+            rows = [(name, f"{m.label} ({m.better} is better)") for name, m in METRICS.items()]
+        elif kind == "probes":
             from chaos.metrics.probes import PROBES
             rows = [(name, f"{p.doc[:1].upper()}{p.doc[1:]} ({p.unit}).".replace("()", "")
                      if p.unit else f"{p.doc[:1].upper()}{p.doc[1:]}.") for name, p in PROBES.items()]
@@ -406,6 +416,14 @@ def main() -> None:
     """Console-script entry point."""
     app()
 
+
+def _register_commands() -> None:
+    """Commands that live in their own modules (keeps this file a table of contents)."""
+    from chaos.cli_sweep import register as register_sweep
+    register_sweep(app, user_errors)
+
+
+_register_commands()
 
 # export-trace, verify and serve live in their own module; importing it registers them on `app`.
 from chaos import cli_interop  # noqa: E402,F401

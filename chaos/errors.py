@@ -10,6 +10,7 @@
      │    ├── RegistryError         unknown or duplicate name in a registry (router, workload source…)
      │    ├── ScenarioError         schema violations, YAML syntax, includes
      │    ├── FaultError            a fault selects nothing, or its timing falls outside the run (chaos.faults)
+     │    ├── SweepError            a sweep file is malformed: axes, constraints, seeds, slo, budget (chaos.sweep)
      │    └── JournalError          a journal to report on is missing or unreadable (chaos.report)
      └── SimulationError            an internal invariant broke during a run (a bug, not user input)
 """
@@ -90,6 +91,10 @@ class RegistryError(InputError):
 
 class ScenarioError(InputError):
     """A scenario file violates the schema, has a YAML syntax error, or a broken include."""
+
+
+class SweepError(InputError):
+    """A sweep file is malformed: an axis names no scenario field, a constraint does not parse, a bad seed list…"""
 
 
 class SimulationError(FleetChaosError):

@@ -10,11 +10,13 @@ from chaos.cli import app
 from chaos.control import CONTROLLERS
 from chaos.faults import FAULTS
 from chaos.routing import ROUTERS
+from chaos.sweep.executors import EXECUTORS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
-@pytest.mark.parametrize("what,registry", [("routers", ROUTERS), ("faults", FAULTS), ("controllers", CONTROLLERS)])
+@pytest.mark.parametrize("what,registry", [("routers", ROUTERS), ("faults", FAULTS), ("controllers", CONTROLLERS),
+                                           ("executors", EXECUTORS)])
 def test_registered_names_are_listed_and_documented(what, registry):
     listed = CliRunner().invoke(app, ["list", what])
     assert listed.exit_code == 0, listed.output

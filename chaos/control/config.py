@@ -11,6 +11,7 @@ YAML forms (durations accept "250ms", "30s", "5m" or a number of seconds):
       restart_time: 60s
       model_load_time: 90s
       rerole_time: 30s
+      node: {status_update_interval: 10s, monitor_period: 5s, grace_period: 40s, eviction_timeout: 300s}
       autoscale: {interval: 30s, window: 60s, target_utilization: 0.7, scale_down_delay: 60s,
                   prefill: {min: 1, max: 8}, decode: {min: 1, max: 8}, aggregated: {min: 1}}
 
@@ -71,6 +72,35 @@ class WatchdogConfig(BaseModel):
     interval: float = Field(5.0, gt=0, description="seconds between watchdog checks")
 
     @field_validator("stall_after", "interval", mode="before")
+    @classmethod
+    def _durations(cls, value: object) -> float:
+        return _duration(value)
+
+
+class NodeLifecycleConfig(BaseModel):
+    """How the orchestrator learns that a node died or came back (Kubernetes' node lifecycle).
+
+    The kubelet posts its node's status every `status_update_interval` (kubelet
+    nodeStatusUpdateFrequency, default 10s); the node lifecycle controller looks every `monitor_period`
+    (kube-controller-manager --node-monitor-period, default 5s) and marks a node NotReady once its last
+    post is older than `grace_period` (--node-monitor-grace-period: 40s by default, 50s since Kubernetes
+    1.32). Pods on a NotReady node are evicted `eviction_timeout` later (the not-ready/unreachable
+    tolerationSeconds the DefaultTolerationSeconds admission plugin adds, 300s), and only then can a
+    replacement (a failover to a spare) be scheduled. A repair is learnt from the node's first status
+    post after it, seen at the controller's next look. Sources: kubernetes.io/docs "Nodes" (node
+    heartbeats, node controller), kube-controller-manager and kubelet reference, "Taints and
+    Tolerations" (taint-based evictions).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    status_update_interval: float = Field(10.0, gt=0, description="seconds between the kubelet's node status posts")
+    monitor_period: float = Field(5.0, gt=0, description="seconds between the node controller's checks")
+    grace_period: float = Field(40.0, gt=0, description="seconds without a status post before a node is NotReady")
+    eviction_timeout: float = Field(300.0, ge=0, description="seconds a pod tolerates a NotReady node before "
+                                                             "it is evicted and can be replaced")
+
+    @field_validator("status_update_interval", "monitor_period", "grace_period", "eviction_timeout", mode="before")
     @classmethod
     def _durations(cls, value: object) -> float:
         return _duration(value)
@@ -142,6 +172,9 @@ class ControllerConfig(BaseModel):
     liveness: HealthConfig = Field(default_factory=lambda: HealthConfig(interval=10.0, timeout=1.0, failures=3),
                                    description="the orchestrator's own liveness probe of each engine (node-local, "
                                                "so a network partition does not fail it); Kubernetes defaults")
+    node: NodeLifecycleConfig = Field(default_factory=NodeLifecycleConfig,
+                                      description="how a node's death and return are learnt (Kubernetes node "
+                                                  "lifecycle defaults)")
 
     @field_validator("restart_time", "model_load_time", "rerole_time", mode="before")
     @classmethod

@@ -36,9 +36,10 @@ import simpy
 class LoadSnapshot:
     """Load the router observed over the last `window_s` seconds (what a Dynamo planner scrapes).
 
-    arrival_rate_per_s: requests arriving at the router per second; mean_input_tokens /
-    mean_output_tokens: their mean prompt and output lengths (output as requested, since the planner
-    sizes for it); queued: pool -> requests waiting in that pool's engine queues now; outstanding:
+    arrival_rate_per_s: requests arriving at the router per second; mean_input_tokens: their mean
+    prompt length; mean_output_tokens: the mean output length of the requests that *completed* in the
+    window (a request's output length is unknown until it ends; Dynamo's planner likewise reads the
+    average output length from the frontend's metrics of finished requests); queued: pool -> requests waiting in that pool's engine queues now; outstanding:
     replica id -> requests queued or running on it now (the controller drains the least loaded).
     """
 
@@ -67,6 +68,9 @@ class ControlPlane(Protocol):
         """An event that fires when its GPUs and links are healthy again (at once if they are)."""
     def restart(self, replica_id: str, delay_s: float) -> None:
         """Fresh engine on its own GPUs after delay_s."""
+    def eviction_delay(self, replica_id: str) -> float:
+        """Seconds until the replica's pods on NotReady nodes are evicted (0 when none is): a replacement
+        cannot start before (Kubernetes taint-based eviction)."""
     def free_spares(self) -> list[str]:
         """Idle TP groups that can take a role now, in preference order."""
     def failover(self, replica_id: str, spare_id: str, delay_s: float) -> None:

@@ -61,6 +61,8 @@ class Lifecycle:
         for r in lost:
             if r._phase == PH_DECODE:
                 r.generated = r._gen0 + self._D - r._d_enter
+                if self._D > r._d_enter:
+                    r.last_token_s = self._last_end_s()
             self._detach(r)
         self.alive = False
         self._stalled = False

@@ -10,9 +10,13 @@ Iteration (starts at the replica's own clock `_t`, iteration number D = iteratio
      engine.scheduling, chaos/engine/scheduling.py) while running < max_num_seqs and the whole prompt's
      blocks (minus prefix-cache hits) can be allocated; a blocked head blocks the queue (priority: it
      may first preempt lower-priority running sequences);
-  3. at the iteration's end (time `_t + L`, L from the cost model): decoders that reached their
-     output length finish ("finished"), then prompts that completed emit their first token
-     ("first_token"; prefill role: then "prefill_done", KV held until `release`).
+  3. at the iteration's end (time `_t + L`, L from the cost model): decoders that joined from a
+     transferred or moved KV stream their token ("first_token", or "token" after a gap), decoders
+     that reached their output length finish ("finished"), then prompts that completed emit a token
+     ("first_token", or "token" after a preemption; prefill role: "prefill_done" instead, the KV held
+     until `release` - the client sees that token only when the decode replica streams it with the
+     token of its first iteration for the request, so disaggregated TTFT includes the KV transfer
+     and the decode-side wait).
 
 KV accounting: a sequence's context is the tokens in its KV (input + generated - 1 while decoding;
 `decode_ctx_sum` sums them). It holds its prompt's blocks (shared prefix-cache blocks + private ones)
@@ -80,7 +84,10 @@ from chaos.errors import SimulationError
 Role = Literal["aggregated", "prefill", "decode"]
 ROLES = ("aggregated", "prefill", "decode")
 EventCallback = Callable[[str, Request, float], None]
-"""on_event(kind, request, t): kind is first_token | prefill_done | finished | rejected | failed."""
+"""on_event(kind, request, t): kind is first_token | token | prefill_done | finished | rejected | failed.
+
+"token" is a token after a gap in the request's stream (re-prefill after a preemption, first decode
+iteration after a KV transfer or a move); `request.last_token_s` still holds the previous token's time."""
 
 
 class Replica(Scheduler, Lifecycle):
@@ -103,6 +110,10 @@ class Replica(Scheduler, Lifecycle):
         self.kv = KVBlockManager(self._kv_target, bs)
         self.itl = ITLRecorder()
         self.alive = True
+        # requests the router addressed to this replica that are not in its queues: a connect still in
+        # progress, or a stream hung on a silent host; the router counts them as active (Envoy's per-host
+        # rq_active), so least-outstanding routing does not pour traffic into a black hole
+        self.in_network = 0
         self.iterations = 0          # iterations run (stepped or fast-forwarded)
         self.wakeups = 0             # times the process resumed (events, the cost of simulating)
         self._fast = config.stepper == "fast"
@@ -190,7 +201,8 @@ class Replica(Scheduler, Lifecycle):
 
     @property
     def outstanding(self) -> int:
-        return len(self._waiting) + len(self._running)
+        """Requests queued or running here, plus those the router sent that sit in the network."""
+        return len(self._waiting) + len(self._running) + self.in_network
 
     @property
     def kv_blocks_total(self) -> int:
@@ -276,13 +288,13 @@ class Replica(Scheduler, Lifecycle):
                 self.wakeups += 1
                 self._end_stretch(work)
             else:
-                latency, chunks, n_dec = work
+                latency, chunks, n_dec, fresh = work
                 t_end = self._t + latency
                 yield env.timeout(max(0.0, t_end - env.now))
                 if epoch != self._epoch:
                     return
                 self.wakeups += 1
-                self._end_step(t_end, latency, chunks, n_dec)
+                self._end_step(t_end, latency, chunks, n_dec, fresh)
 
     def _submit_decoding(self, r: Request) -> None:
         """Queue r to decode from its KV (input + generated tokens, at least one generated)."""

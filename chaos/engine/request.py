@@ -3,6 +3,10 @@
 The metrics room builds its RequestLog from these attributes: id, arrival_s, first_token_s,
 finish_s, input_tokens, output_tokens, generated_tokens, status, reason, replica, retries,
 preemptions, prefix_hit_tokens, tenant. Fields starting with `_` are the engine's bookkeeping.
+
+`last_token_s` is when the engine produced the request's latest token. The engine writes it where a
+decode segment ends (finish, preemption, cancel, crash) and after every "first_token"/"token" event,
+so at such an event it still holds the previous token's time (the start of the client's gap).
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ class Request:
     generated: int = 0               # tokens generated, as of the last time the engine wrote it
     first_token_s: float = NAN
     finish_s: float = NAN
+    last_token_s: float = NAN        # engine time of the latest token produced (exact between decode segments)
     status: str = PENDING
     reason: str = ""
     replicas: list[str] = field(default_factory=list)

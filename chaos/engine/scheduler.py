@@ -35,6 +35,7 @@ class Scheduler:
         pol = self._policy
         budget = self._max_tokens - self._n_dec
         chunks: list[tuple[Request, int]] = []
+        fresh: list[Request] = []                 # decoders whose first token here follows a gap
         p_tokens = 0
         attn = 0.0
         kv_read = 0.0
@@ -63,6 +64,8 @@ class Scheduler:
                         if pol is not None and self._preempt_for_head(pol, chunks):
                             continue
                         break
+                    if admitted:
+                        fresh.append(r)
                     budget -= admitted
                     continue
                 if self._chunked and budget <= 0:
@@ -84,8 +87,9 @@ class Scheduler:
         if not chunks:
             if not n:
                 return None
-            if self._fast and not preempted and (pol is None or pol.stretch_ok(
-                    len(self._waiting), len(self._running), self._max_seqs)):   # a preempted head may be admitted next iteration
+            # a preempted head may be admitted next iteration; a fresh decoder's token is an event
+            if self._fast and not preempted and not fresh and (pol is None or pol.stretch_ok(
+                    len(self._waiting), len(self._running), self._max_seqs)):
                 k = self._plan_k(D)
                 if k > 1:
                     lat = np.asarray(self.cost.decode_stretch(n, self._ctxbase_sum + n * D, k), dtype=float)
@@ -93,17 +97,22 @@ class Scheduler:
                     self._stretch = st
                     return st
         latency = float(self.cost.iteration_time(n, self._ctxbase_sum + n * D, p_tokens, attn, kv_read))
-        return latency, chunks, n
+        return latency, chunks, n, fresh
 
-    def _end_step(self, t: float, latency: float, chunks: list[tuple[Request, int]], n_dec: int) -> None:
+    def _end_step(self, t: float, latency: float, chunks: list[tuple[Request, int]], n_dec: int,
+                  fresh: list[Request]) -> None:
         self._t = t
+        d = self._D
         self._D += 1
         self._alloc_D = self._D - 1
         self.iterations += 1
         self._progress_s = t
-        if n_dec:
-            self.itl.add(t, latency + self._itl_carry_s, n_dec)
+        if n_dec > len(fresh):         # a fresh decoder's gap is not this iteration's latency: see _stream
+            self.itl.add(t, latency + self._itl_carry_s, n_dec - len(fresh))
         self._itl_carry_s = 0.0
+        for r in fresh:
+            if r._engine is self and r._phase == PH_DECODE and r._d_enter == d:
+                self._stream(r, t)
         self._finish_due(t)
         for r, c in chunks:
             if r._engine is not self or r._phase != PH_PREFILL:
@@ -314,22 +323,37 @@ class Scheduler:
             self._policy.decode(r, D, 1)
         heapq.heappush(self._heap, (r._dfin, r._seq, r))
 
+    def _stream(self, r: Request, t: float) -> None:
+        """r's token at t reaches its stream after a gap (its first token, or the first after a
+        preemption, a KV transfer or a move): "first_token" or "token", then last_token_s = t. Tokens
+        of an uninterrupted decode segment are not events: their gaps are the replica's ITL samples."""
+        if math.isnan(r.first_token_s):
+            r.first_token_s = t
+            self.on_event("first_token", r, t)
+        else:
+            self.on_event("token", r, t)
+        r.last_token_s = t
+
+    def _last_end_s(self) -> float:
+        """End time of iteration D-1, the last one completed (also inside a synced decode stretch)."""
+        st = self._stretch
+        if st is not None and self._D > st.d0:
+            return float(st.times[self._D - st.d0 - 1])
+        return self._t
+
     def _complete_prefill(self, r: Request, t: float) -> None:
-        """The iteration ending at t computed r's last prompt token: it emits a token."""
+        """The iteration ending at t computed r's last prompt token: it emits a token. On a prefill
+        replica the token travels with the KV: the client sees it when the decode replica streams it."""
         r.generated += 1
         if self._policy is not None:
             self._policy.first_token(r)
-        first = math.isnan(r.first_token_s)
-        if first:
-            r.first_token_s = t
         if self._use_cache and r._n_full > r._n_shared:
             bph = -(-r.hash_block_tokens // self.block_size)
             self.kv.insert(r.hash_ids, r._n_shared, r._n_full, bph)
             r._own0 -= (r._n_full - r._n_shared) * bph
             r._n_shared = r._n_full
         if r.generated >= r.output_tokens:
-            if first:
-                self.on_event("first_token", r, t)
+            self._stream(r, t)
             self._finish(r, t)
             return
         self._prefilling.remove(r)
@@ -337,14 +361,12 @@ class Scheduler:
             self._running.remove(r)
             r._phase = PH_HELD
             r.status = TRANSFERRING
+            r.last_token_s = t
             self._held[r.id] = r
-            if first:
-                self.on_event("first_token", r, t)
             self.on_event("prefill_done", r, t)
             return
         self._enter_decode(r, self._D, r._prompt)
-        if first:
-            self.on_event("first_token", r, t)
+        self._stream(r, t)
 
     def _finish_due(self, t: float) -> None:
         heap, D = self._heap, self._D
@@ -370,6 +392,8 @@ class Scheduler:
         if r._phase == PH_DECODE:
             own = r._own0 + count_congruent(r._d_enter, self._alloc_D, r._key, self.block_size)
             r.generated = r._gen0 + self._D - r._d_enter
+            if self._D > r._d_enter:
+                r.last_token_s = self._last_end_s()
             self._n_dec -= 1
             self._key_cnt[r._key] -= 1
             self._ctxbase_sum -= r._ctxbase

@@ -8,7 +8,10 @@ exactly the horizon, like `time_series`) follows summary.py and series.py:
   * itl_p99: ITL samples whose t_s is in the window (the simulation compacts them to the middle of
     their metrics window, so the time resolution is `metrics.window`); NaN without samples;
   * requests_failed / requests_rejected / requests_lost: FAILED / REJECTED / both, binned by when the
-    request left the system (finish_s, else its arrival, as in series.py);
+    request left the system (finish_s, else its arrival, as in series.py). FAILED is every request the
+    fleet could not answer (errors, timeouts, resets, and "no healthy replica": a 503, as Envoy's
+    upstream_cx_none_healthy); REJECTED is deliberate shedding only (admission control, rate limits);
+    requests_lost is both: the client did not get a complete answer, whatever the reason;
   * queue_depth_max / replicas_up_min: max / min of the fleet series samples taken in the window
     (replicas_up sums every pool's column);
   * jain_index / service_gap_max: fairness between tenants (chaos.metrics.fairness).
@@ -71,7 +74,7 @@ _PROBES = [
     Probe("ttft_p99", "latency", "s", "p99 TTFT of requests whose first token came in the window"),
     Probe("tpot_p50", "latency", "s", "median TPOT of requests that completed in the window"),
     Probe("tpot_p99", "latency", "s", "p99 TPOT of requests that completed in the window"),
-    Probe("itl_p99", "latency", "s", "p99 inter-token latency of engine iterations in the window", needs="itl"),
+    Probe("itl_p99", "latency", "s", "p99 gap between consecutive tokens as clients received them (stalls included) in the window", needs="itl"),
     Probe("e2e_p50", "latency", "s", "median end-to-end latency of requests that completed in the window"),
     Probe("e2e_p99", "latency", "s", "p99 end-to-end latency of requests that completed in the window"),
     Probe("throughput_tok_s", "rate", "tok/s", "output tokens/s of requests that completed in the window"),
@@ -79,9 +82,12 @@ _PROBES = [
     Probe("goodput_rps", "rate", "req/s", "requests/s completed in the window within every SLO", needs_slo=True),
     Probe("slo_attainment", "fraction", "", "share of requests completed in the window that met every SLO",
           needs_slo=True),
-    Probe("requests_failed", "count", "requests", "requests that failed in the window"),
-    Probe("requests_rejected", "count", "requests", "requests rejected in the window"),
-    Probe("requests_lost", "count", "requests", "requests failed or rejected in the window"),
+    Probe("requests_failed", "count", "requests", "requests the fleet could not answer in the window "
+          "(errors, timeouts, resets, no healthy replica)"),
+    Probe("requests_rejected", "count", "requests", "requests shed on purpose in the window (admission "
+          "control, rate limits)"),
+    Probe("requests_lost", "count", "requests", "requests whose client got no complete answer in the "
+          "window (failed or rejected)"),
     Probe("queue_depth_max", "gauge", "requests", "largest sampled queue depth (waiting requests, fleet-wide)",
           needs="fleet"),
     Probe("replicas_up_min", "gauge", "replicas", "fewest replicas up (all pools) in the window's samples",

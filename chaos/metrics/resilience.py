@@ -10,10 +10,18 @@ Curves (windows of `config.window`, default 10 s, from 0; the last one may be sh
               when it ends) this follows what the fleet produced when, so a dip is where the fleet
               stalled; failed requests' tokens are not output and do not count.
   TTFT p99    of requests whose first token came in the window (as in summary/series).
-A window is *within tolerance* when throughput >= (1 - throughput_tolerance) x baseline and
-TTFT p99 <= ttft_factor x max(baseline's, median of the baseline's windowed TTFT p99) — the floor
-keeps a window where the baseline happened to be fast from flagging noise (a window where the
-baseline had first tokens and the faulted run none is not within tolerance; both empty is).
+Four signals are judged per window; a window is *within tolerance* when the first three are:
+  throughput  >= (1 - throughput_tolerance) x baseline;
+  TTFT p99    <= ttft_factor x max(baseline's, median of the baseline's windowed TTFT p99) — the floor
+              keeps a window where the baseline happened to be fast from flagging noise (a window
+              where the baseline had first tokens and the faulted run none is not within tolerance;
+              both empty is);
+  failures    requests failed or rejected (leaving in the window) <= the baseline's: any excess is harm;
+  capacity    replicas up (fewest of the window's fleet samples) >= the baseline's (no samples: within).
+Throughput can stay within its tolerance while requests fail (spare capacity hides the loss), which
+is why failures count too. Capacity is measured and reported (`recovery_by_signal`, `windows_out`)
+but does not hold back recovery: a fleet that serves within tolerance with fewer replicas has
+recovered its service; how long it ran short is its capacity figure.
 Tokens of a request restarted elsewhere count from its final first token, so work thrown away
 in a crash shows as a dip just *before* the crash; windows before a fault's start are outside
 its impact span.
@@ -22,14 +30,23 @@ Per fault, with span [start, end) as in the hypothesis phases (permanent: to the
 start + settle) and the windows overlapping it:
   time_to_detect_s   first detection (healthy=False) of one of the fault's replicas at or after
                      its start, minus the start; None without replicas or detection.
-  time_to_recover_s  the fault *watches* [start, the first start of another fault at or after its
-                     span's end) — to the horizon when none follows — because its effects outlive it
-                     (a restarted replica rejoining, a backlog draining). 0 when no window of its span
-                     is out of tolerance. Otherwise let L be the last out-of-tolerance window it
-                     watches; recovery is at the start of the first window after L that begins
-                     `recovery_windows` consecutive windows within tolerance; time = that - start
-                     (>= 0); None if that never happens before the horizon. (More damage only ever
-                     moves it later.)
+  time_to_recover_s  recovery is a *sustained* return: k = `recovery_windows` consecutive windows
+                     within tolerance. The fault *watches* [start, the first start of another fault at
+                     or after its span's end) — to the horizon when none follows — because its effects
+                     outlive it (a restarted replica rejoining, a backlog draining). 0 when no window
+                     of its span is out of tolerance. Otherwise let L be the last *significant*
+                     out-of-tolerance window it watches; recovery is at the start of the first window
+                     after L that begins k windows within tolerance; time = that - start (>= 0); None if
+                     that never happens before the horizon. An out-of-tolerance window is noise, not
+                     significant, when only its throughput or TTFT is off, it belongs to a run of fewer
+                     than k such windows, and that run has k windows within tolerance right before it
+                     (all at or after the fault's start) and right after it (or the end of what it
+                     watches): one noisy window long after a sustained return does not undo it, while
+                     excess failures always count. (More damage only ever moves it
+                     later: a window turning bad never turns another one into noise.)
+  recovery_by_signal the same, on each signal alone (throughput, ttft, failures, capacity): seconds,
+                     0 when that signal never left its tolerance during the span, None if never back.
+  windows_out        per signal, windows out of its tolerance in the impact span.
   impact span        [start, max(end, recovered_at + recovery_windows x window)), to the horizon
                      when never recovered; just the fault span when it did no harm.
   max_throughput_drop  max over the impact windows of (baseline - faulted) / baseline, clipped to [0, 1].
@@ -236,6 +253,8 @@ class FaultImpact:
     baseline_requests: dict[str, int]
     slo_attainment: dict[str, Optional[float]]
     cliffs: list[int] = field(default_factory=list)
+    recovery_by_signal: dict[str, Optional[float]] = field(default_factory=dict)
+    windows_out: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return nan_to_none(asdict(self))
@@ -324,7 +343,16 @@ def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[Faul
         ok_thr = thr >= (1.0 - cfg.throughput_tolerance) * base_thr
         floor = float(np.nanmedian(base_ttft)) if (~np.isnan(base_ttft)).any() else 0.0
         ok_ttft = np.where(np.isnan(base_ttft), True, ttft <= cfg.ttft_factor * np.maximum(base_ttft, floor))
-    ok = ok_thr & ok_ttft
+    fails = probe_values("requests_lost", run, t0, t1)
+    base_fails = probe_values("requests_lost", baseline, t0, t1)
+    ok_fail = fails <= base_fails
+    cap = probe_values("replicas_up_min", run, t0, t1)
+    base_cap = probe_values("replicas_up_min", baseline, t0, t1)
+    with np.errstate(invalid="ignore"):
+        ok_cap = np.where(np.isnan(cap) | np.isnan(base_cap), True, cap >= base_cap)
+    ok = ok_thr & ok_ttft & ok_fail
+    signals = {"throughput": ok_thr, "ttft": ok_ttft, "failures": ok_fail, "capacity": ok_cap}
+    hard = ok_fail                         # a window with excess failures is never noise
     deficit = np.maximum(base_thr - thr, 0.0) * (t1 - t0)
     with np.errstate(invalid="ignore", divide="ignore"):
         drop = np.where(base_thr > 0, np.clip((base_thr - thr) / base_thr, 0.0, 1.0), 0.0)
@@ -340,21 +368,23 @@ def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[Faul
         s, e = spans[f.name]
         overlap = np.flatnonzero((t0 < max(e, s + 1e-9)) & (t1 > s))
         recovered_at: Optional[float]
+        later = [g.start_s for g in faults if g.start_s >= e and g is not f]
+        watch_end = min(later) if later else horizon
+        watched = np.flatnonzero((t0 < max(watch_end, e)) & (t1 > s))
+        by_signal = {name: _recovery(mask, mask if name == "capacity" else hard, overlap, watched,
+                                     cfg.recovery_windows, t0, s) for name, mask in signals.items()}
+        recovered_at: Optional[float]
         if ok[overlap].all():
             impacted, recovered_at, ttr = False, s, 0.0
             impact_end = e
         else:
             impacted = True
-            later = [g.start_s for g in faults if g.start_s >= e and g is not f]
-            watch_end = min(later) if later else horizon
-            watched = np.flatnonzero((t0 < max(watch_end, e)) & (t1 > s))
-            last = int(watched[~ok[watched]][-1])
-            k = _first_ok_run(ok, last + 1, cfg.recovery_windows)
-            if k is None:
-                recovered_at, ttr, impact_end = None, None, horizon
+            ttr = _recovery(ok, hard, overlap, watched, cfg.recovery_windows, t0, s)
+            if ttr is None:
+                recovered_at, impact_end = None, horizon
             else:
-                recovered_at = float(t0[k])
-                ttr = max(0.0, recovered_at - s)
+                recovered_at = s + ttr if ttr > 0 else float(t0[overlap[0]])
+                recovered_at = max(recovered_at, s)
                 impact_end = min(max(e, recovered_at + cfg.recovery_windows * w), horizon)
         span_w = (t0 < max(impact_end, s + 1e-9)) & (t1 > s)
         in_any |= span_w
@@ -371,13 +401,48 @@ def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[Faul
                             "after": _attainment(run, slo, e, min(e + settle_s, horizon)),
                             "baseline_during": _attainment(baseline, slo, s, e),
                             "baseline_after": _attainment(baseline, slo, e, min(e + settle_s, horizon))},
-            cliffs=[i for i, c in enumerate(cliffs) if f.name in c.faults_active]))
+            cliffs=[i for i, c in enumerate(cliffs) if f.name in c.faults_active],
+            recovery_by_signal=by_signal,
+            windows_out={name: int((~mask[span_w]).sum()) for name, mask in signals.items()}))
 
     run_totals = _run_totals(run, baseline, slo, horizon, thr, base_thr, drop, deficit, in_any, t0, t1)
     score = _score(run, baseline, slo, horizon, impacts, cliffs, run_totals, union)
     curves = {"t0_s": t0, "t1_s": t1, "throughput_tok_s": thr, "baseline_throughput_tok_s": base_thr,
               "ttft_p99_s": ttft, "baseline_ttft_p99_s": base_ttft, "within_tolerance": ok}
     return ResilienceReport(impacts, cliffs, run_totals, score, curves, cfg)
+
+
+def _noise(ok: np.ndarray, hard: np.ndarray, watched: np.ndarray, need: int) -> np.ndarray:
+    """Among the watched windows, the out-of-tolerance ones that are noise (module docstring): off only
+    in throughput/TTFT (`hard` holds), in a run of fewer than `need` bad windows, with `need` good
+    windows right before it (inside the watched range) and right after it (or the watched range's end)."""
+    noise = np.zeros(len(ok), dtype=bool)
+    if len(watched) == 0:
+        return noise
+    a, b = int(watched[0]), int(watched[-1]) + 1
+    seg = ok[a:b]
+    for i, j in _runs(~seg):
+        if j - i >= need or not hard[a + i:a + j].all():
+            continue
+        before = seg[max(0, i - need):i]
+        after = seg[j:j + need]
+        if len(before) == need and before.all() and after.all() and (len(after) == need or j + need > len(seg)):
+            noise[a + i:a + j] = True
+    return noise
+
+
+def _recovery(ok: np.ndarray, hard: np.ndarray, overlap: np.ndarray, watched: np.ndarray, need: int,
+              t0: np.ndarray, start_s: float) -> Optional[float]:
+    """Seconds from start_s to a sustained return of `ok` after the last significant bad window it
+    watches; 0 when no window of the span (`overlap`) is bad; None when it never returns."""
+    if ok[overlap].all():
+        return 0.0
+    bad = ~ok & ~_noise(ok, hard, watched, need)
+    significant = watched[bad[watched]]
+    if not len(significant):
+        return 0.0                         # only noise: never a sustained departure
+    k = _first_ok_run(ok, int(significant[-1]) + 1, need)
+    return None if k is None else max(0.0, float(t0[k]) - start_s)
 
 
 def _first_ok_run(ok: np.ndarray, start: int, need: int) -> Optional[int]:

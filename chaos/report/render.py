@@ -258,3 +258,14 @@ def _env(kind: str):
                                  finalize=md_escape, undefined=jinja2.StrictUndefined)
         env.filters["raw"] = Raw
     return env
+
+
+def render_template(kind: str, name: str, **context) -> str:
+    """Render template `name` of this room with its environment (`kind` "html": autoescaped; "md":
+    Markdown-escaped, `| raw` for links) — the sweep page (chaos.sweep.page) shares the run report's look."""
+    return _env(kind).get_template(name).render(**context)
+
+
+def embed_figures(figures: dict[str, Path]) -> dict[str, str]:
+    """name -> data: URI of each PNG, for a self-contained page."""
+    return _embed(figures)

@@ -3,6 +3,10 @@
 Everything below `overlap_weight` configures chaos.routing.resilience.ResilientRouter. Every field is
 optional and the defaults switch the resilience layer off (no ejection, no timeout, no retries, no
 hedging, no admission control), so a scenario without them routes exactly as the bare policy does.
+Two network timeouts are always on, with Envoy's defaults, because every real proxy has them: a
+connection to a host that does not answer (powered off, cut off: no RST comes back) fails after
+`connect_timeout` (Envoy Cluster.connect_timeout, default 5s), and an open stream that receives no
+byte for `stream_idle_timeout` is reset (Envoy HttpConnectionManager.stream_idle_timeout, default 5 min).
 
 ```yaml
 router:
@@ -14,6 +18,8 @@ router:
   backoff: {base: 100ms, max: 2s, multiplier: 2, jitter: 0.2}
   retry_budget: 0.2             # retries in flight <= max(min_retry_concurrency, 0.2 x active requests)
   min_retry_concurrency: 3
+  connect_timeout: 5s           # a connect to a silent host fails after this (Envoy's default, 5s)
+  stream_idle_timeout: 5m       # an open stream with no byte for this long is reset (Envoy's default, 5m)
   hedging: {delay: 500ms}       # a second copy when no first token after 500ms (off by default)
   admission: {max_queue: 64, max_predicted_ttft: 5s}   # either or both (off by default)
 ```
@@ -161,6 +167,12 @@ class RouterConfig(BaseModel):
                                                               "active requests (Envoy retry_budget)")
     min_retry_concurrency: int = Field(3, ge=0, description="retries in flight always allowed, whatever the "
                                                             "budget (Envoy min_retry_concurrency)")
+    connect_timeout: float = Field(5.0, description="seconds a connection attempt to a silent host (powered "
+                                                    "off, cut off) waits before it fails; Envoy's cluster "
+                                                    "connect_timeout default is 5s")
+    stream_idle_timeout: float = Field(300.0, description="seconds an open stream may go without a byte before "
+                                                          "the proxy resets it; Envoy's HTTP connection manager "
+                                                          "stream_idle_timeout default is 5 minutes")
     hedging: Optional[HedgingConfig] = Field(None, description="hedged second copy (off when omitted)")
     admission: Optional[AdmissionConfig] = Field(None, description="admission control (off when omitted)")
     shedding: Optional[SheddingConfig] = Field(None, description="priority-aware load shedding of tenants' "
@@ -174,7 +186,7 @@ class RouterConfig(BaseModel):
             raise ValueError(expected_one_of(value, ROUTERS.names()))
         return value
 
-    @field_validator("timeout", "deadline", mode="before")
+    @field_validator("timeout", "deadline", "connect_timeout", "stream_idle_timeout", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         return None if value is None else _positive_duration(value)

@@ -45,7 +45,9 @@ Semantics, each after the proxy that made it common:
 * Admission (`admit`): with `admission:` set, a request is rejected when the waiting requests of the
   replicas it is given, this one included, would exceed `max_queue` per available replica, or when
   even the best of them predicts (the caller's `predict_ttft(replica, request)`) a first token later
-  than `max_predicted_ttft`, or when none of them is available. The simulation's driver gives the one
+  than `max_predicted_ttft`. When none of them is available `admit` says NO_REPLICA: that is
+  unavailability, not shedding, and the driver ends such a request failed (a 503, as Envoy's
+  `upstream_cx_none_healthy`), not rejected. The simulation's driver gives the one
   replica the policy picked, so both limits judge the queue the request would actually join. Without
   `admission:` every request is admitted.
 
@@ -296,8 +298,9 @@ class ResilientRouter:
 
     def admit(self, request: "Request", replicas: Sequence[R],
               predict_ttft: Callable[[R, "Request"], float] | None = None) -> str | None:
-        """None to admit, else the rejection reason (REJECT_QUEUE, REJECT_TTFT, NO_REPLICA). Always None
-        without `admission:`. `replicas` is the pool the request would enter (prefill pool when
+        """None to admit, else the rejection reason (REJECT_QUEUE, REJECT_TTFT), or NO_REPLICA when none of
+        `replicas` is available — a failure (Envoy's 503 upstream_cx_none_healthy), which is not counted
+        as a rejection. Always None without `admission:`. `replicas` is the pool the request would enter (prefill pool when
         disaggregated); only available replicas count."""
         self._active.add(request.id)
         adm = self.config.admission
@@ -306,8 +309,9 @@ class ResilientRouter:
         ok = self._usable(replicas)
         reason = None
         if not ok:
-            reason = NO_REPLICA
-        elif adm.max_queue is not None and sum(r.num_waiting for r in ok) + 1 > adm.max_queue * len(ok):
+            self._counts["no_replica"] += 1
+            return NO_REPLICA                       # unavailability (a 503), not shedding: no rejection
+        if adm.max_queue is not None and sum(r.num_waiting for r in ok) + 1 > adm.max_queue * len(ok):
             reason = REJECT_QUEUE
         elif adm.max_predicted_ttft is not None:
             if predict_ttft is None:

@@ -39,8 +39,15 @@ def load_scenario_text(text: str, source_name: str = "<scenario>", base_dir: str
                        overrides: Sequence[str] = ()) -> Scenario:
     """Validate scenario YAML `text`; `source_name` names it in errors, relative paths (topology, catalog,
     traces, and a `--set topology=...` file) resolve in `base_dir` (default: the working directory)."""
-    base = (Path(base_dir) if base_dir is not None else Path.cwd()).expanduser().absolute()
     data, positions = load_yaml(text, source_name)
+    return load_scenario_data(data, positions, source_name, base_dir, overrides)
+
+
+def load_scenario_data(data: dict, positions: PositionMap, source_name: str = "<scenario>",
+                       base_dir: str | Path | None = None, overrides: Sequence[str] = ()) -> Scenario:
+    """Validate scenario `data` already read from YAML with its `positions` (a scenario written inline
+    in another file, such as a sweep file's `base:`); `data` is changed in place (includes, overrides)."""
+    base = (Path(base_dir) if base_dir is not None else Path.cwd()).expanduser().absolute()
     stack = (_identity(source_name, base),)
     notes: dict[int, str] = {}
     if not any(_sets_whole_faults(o) for o in overrides):  # `--set faults=[]` drops them unread

@@ -40,11 +40,11 @@ def _short(value: Any) -> str:
     return text if len(text) <= _MAX_REPR else text[:_MAX_REPR - 3] + "..."
 
 
-def _data_path(loc: tuple, data: Any) -> tuple:
+def _data_path(loc: tuple, data: Any, root: type = Scenario) -> tuple:
     """The path in the YAML data that pydantic's `loc` points at (union tags dropped, aliases kept)."""
     path: tuple = ()
     cur: Any = data
-    types: list = [Scenario]
+    types: list = [root]
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(cur, dict):
@@ -124,7 +124,7 @@ def _tagged(types: list, value: Any) -> list:
     return chosen or types
 
 
-def _message(err: dict, path: tuple, data: Any) -> tuple[str, tuple]:
+def _message(err: dict, path: tuple, data: Any, root: type = Scenario) -> tuple[str, tuple]:
     """(message, path) for one pydantic error; the path may grow when a validator names a sub-field."""
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -134,13 +134,13 @@ def _message(err: dict, path: tuple, data: Any) -> tuple[str, tuple]:
         return f"missing required key {path[-1]!r}" if path else "missing required key", path
     if kind == "extra_forbidden":
         key = path[-1] if path else value
-        parent = _tagged(types_at(Scenario, path[:-1]), _data_at(data, path[:-1]))
+        parent = _tagged(types_at(root, path[:-1]), _data_at(data, path[:-1]))
         allowed = allowed_keys(parent)
         hint = did_you_mean(key, alias_keys(parent))
         listing = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
         return f"unknown key {_short(key)}{hint}{listing}", path
     if kind in ("literal_error", "enum"):
-        allowed = literal_values(types_at(Scenario, path))
+        allowed = literal_values(types_at(root, path))
         if allowed:
             return expected_one_of(value, allowed), path
         return f"expected {ctx.get('expected', 'an allowed value')}{got}", path
@@ -156,7 +156,7 @@ def _message(err: dict, path: tuple, data: Any) -> tuple[str, tuple]:
         m = _PREFIX.match(text)
         if m:  # "scale_out.spines: ..." names a sub-field, relative to the section or to its parent
             sub = parse_field_path(m.group(1))
-            if _prefix_is_path(path, m.group(1)) or _is_written(data, path + sub):
+            if _prefix_is_path(path, m.group(1), root) or _is_written(data, path + sub):
                 path, text = path + sub, m.group(2)
             elif path and sub[0] == path[-1] and _is_written(data, path[:-1] + sub):
                 path, text = path[:-1] + sub, m.group(2)
@@ -182,7 +182,7 @@ def _message(err: dict, path: tuple, data: Any) -> tuple[str, tuple]:
     bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
     if kind in bounds:
         bound = next(iter(ctx.values()), "?")
-        noun = "an integer" if int in types_at(Scenario, path) else "a value"
+        noun = "an integer" if int in types_at(root, path) else "a value"
         return f"expected {noun} {bounds[kind]} {bound}{got}", path
     if kind == "string_too_short":
         return f"expected a non-empty string{got}" if ctx.get("min_length") == 1 else \
@@ -213,9 +213,9 @@ def _leaf_named(section: dict, text: str) -> tuple:
     return found[0] if len(found) == 1 else ()
 
 
-def _prefix_is_path(path: tuple, prefix: str) -> bool:
+def _prefix_is_path(path: tuple, prefix: str, root: type = Scenario) -> bool:
     """True when 'scale_out.spines' in a validator message names a field under `path` in the schema."""
-    types: list = types_at(Scenario, path)
+    types: list = types_at(root, path)
     for part in parse_field_path(prefix):
         types = child_types(types, part)
         if not types:
@@ -242,16 +242,17 @@ def _drop_missing_explained_by_typo(issues: list[_Issue]) -> list[_Issue]:
 
 
 def translate(exc: ValidationError, data: Any, positions: PositionMap, *, main_file: str,
-              notes: Callable[[tuple], str] | None = None) -> ScenarioError:
+              notes: Callable[[tuple], str] | None = None, model: type = Scenario) -> ScenarioError:
     """One ScenarioError for all of `exc`'s errors: the first by position, then "(and N more)".
 
-    `notes(path)` may add a remark to an issue's message (where an included fault came from).
+    `notes(path)` may add a remark to an issue's message (where an included fault came from); `model`
+    is the pydantic model that was validated (the Scenario, or another file's schema such as a sweep's).
     """
     issues: list[_Issue] = []
     seen: set[tuple[tuple, str]] = set()
     for err in exc.errors(include_url=False):
-        path = _data_path(tuple(err["loc"]), data)
-        message, path = _message(err, path, data)
+        path = _data_path(tuple(err["loc"]), data, model)
+        message, path = _message(err, path, data, model)
         if (path, message) in seen:
             continue
         seen.add((path, message))

@@ -10,13 +10,20 @@ Tenants (chaos.routing.tenancy, `tenancy`): at a request's first dispatch its te
 concurrency cap may reject it, and under overload the shedding rule may shed it or a lower-priority
 waiting request; every candidate list (routing, retries, hedges) keeps to the tenant's isolation set.
 
-The network, as the router sees it:
-  * a replica whose engine is dead refuses a connection: an error `REFUSED_S` later;
-  * a partitioned replica drops packets: a dispatch waits (TCP keeps retrying) until the partition
-    heals or the router's timeout fires; tokens it produces meanwhile reach the client when it heals,
-    so TTFT and E2E are the client's view;
+The network, as the router and the client see it (docs/semantics.md has the whole table):
+  * a dead process on a live host refuses a connection: an error `REFUSED_S` later, and resets its
+    open streams at once;
+  * a silent host (powered off, cut off by a partition or a switch) answers nothing: a connection
+    attempt fails after the router's `connect_timeout` (Envoy's 5 s) unless the partition heals first
+    (TCP retransmits the SYN); open streams go quiet and hang until the router's first-token timeout
+    (if no token yet), a health check that takes the replica out (Envoy's
+    close_connections_on_host_health_failure), or the stream idle timeout (Envoy's 5 min) resets
+    them; a hung engine (a broken TP ring on live hosts) accepts connections and sends nothing;
+  * tokens produced behind a partition are not delivered: if the stream is reset they are taken back;
+    if the partition heals first they arrive in a burst then, so TTFT, ITL and E2E are the client's;
   * a stalled engine accepts requests and queues them; only timeouts, health checks (when the stall
     is not silent) or the progress watchdog notice it.
+A reset stream is recovered per `recovery:` — except that a started response cannot be retried.
 """
 from __future__ import annotations
 
@@ -29,21 +36,31 @@ import simpy
 from chaos.engine.events import UrgentTimeout
 from chaos.engine.request import Request
 from chaos.perf import kv_transfer_time
+from chaos.routing.resilience import NO_REPLICA
+from chaos.sim.delivery import ClientStreams
 from chaos.sim.fate import FateStats, RecoveryPolicy
+from chaos.sim.silence import SilentStreams
 from chaos.workload import Workload
 
 REFUSED_S = 1e-3       # a connection refused by a host whose engine is gone comes back within a RTT
+NO_REPLICA_REASON = f"{NO_REPLICA} (503)"
 
 
 @dataclass
 class Attempt:
-    """One dispatch of a request: where it went, and the incarnations it relies on."""
+    """One dispatch of a request: where it went, the incarnations it relies on, and what its client
+    has seen of it (bytes stop reaching the client when the replica dies silently or is cut off)."""
 
     number: int
     replica_ids: tuple[str, ...]          # (aggregated,) or (prefill, decode)
     incarnations: tuple[int, ...]
     started_s: float
     submitted: bool = False
+    parked_on: str | None = None          # replica whose in_network count holds this attempt
+    quiet_since: float | None = None      # no byte reaches the client since (None: flowing)
+    quiet_on: str = ""                    # the replica gone quiet
+    quiet_gen: int = 0                    # bumped when bytes flow again: stale idle timers check it
+    delivered: int = 0                    # tokens the client had when the stream went quiet
 
 
 @dataclass
@@ -61,7 +78,7 @@ class _Deferred:
     connects: list = field(default_factory=list)      # (request, attempt) waiting to connect
 
 
-class Driver:
+class Driver(SilentStreams):
     """Feeds the workload into the fleet and follows each request to exactly one end state."""
 
     def __init__(self, env: simpy.Environment, workload: Workload, horizon_s: float | None,
@@ -77,10 +94,12 @@ class Driver:
         self.fleet = None
         self.router = None
         self.stats = FateStats()
+        self.streams = ClientStreams()        # what reaches the client (TTFT, ITL after stalls)
         self._attempt: dict[int, Attempt] = {}
         self._ended: set[int] = set()
         self._failed_on: dict[int, set[str]] = defaultdict(set)   # replicas that failed a request
         self._hedges: dict[int, Hedge] = {}                        # request id -> its hedged copy
+        self._started: set[int] = set()            # requests whose client has received a first token
         self._deferred: dict[str, _Deferred] = defaultdict(_Deferred)
         self._n_base = len(workload.arrival_s)
         self._next_extra_id = self._n_base
@@ -89,6 +108,7 @@ class Driver:
         self._expected = self._n_base if cl is None else cl.max_requests
         self._arrival_log: list[tuple[float, int, int]] = []
         self.tenancy = None      # chaos.routing.tenancy.TenantGate: tenant limits, isolation, shedding
+        self._completion_log: list[tuple[float, int]] = []    # (finish_s, output tokens) of completions
         self.observer = None       # live clients (fleetchaos serve): .first_token(rid, t), .ended(rid)
 
     # ---- wiring --------------------------------------------------------------------------------------
@@ -193,12 +213,19 @@ class Driver:
                 pick = self.router.pick(req, self._candidates(req, "aggregated"), "aggregated")
                 picks = (pick,) if pick is not None else None
             if picks is None:
-                self._error(req, None, "no healthy replica", final_status="rejected")
+                # unavailability, not shedding: a proxy with no healthy upstream answers 503 (Envoy
+                # counts upstream_cx_none_healthy), so the client got no answer: failed
+                self.stats.count("no healthy replica")
+                self._error(req, None, NO_REPLICA_REASON)
                 return
             if self.tenancy is not None and not self._tenant_admit(req, picks[0]):
                 return
             # admission judges the replica the request would actually wait on
             reason = self.router.admit(req, [picks[0]], self.predict_ttft)
+            if reason == NO_REPLICA:
+                self.stats.count("no healthy replica")
+                self._error(req, None, NO_REPLICA_REASON)
+                return
             if reason is not None:
                 self.stats.count("rejected: " + reason)
                 self._end(req, "rejected", reason)
@@ -228,13 +255,24 @@ class Driver:
         return fresh if fresh else pool
 
     def _connect(self, req: Request, attempt: Attempt, kv_ready: bool = False) -> None:
+        """Open the connection: a silent host (cut off, or gone) answers nothing until connect_timeout
+        (TCP retransmits the SYN, so a partition that heals first lets it through); a dead process on a
+        live host refuses at once; a hung one accepts and never answers."""
         first = attempt.replica_ids[0]
-        if not self.fleet.reachable(first):
+        manner = self.fleet.dead_manner(first)
+        if not self.fleet.reachable(first) or manner == "blackhole":
             self._deferred[first].connects.append((req, attempt, kv_ready))
+            self._park(attempt, first)
+            self.env.process(self._connect_timeout(req, attempt, first))
             return
-        if not self.fleet.accepting(first):
+        if manner == "refuse":
             self.env.process(self._refused(req, attempt, first))
             return
+        if manner == "hang":
+            self._park(attempt, first)
+            self._go_quiet(req, attempt, first)
+            return
+        self._unpark(attempt)
         attempt.submitted = True
         replica = self.fleet.replicas[first]
         if kv_ready and replica.role == "decode":
@@ -251,8 +289,10 @@ class Driver:
             self._error(req, replica_id, f"connection refused by {replica_id}", kind="refused")
 
     def _first_token_timeout(self, req: Request, attempt: Attempt, timeout_s: float):
+        """The router's first-token deadline, on client time: a token produced behind a partition and
+        not delivered does not stop it."""
         yield UrgentTimeout(self.env, timeout_s)
-        if self._attempt.get(req.id) is attempt and req.first_token_s != req.first_token_s:   # NaN: no token
+        if self._attempt.get(req.id) is attempt and req.id not in self._started:
             self.stats.count("timeouts")
             self._abandon(req, attempt)
             self._error(req, attempt.replica_ids[0], f"no first token within {timeout_s:g}s", kind="timeout")
@@ -270,11 +310,7 @@ class Driver:
     def _abandon(self, req: Request, attempt: Attempt) -> None:
         """The client gives up on this attempt (and its hedged copy): cancel them wherever they sit."""
         self._drop_hedge(req.id)
-        self._attempt.pop(req.id, None)
-        for rid in attempt.replica_ids:
-            replica = self.fleet.replicas[rid]
-            if replica.alive:
-                replica.cancel(req)
+        self._drop_attempt(req)
 
     # ---- what the engines report ---------------------------------------------------------------------
     def on_event(self, kind: str, req: Request, t: float) -> None:
@@ -296,41 +332,59 @@ class Driver:
         if kind == "prefill_done":
             self.env.process(self._transfer(req, attempt))
             return
-        if kind in ("first_token", "finished") and not self.fleet.reachable(source):
-            self._deferred[source].events.append((kind, req, attempt))
+        prev = req.last_token_s                      # the engine updates it after this callback
+        if kind in ("first_token", "token", "finished") and not self.fleet.reachable(source):
+            self._deferred[source].events.append((kind, req, attempt, prev))
             return
-        self._deliver(kind, req, attempt, source, t)
+        self._deliver(kind, req, attempt, source, t, prev)
 
-    def _deliver(self, kind: str, req: Request, attempt: Attempt, source: str, t: float) -> None:
+    def _deliver(self, kind: str, req: Request, attempt: Attempt, source: str, t: float,
+                 prev_token_s: float) -> None:
+        if kind in ("first_token", "token"):
+            self.streams.deliver(req, kind, t, prev_token_s)
         if kind == "first_token":
+            self._started.add(req.id)
             self.router.on_success(source, t)
             if self.observer is not None:
                 self.observer.first_token(req.id, t)
         elif kind == "finished":
             self._attempt.pop(req.id, None)
+            self._unpark(attempt)
             self._end(req, "completed", "")
         elif kind in ("rejected", "failed"):
             self._attempt.pop(req.id, None)
+            self._unpark(attempt)
             self._end(req, kind, req.reason)
 
     def on_reachability(self, replica_id: str, reachable: bool) -> None:
-        """A partition around `replica_id` began or healed: on healing, what waited goes through."""
+        """A partition around `replica_id` began or healed. Cut off, its open streams go quiet; healed
+        before a timeout, what waited goes through (the client sees it only now): a started stream's
+        tokens produced meanwhile arrive in a burst, so its next gap (ITL) spans the whole stall."""
+        now = self.env.now
+        stalled: set[int] = set()
+        for rid, attempt in list(self._attempt.items()):
+            if replica_id in attempt.replica_ids and attempt.submitted:
+                if not reachable:
+                    self._go_quiet(self.requests[rid], attempt, replica_id)
+                elif self.fleet.dead_manner(replica_id) is None and attempt.quiet_on == replica_id:
+                    req = self.requests[rid]
+                    if rid in self._started and req.generated_tokens > attempt.delivered:
+                        self.streams.deliver(req, "token", now, attempt.quiet_since)
+                        stalled.add(rid)
+                    self._flowing(attempt)
         if not reachable:
             return
         pending = self._deferred.pop(replica_id, None)
         if pending is None:
             return
-        now = self.env.now
-        for kind, req, attempt in pending.events:
-            if self._attempt.get(req.id) is not attempt:
+        for kind, req, attempt, prev in pending.events:
+            if self._attempt.get(req.id) is not attempt or (kind == "token" and req.id in stalled):
                 continue
-            if kind == "first_token":
-                req.first_token_s = now            # the client sees it only now
-            elif kind == "finished":
+            if kind == "finished":                 # the client sees it only now
                 req.finish_s = now
                 if req.first_token_s > now:
                     req.first_token_s = now
-            self._deliver(kind, req, attempt, replica_id, now)
+            self._deliver(kind, req, attempt, replica_id, now, prev)
         for req, attempt, kv_ready in pending.connects:
             if self._attempt.get(req.id) is attempt:
                 self._connect(req, attempt, kv_ready)
@@ -358,8 +412,10 @@ class Driver:
             return
         decode.submit_decode(req)
 
-    def on_lost(self, requests: list[Request], replica_id: str, reason: str) -> None:
-        """The fleet killed `replica_id`; these requests were on it (queued, running, awaiting transfer)."""
+    def on_lost(self, requests: list[Request], replica_id: str, reason: str, silent: bool = False) -> None:
+        """The fleet killed `replica_id`; these requests were on it (queued, running, awaiting transfer).
+        Silent (a host gone, a hung ring, or a router that cannot reach it): nobody tells the client;
+        its streams hang, held in the network, until a timeout or a health check closes them."""
         for req in requests:
             hedge = self._hedges.get(req.id)
             if hedge is not None and req is hedge.request:
@@ -368,8 +424,12 @@ class Driver:
             attempt = self._attempt.get(req.id)
             if attempt is None or replica_id not in attempt.replica_ids or self._final(req):
                 continue
+            if silent:
+                self._park(attempt, replica_id)
+                self._go_quiet(req, attempt, replica_id)
+                continue
             if hedge is not None:
-                self._attempt.pop(req.id, None)
+                self._drop_attempt(req)
                 self.router.on_error(replica_id, self.env.now, "lost")
                 self._promote_hedge(req.id)          # the copy carries on where the original died
                 continue
@@ -377,17 +437,20 @@ class Driver:
 
     # ---- failure handling ----------------------------------------------------------------------------
     def _lost_attempt(self, req: Request, replica_id: str, reason: str) -> None:
-        """Server-side loss of a running attempt: the request fate decides (fail/retry/migrate/kv_replica)."""
-        attempt = self._attempt.pop(req.id, None)
-        if attempt is not None:
-            for rid in attempt.replica_ids:
-                replica = self.fleet.replicas[rid]
-                if replica.alive:
-                    replica.cancel(req)      # wherever it still sits (a KV transfer that cannot start)
+        """Loss of a running attempt the client learns of (a reset, a stream timeout): the request fate
+        decides (fail/retry/migrate/kv_replica). A proxy cannot retry a response that has started
+        streaming: `retry` then ends it failed, a reset the client sees; migrate and kv_replica continue
+        the stream from the tokens the client has (the frontend holds the stream, as Dynamo's does)."""
+        self._drop_attempt(req)
         self.router.on_error(replica_id, self.env.now, "lost")
         self._failed_on[req.id].add(replica_id)
         self.stats.count("lost on failure")
         decision = self.recovery.decide(req, self.fleet, replica_id)
+        if decision.action == "retry" and req.id in self._started:
+            self.stats.count("reset after the first token")
+            self._end(req, "failed", f"{reason}; stream reset after {req.generated} tokens (a started "
+                                     f"response cannot be retried)")
+            return
         if decision.action == "fail":
             self._end(req, "failed", f"{reason}; {decision.why}" if decision.why else reason)
             return
@@ -397,16 +460,15 @@ class Driver:
             req.generated = 0                           # start over: the tokens streamed so far are discarded
         self.dispatch(req, kv_ready_on=decision.target)
 
-    def _error(self, req: Request, replica_id: str | None, reason: str, final_status: str = "failed",
-               kind: str = "error") -> None:
+    def _error(self, req: Request, replica_id: str | None, reason: str, kind: str = "error") -> None:
         """A client-visible error (refused, timeout, no replica): retry with backoff while allowed."""
-        self._attempt.pop(req.id, None)
+        self._drop_attempt(req)
         if replica_id is not None:
             self.router.on_error(replica_id, self.env.now, kind)
             self._failed_on[req.id].add(replica_id)
         delay = self.router.retry_delay(req, self.env.now)
         if delay is None:
-            self._end(req, final_status, reason)
+            self._end(req, "failed", reason)
             return
         req.retries += 1
         self.stats.count("retries")
@@ -442,12 +504,7 @@ class Driver:
     def _promote_hedge(self, rid: int) -> None:
         """The hedged copy becomes the request; the original attempt (if any) is cancelled."""
         hedge = self._hedges.pop(rid)
-        old = self._attempt.pop(rid, None)
-        if old is not None:
-            for replica_id in old.replica_ids:
-                replica = self.fleet.replicas[replica_id]
-                if replica.alive:
-                    replica.cancel(self.requests[rid])
+        old = self._drop_attempt(self.requests[rid])
         number = old.number + 1 if old is not None else 0
         self.requests[rid] = hedge.request
         self._attempt[rid] = Attempt(number, (hedge.replica_id,), (hedge.incarnation,), self.env.now, True)
@@ -465,14 +522,21 @@ class Driver:
 
     def _end(self, req: Request, status: str, reason: str) -> None:
         self._drop_hedge(req.id)
+        self.streams.close(req.id)
         self._ended.add(req.id)
         self._failed_on.pop(req.id, None)
+        self._started.discard(req.id)
+        attempt = self._attempt.pop(req.id, None)
+        if attempt is not None:
+            self._unpark(attempt)
         if status != "completed":
             req.status = status
             req.reason = reason
             req.finish_s = self.env.now
         self.finished += 1
         self.last_finish_s = max(self.last_finish_s, self.env.now)
+        if status == "completed":
+            self._completion_log.append((self.env.now, req.output_tokens))
         self.router.on_done(req)
         if self.tenancy is not None:
             self.tenancy.release(req)
@@ -533,10 +597,20 @@ class Driver:
         return self.fleet.predict_ttft(replica.replica_id, replica.prefill_tokens_pending + req.input_tokens)
 
     def recent_arrivals(self, window_s: float) -> np.ndarray:
-        """(arrival_s, input, output) rows of requests that arrived in the last `window_s`."""
+        """(arrival_s, input) rows of requests that arrived in the last `window_s`: what a frontend sees
+        of a request when it arrives (its output length is not known until it ends)."""
         t0 = self.env.now - window_s
-        rows = [r for r in self._arrival_log[-50_000:] if r[0] >= t0]
-        return np.asarray(rows, dtype=float).reshape(-1, 3)
+        rows = [r[:2] for r in self._arrival_log[-50_000:] if r[0] >= t0]
+        return np.asarray(rows, dtype=float).reshape(-1, 2)
+
+    def recent_output_tokens(self, window_s: float) -> np.ndarray:
+        """Output tokens of the requests that completed in the last `window_s` (the planner's observed
+        output length, as Dynamo's planner reads it from the frontend's metrics); when none completed
+        then, the last 1,000 completions before."""
+        t0 = self.env.now - window_s
+        done = self._completion_log
+        rows = [n for t, n in done[-50_000:] if t >= t0]
+        return np.asarray(rows if rows else [n for _, n in done[-1000:]], dtype=float)
 
     def ordered_requests(self) -> list[Request]:
         return [self.requests[k] for k in sorted(self.requests)]

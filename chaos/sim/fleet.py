@@ -10,6 +10,17 @@ Replica lifecycle: serving -> (hardware lost | engine killed) -> down -> (restar
 after their delays) -> serving. A replica whose hardware is lost crashes at once: its requests go to
 `on_lost` (the driver applies the request fate). Spares are placements with no engine until a
 controller activates one.
+
+How a dead engine looks from the network (`dead_manner`, what the client and router can observe):
+  refuse     the process died on a live host (an XID GPU loss aborts it, a software crash, a kill by
+             the controller): the kernel resets its streams and refuses new connections at once;
+  blackhole  the host that serves the replica's API is gone (node, rack or power loss): nothing
+             answers, no RST; open streams hang until a timeout, new connections time out;
+  hang       the hosts are up but the TP ring is broken (a NIC, link or switch cut, or a peer host of a
+             multi-host group gone): NCCL blocks, the API server accepts connections and sends nothing.
+A loss is reported to the driver as silent (`on_lost(..., silent=True)`) unless it is a refusal seen
+by a router that can reach the replica. All replicas that one fabric change takes down are crashed
+before the driver hears of any of them, so no recovery decision lands on a sibling about to die.
 """
 from __future__ import annotations
 
@@ -45,6 +56,7 @@ class ReplicaState:
     cut_off: bool = False            # the fabric has no path from the router to it (a switch is down)
     kv_lost: list[float] = field(default_factory=list)
     incarnation: int = 0             # bumped at every crash: stale transfers and timers check it
+    hung: bool = False               # the last death left the process hung (see dead_manner)
     repaired: simpy.Event | None = None
 
 
@@ -74,10 +86,12 @@ class Fleet(Reconfiguration):
         self.spares: list[str] = [p.replica_id for p in placements if p.role == "spare"]
         self.gpu_slowdown: dict[str, list[float]] = {}
         self.actions: list[ActionRecord] = []
-        self.on_lost: Callable[[list, str, str], None] = lambda requests, replica_id, reason: None
+        self.on_lost: Callable[..., None] = lambda requests, replica_id, reason, silent=False: None
         self.on_reachability: Callable[[str, bool], None] = lambda replica_id, reachable: None
         self.on_arrivals: Callable[..., None] | None = None
         self.on_membership: Callable[[str, bool], None] = lambda replica_id, member: None
+        self.on_host: Callable[[str, bool], None] = lambda host, up: None   # a host died or came back
+        self.dead_hosts: set[str] = set()
         self.workload = None          # set by the driver: what a traffic spike scales
         self._capacity: dict[int, int] = {}
         for p in placements:
@@ -171,13 +185,49 @@ class Fleet(Reconfiguration):
             return False
         return not (st.stalled and not st.silent)
 
+    def hosts_of(self, replica_id: str) -> list[str]:
+        """The hosts the replica's GPUs are on (its pods' nodes), the API-serving one first."""
+        nodes = self.fabric.graph.nodes
+        return list(dict.fromkeys(nodes[g]["host"] for g in self.state[replica_id].placement.gpus))
+
+    def replicas_on_host(self, host: str) -> list[str]:
+        """Active replicas with a GPU on `host`."""
+        return [rid for rid in self.replicas_of() if host in self.hosts_of(rid)]
+
     def liveness_probe(self, replica_id: str) -> bool:
-        """Would the orchestrator's node-local liveness probe pass: alive and not a loud stall."""
+        """Would the orchestrator's node-local liveness probe fail: only a live kubelet can say so. On a
+        dead host nothing is reported (the pod keeps its last status until the node goes NotReady),
+        so the probe reads as passing; otherwise: alive and not a loud stall."""
         st = self.state[replica_id]
         replica = self.replicas.get(replica_id)
+        if self.dead_manner(replica_id) == "blackhole":
+            return True
         if replica is None or not replica.alive:
             return False
         return not (st.stalled and not st.silent)
+
+    def dead_manner(self, replica_id: str) -> str | None:
+        """None while the engine lives, else how it looks from the network: refuse | blackhole | hang
+        (module docstring)."""
+        replica = self.replicas.get(replica_id)
+        if replica is not None and replica.alive:
+            return None
+        st = self.state[replica_id]
+        if self.fabric.graph.nodes[st.placement.gpus[0]]["host"] not in self.live.graph:
+            return "blackhole"
+        return "hang" if st.hung else "refuse"
+
+    def _loss_manner(self, p: Placement) -> str:
+        """How losing this placement's hardware looks from the network (module docstring)."""
+        g, nodes = self.live.graph, self.fabric.graph.nodes
+        hosts = [nodes[gpu]["host"] for gpu in p.gpus]
+        if hosts[0] not in g:
+            return "blackhole"
+        if any(h not in g for h in hosts):
+            return "hang"                    # a peer host of a multi-host group died: NCCL waits on it
+        if any(gpu not in g for gpu in p.gpus):
+            return "refuse"                  # a GPU fell off the bus: CUDA errors abort the process
+        return "hang"                        # the ring lost a NIC, link or switch: NCCL blocks
 
     def incarnation(self, replica_id: str) -> int:
         return self.state[replica_id].incarnation
@@ -213,7 +263,9 @@ class Fleet(Reconfiguration):
         self._reassess(cause)
 
     def _reassess(self, cause: str) -> None:
-        """After a fabric change: crash replicas that lost hardware, refresh the speed of the others."""
+        """After a fabric change: crash replicas that lost hardware (all of them before the driver hears
+        of any), refresh the speed of the others."""
+        losses = []
         for rid, st in self.state.items():
             status = self.live.status(st.placement)
             replica = self.replicas.get(rid)
@@ -230,7 +282,7 @@ class Fleet(Reconfiguration):
                 if not st.lost_reason:
                     st.lost_reason = f"{status.lost_reason} ({cause})"
                     if replica is not None and replica.alive:
-                        self.kill(rid, st.lost_reason)
+                        losses.append(self._crash(rid, self._loss_manner(st.placement)) + (st.lost_reason,))
                 continue
             if st.lost_reason:
                 st.lost_reason = ""
@@ -239,15 +291,30 @@ class Fleet(Reconfiguration):
                 st.repaired = None
             if replica is not None and replica.alive:
                 replica.set_cost(self._cost(rid))
+        for rid, lost, silent, reason in losses:
+            self.on_lost(lost, rid, reason, silent=silent)
+        g = self.live.graph
+        dead = {h for st in self.state.values() for h in self.hosts_of(st.placement.replica_id) if h not in g}
+        for host in sorted(dead - self.dead_hosts):
+            self.on_host(host, False)
+        for host in sorted(self.dead_hosts - dead):
+            self.on_host(host, True)
+        self.dead_hosts = dead
 
-    def kill(self, replica_id: str, reason: str) -> None:
-        """The engine dies now; its requests go to the driver's request fate."""
-        replica = self.replicas[replica_id]
+    def kill(self, replica_id: str, reason: str, manner: str = "refuse") -> None:
+        """The engine dies now (`manner`: how it looks from the network); its requests go to the
+        driver's request fate."""
+        _, lost, silent = self._crash(replica_id, manner)
+        self.on_lost(lost, replica_id, reason, silent=silent)
+
+    def _crash(self, replica_id: str, manner: str) -> tuple[str, list, bool]:
+        """Crash the engine; (id, its requests, whether the router hears nothing of it)."""
         st = self.state[replica_id]
+        silent = manner != "refuse" or not self.reachable(replica_id)
         st.incarnation += 1
         st.stalled = 0
-        lost = replica.crash()
-        self.on_lost(lost, replica_id, reason)
+        st.hung = manner == "hang"
+        return replica_id, self.replicas[replica_id].crash(), silent
 
     def stall_replica(self, replica_id: str, silent: bool, cause: str) -> None:
         st = self.state[replica_id]

@@ -17,9 +17,10 @@ from chaos.control.plane import LoadSnapshot
 class FleetPlane:
     """ControlPlane implementation for one run."""
 
-    def __init__(self, fleet, driver) -> None:
+    def __init__(self, fleet, driver, nodes=None) -> None:
         self.fleet = fleet
         self.driver = driver
+        self.nodes = nodes            # chaos.sim.nodes.NodeLifecycle: what the control plane knows of nodes
         self.env: simpy.Environment = fleet.env
 
     def replicas(self, role: str | None = None) -> list[str]:
@@ -32,10 +33,21 @@ class FleetPlane:
         return self.fleet.state[replica_id].placement.tp
 
     def hardware_ok(self, replica_id: str) -> bool:
+        """Node status as the control plane has it: the device plugin reports a lost GPU at once, a dead
+        host only once its node is NotReady."""
+        if self.nodes is not None and self.nodes.not_ready(replica_id):
+            return False
         return self.fleet.hardware_ok(replica_id)
 
     def hardware_repaired(self, replica_id: str) -> simpy.Event:
-        return self.fleet.hardware_repaired(replica_id)
+        """Fires when the control plane has *seen* the repair (the node's next status post), not when
+        it happened."""
+        truth = self.fleet.hardware_repaired(replica_id)
+        return truth if self.nodes is None else self.nodes.observed(replica_id, truth)
+
+    def eviction_delay(self, replica_id: str) -> float:
+        """Seconds until the replica's pods on NotReady nodes are evicted, so a replacement can start."""
+        return 0.0 if self.nodes is None else self.nodes.eviction_delay(replica_id)
 
     def restart(self, replica_id: str, delay_s: float) -> None:
         self.fleet.restart(replica_id, delay_s)
@@ -63,6 +75,7 @@ class FleetPlane:
 
     def load(self, window_s: float) -> LoadSnapshot:
         rows = self.driver.recent_arrivals(window_s)
+        outputs = self.driver.recent_output_tokens(window_s)
         n = len(rows)
         span = min(window_s, max(self.env.now, 1e-9))
         pools = self.fleet.pools
@@ -70,14 +83,17 @@ class FleetPlane:
             window_s=window_s,
             arrival_rate_per_s=n / span,
             mean_input_tokens=float(rows[:, 1].mean()) if n else 0.0,
-            mean_output_tokens=float(rows[:, 2].mean()) if n else 0.0,
+            mean_output_tokens=float(outputs.mean()) if len(outputs) else 0.0,
             queued={role: sum(r.num_waiting for r in rs) for role, rs in pools.items()},
             outstanding={r.replica_id: r.outstanding for rs in pools.values() for r in rs},
         )
 
     def capacity(self, role: str, tp: int) -> float:
         rows = self.driver.recent_arrivals(300.0)
-        mean_in, mean_out = (float(np.mean(rows[:, 1])), float(np.mean(rows[:, 2]))) if len(rows) else (1024.0, 256.0)
+        outputs = self.driver.recent_output_tokens(300.0)
+        # before any observation, a 1024-in / 256-out request (the planner's prior)
+        mean_in = float(np.mean(rows[:, 1])) if len(rows) else 1024.0
+        mean_out = float(np.mean(outputs)) if len(outputs) else 256.0
         return self.fleet.capacity_of(role, tp, mean_in, mean_out)
 
     def record(self, action: str, replica_ids: Sequence[str], detail: str = "") -> None:

@@ -126,8 +126,11 @@ def run(scenario, *, catalog: Catalog | None = None,
     for req in requests:
         req.close(horizon_s)
     log = RequestLog.from_records(requests)
+    # ITL as the client receives it: replicas' uninterrupted decode gaps plus the gaps after stalls
+    stalls = driver.streams.gaps
     itl = ItlSamples.concat([ItlSamples(a.gaps_s, a.weights, a.t_s).compact(window_s)
-                             for a in (r.itl_samples() for r in fleet.replicas.values())])
+                             for a in (r.itl_samples() for r in fleet.replicas.values())]
+                            + [ItlSamples(stalls.gaps_s, stalls.weights, stalls.times_s).compact(window_s)])
     slo = scenario.slo.to_slo() if scenario.slo is not None else None
     summary = summarize(log, itl=itl, slo=slo, window=(0.0, horizon_s))
     series = time_series(log, window_s=window_s, t_end=horizon_s, slo=slo)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from chaos.control import CombinedDetection, HealthMonitor, ProgressWatchdog, build_controller
 from chaos.errors import InputError
 from chaos.faults import PlannedFault, plan, start_faults
+from chaos.sim.nodes import NodeLifecycle
 from chaos.sim.plane import FleetPlane
 
 
@@ -31,6 +32,7 @@ class Supervision:
     controller: object
     monitors: list = field(default_factory=list)
     detections: list[Detection] = field(default_factory=list)
+    nodes: object = None              # chaos.sim.nodes.NodeLifecycle
 
 
 def plan_faults(scenario, fleet) -> list[PlannedFault]:
@@ -48,12 +50,15 @@ def supervise(scenario, fleet, driver, router) -> Supervision:
     """Start detection, the controller and the faults; returns what the journal needs from them."""
     env = fleet.env
     planned = plan_faults(scenario, fleet)
-    controller = build_controller(scenario.controller, FleetPlane(fleet, driver))
+    plane = FleetPlane(fleet, driver)
+    controller = build_controller(scenario.controller, plane)
     sup = Supervision(planned=planned, controller=controller)
 
     def to_router(replica_id: str, healthy: bool, reason: str, t: float) -> None:
         sup.detections.append(Detection(t, replica_id, healthy, f"router: {reason}"))
         router.mark(replica_id, healthy, reason, t)
+        if not healthy:
+            driver.on_marked_down(replica_id)
 
     def to_controller(replica_id: str, healthy: bool, reason: str, t: float) -> None:
         sup.detections.append(Detection(t, replica_id, healthy, f"controller: {reason}"))
@@ -88,6 +93,11 @@ def supervise(scenario, fleet, driver, router) -> Supervision:
             for view in (router_view, controller_view):
                 view.forget(replica_id)
     fleet.on_membership = membership
+    # a dead host reports nothing: the control plane learns of it from the node lifecycle
+    plane.nodes = NodeLifecycle(env, scenario.controller.node, fleet.hosts_of, fleet.replicas_on_host,
+                                controller_view)
+    fleet.on_host = plane.nodes.host_changed
+    sup.nodes = plane.nodes
     controller.start(env)
     start_faults(env, planned, fleet)
     return sup

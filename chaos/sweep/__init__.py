@@ -1,10 +1,8 @@
-"""Parameter sweeps, executors, Pareto fronts and resilience curves (DESIGN.md's `chaos/sweep/`).
-
-Not built yet: no issue has asked for it so far. Until then, sweep with `--set` overrides in a shell
-loop or with `@pytest.mark.scenario(..., matrix={...})`, and compare runs with `fleetchaos report`.
+"""Parameter sweeps (DESIGN.md's `chaos/sweep/`): sweep files, points, executors (a local process pool,
+Ray), the result store, Pareto fronts (quiet day and under faults), resilience curves with cliff
+detection, and a recommendation. A point is a Scenario run through the public experiment API; this room
+knows nothing of engine internals.
 """
+from chaos.sweep.points import Point, PointRun, Sweep
 
-
-def __getattr__(name: str):
-    raise NotImplementedError(f"chaos.sweep.{name}: parameter sweeps are not built yet; use --set overrides "
-                              f"or @pytest.mark.scenario(matrix=...) and `fleetchaos report` to compare runs")
+__all__ = ["Point", "PointRun", "Sweep"]

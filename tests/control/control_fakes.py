@@ -75,6 +75,9 @@ class FakePlane:
         self._log("restart", replica_id, delay_s)
         self.serving_at[replica_id] = self.env.now + delay_s
 
+    def eviction_delay(self, replica_id):
+        return self.evict_in.get(replica_id, 0.0) if hasattr(self, "evict_in") else 0.0
+
     def free_spares(self):
         return [s for s in self.spares if self.hw[s]]
 

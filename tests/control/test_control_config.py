@@ -56,3 +56,14 @@ def test_bad_input(model, data, match):
 
 def test_rebalancers_may_follow_none():
     assert ControllerConfig(policy=["none", "autoscale"]).policies == ("none", "autoscale")
+
+
+def test_node_lifecycle_defaults_follow_kubernetes_and_reject_bad_durations():
+    node = ControllerConfig().node
+    # kubelet nodeStatusUpdateFrequency 10s, --node-monitor-period 5s, grace 40s, tolerationSeconds 300s
+    assert (node.status_update_interval, node.monitor_period, node.grace_period, node.eviction_timeout) == \
+        (10.0, 5.0, 40.0, 300.0)
+    assert ControllerConfig(node={"grace_period": "50s", "eviction_timeout": 0}).node.grace_period == 50.0
+    for bad in ({"grace_period": 0}, {"monitor_period": "-5s"}, {"eviction_timeout": "soon"}, {"grace": "40s"}):
+        with pytest.raises(ValidationError):
+            ControllerConfig(node=bad)

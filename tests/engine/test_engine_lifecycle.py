@@ -121,7 +121,8 @@ def test_live_restart_hands_back_requests_and_the_old_process_stays_quiet(steppe
         t = t + decode_latency(1, ctx)
     assert r.finish_s == pytest.approx(t, rel=1e-12) and r.generated_tokens == 500
     assert rep.iterations == g + 1 + (500 - g - 1)
-    assert [k for k, _ in log] == ["first_token", "finished"]   # the recompute does not re-emit a first token
+    # the recompute does not re-emit a first token: its token reaches the stream after a gap
+    assert [k for k, _ in log] == ["first_token", "token", "finished"]
 
 
 class DoubleCost(FakeCost):
@@ -268,8 +269,10 @@ def test_bad_capacity_raises():
 @pytest.mark.parametrize("stepper", STEPPERS)
 def test_kv_ready_submit_skips_prefill(stepper):
     env = simpy.Environment()
-    rep = Replica(env, "r", "aggregated", FakeCost(), 1 << 20, EngineConfig(stepper=stepper), lambda *a: None)
-    r = Request(0, 0.0, 100, 10, generated=5, first_token_s=0.5)
+    log = []
+    rep = Replica(env, "r", "aggregated", FakeCost(), 1 << 20, EngineConfig(stepper=stepper),
+                  lambda kind, req, t: log.append((kind, t, req.last_token_s)))
+    r = Request(0, 0.0, 100, 10, generated=5, first_token_s=0.5, last_token_s=0.6)
     call_at(env, 1.0, lambda: rep.submit(r, kv_ready=True))
     env.run()
     t = 1.0
@@ -277,7 +280,11 @@ def test_kv_ready_submit_skips_prefill(stepper):
     for ctx in range(104, 109):                      # context = input + generated - 1; 5 more tokens
         t = t + decode_latency(1, ctx)
         ends.append(t)
-    assert rep.itl_times_s.tolist() == pytest.approx(ends, rel=1e-12)
+    # the first token after the move is a stream event (its gap runs from the last token, 0.6 s);
+    # the iterations after it are ordinary ITL samples
+    assert log[0] == ("token", pytest.approx(ends[0], rel=1e-12), 0.6)
+    assert r.last_token_s == pytest.approx(ends[-1], rel=1e-12)
+    assert rep.itl_times_s.tolist() == pytest.approx(ends[1:], rel=1e-12)
     assert r.finish_s == pytest.approx(t, rel=1e-12) and r.first_token_s == 0.5
     assert rep.iterations == 5 and r.prefix_hit_tokens == 0 and r.status == "completed"
 

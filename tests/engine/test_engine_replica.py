@@ -175,13 +175,19 @@ def test_disaggregated_prefill_then_decode(stepper):
     r = Request(id=0, arrival_s=0.0, input_tokens=100, output_tokens=4)
     call_at(env, 0.0, lambda: prefill.submit(r))
     env.run()
-    ttft = prefill_latency(100)
-    assert [k for k, *_ in log] == ["first_token", "prefill_done", "finished"]
-    assert r.first_token_s == ttft
-    t = ttft + transfer_s
+    prefill_s = prefill_latency(100)
+    # issue 15.1: the client's first token comes from the decode replica, after the KV transfer and
+    # decode admission - the prefill's token travels with the KV and is streamed with decode's first
+    assert [k for k, *_ in log] == ["prefill_done", "first_token", "finished"]
+    t = prefill_s + transfer_s
+    firsts = []
     for ctx in (100, 101, 102):                      # 3 more tokens on the decode replica
         t = t + decode_latency(1, ctx)
+        firsts.append(t)
+    assert r.first_token_s == pytest.approx(firsts[0], rel=1e-12)
+    assert log[1] == ("first_token", "prefill-0+decode-0", pytest.approx(firsts[0], rel=1e-12))
     assert r.finish_s == pytest.approx(t, rel=1e-12)
+    assert decode.itl_weights.sum() == 2             # the two gaps after the first token
     assert r.replica == "prefill-0+decode-0" and r.generated_tokens == 4
     assert prefill.kv_blocks_used == 0 and decode.kv_blocks_used == 0
 

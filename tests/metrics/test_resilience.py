@@ -244,3 +244,43 @@ def test_instant_fault_and_fault_after_the_horizon():
                              settle_s=30.0)
     (f,) = rep.faults                       # the fault after the horizon did nothing and is left out
     assert (f.start_s, f.end_s) == (100.0, 130.0) and f.time_to_recover_s == 30.0
+
+
+# time to recover: a sustained return, judged on several signals (issue #16.5) ---------------------
+def test_one_noisy_window_long_after_a_sustained_return_does_not_undo_the_recovery():
+    base = flow()
+    run = flow(fail=lambda ids, arr: (arr >= 100) & (arr < 130))
+    log = run.log
+    late = (log.arrival_s >= 280) & (log.arrival_s < 290)       # ten requests slowed near the end
+    log.first_token_s[late] += 6.0
+    log.finish_s[late] += 6.0
+    rep = analyze_resilience(run, base, faults=[FaultWindow("f", 100.0, None)])
+    ok = rep.curves["within_tolerance"]
+    assert ok[13:28].all() and not ok[28]                       # back for 15 windows, then one noisy one
+    (f,) = rep.faults
+    assert f.time_to_recover_s == 30.0 and f.recovered_at_s == 130.0
+    assert f.recovery_by_signal["failures"] == 30.0 and f.windows_out["throughput"] >= 3
+
+
+def test_failures_and_capacity_count_even_when_throughput_stays_within_tolerance():
+    horizon = 600.0
+    base = flow(horizon)
+    # 2 of 8 replicas down for 4 minutes: one request in six fails, a 17% throughput drop (< 20%)
+    run = flow(horizon, fail=lambda ids, arr: (arr >= 100) & (arr < 340) & (ids % 6 == 0))
+    assert 39 <= (run.log.status == int(Status.FAILED)).sum() <= 41
+    rep = analyze_resilience(run, base, faults=[FaultWindow("two down", 100.0, 340.0)])
+    (f,) = rep.faults
+    assert f.max_throughput_drop <= 0.2 and f.windows_out["throughput"] == 0
+    assert f.impacted and f.time_to_recover_s == pytest.approx(240.0)
+    # capacity alone: replicas down for the same 4 minutes, nothing failed, no throughput lost: the
+    # service did not suffer (no time to recover) but the fleet ran short for 4 minutes
+    from chaos.metrics import FleetSeries
+    series = {name: FleetSeries() for name in ("run", "base")}
+    for t in np.arange(0.0, horizon, 5.0):
+        series["base"].append(float(t), replicas_up={"aggregated": 8})
+        series["run"].append(float(t), replicas_up={"aggregated": 6 if 100 <= t < 340 else 8})
+    rep = analyze_resilience(RunData(base.log, horizon, series["run"]), RunData(base.log, horizon, series["base"]),
+                             faults=[FaultWindow("two down", 100.0, 340.0)])
+    (f,) = rep.faults
+    assert f.recovery_by_signal == {"throughput": 0.0, "ttft": 0.0, "failures": 0.0, "capacity": 240.0}
+    assert f.time_to_recover_s == 0.0 and f.windows_out["capacity"] == 24

@@ -380,7 +380,9 @@ def test_admission_rejects_above_the_queue_limit_and_admits_below():
     assert rr.admit(req(), reps) is None                         # 3 + 1 <= 4
     rr.mark("r0", False, "health check", 0.0)
     assert rr.admit(req(), reps) == NO_REPLICA
-    assert rr.stats()["rejections_by_reason"] == {REJECT_QUEUE: 1, NO_REPLICA: 1}
+    # no healthy replica is unavailability (a 503), not shedding: not counted as a rejection
+    assert rr.stats()["rejections_by_reason"] == {REJECT_QUEUE: 1}
+    assert rr.stats()["no_replica"] == 1
 
 
 def test_admission_rejects_above_the_predicted_ttft_and_admits_below():
@@ -510,3 +512,13 @@ def test_a_full_router_section_loads_in_si_units():
     assert (r.outlier.ejection_time, r.outlier.max_ejection_time_s, r.timeout, r.deadline) == (10.0, 120.0, 0.8, 60.0)
     assert (r.backoff.base, r.backoff.max, r.hedging.delay, r.admission.max_predicted_ttft) == (0.05, 1.0, 0.3, 4.0)
     assert (r.retries, r.retry_budget, r.min_retry_concurrency, r.admission.max_queue) == (2, 0.25, 5, 16)
+
+
+def test_network_timeouts_default_to_envoys_and_must_be_positive():
+    from chaos.routing.config import RouterConfig
+    cfg = RouterConfig()
+    assert (cfg.connect_timeout, cfg.stream_idle_timeout) == (5.0, 300.0)     # Envoy's defaults
+    assert RouterConfig(connect_timeout="250ms", stream_idle_timeout="1m").stream_idle_timeout == 60.0
+    for bad in ({"connect_timeout": 0}, {"stream_idle_timeout": "-1s"}, {"connect_timeout": None}):
+        with pytest.raises(ValidationError):
+            RouterConfig(**bad)
