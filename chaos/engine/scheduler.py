@@ -241,6 +241,8 @@ class Scheduler:
         available = kv.available - (kv.evictable_among(r.hash_ids, m) if m else 0)
         if own > available:
             return -1
+        if self._chunk_alloc and total - m * bph > available and self._reserved_arrived():
+            return -1             # it could only finish on blocks held for arrived transfers: they go first
         if not self._chunked and not first and compute > budget:
             return -1
         self._waiting.popleft()
@@ -302,6 +304,12 @@ class Scheduler:
             self.kv.insert(r.hash_ids, r._n_shared, k, bph)
             r._own0 -= (k - r._n_shared) * bph
             r._n_shared = k
+
+    def _reserved_arrived(self) -> bool:
+        """Decode role: a transferred request waits here on blocks reserved for it. A head admitted by
+        its first chunk alone would otherwise take the seat those requests need and, short of the
+        blocks they hold, preempt itself at every chunk forever (a livelock with max_num_seqs 1)."""
+        return any(r._engine is self for r, _ in self._reserved.values())
 
     def _admit_reserved(self, D: int, budget: int, fresh: list[Request]) -> int:
         """Decode role, the queue head blocked on KV: admit the transferred requests behind it whose
