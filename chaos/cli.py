@@ -285,7 +285,7 @@ def schema(sweep: bool = typer.Option(False, "--sweep", help="the sweep file's s
     typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
-LIST_KINDS = ("gpus", "models", "routers", "faults", "controllers", "probes", "executors", "metrics")
+LIST_KINDS = ("gpus", "models", "backends", "routers", "faults", "controllers", "probes", "executors", "metrics")
 
 
 def _list_kind(what: str) -> str:
@@ -362,11 +362,11 @@ def _without_example(doc: str) -> str:
 
 @app.command("list")
 @user_errors
-def list_(what: str = typer.Argument(..., help="gpus, models, routers, faults, controllers, probes, executors "
-                                                "(sweeps) or metrics (sweep outcome columns); the singular works too"),
+def list_(what: str = typer.Argument(..., help="gpus, models, backends, routers, faults, controllers, probes, "
+                                                "executors (sweeps) or metrics (sweep outcome columns); the singular works too"),
           catalog: List[Path] = typer.Option([], "--catalog", help="extra catalog folder (repeatable)")) -> None:
-    """Show the GPUs, models, router policies, fault types, controller policies, steady-state probes, sweep
-    executors or sweep metrics (the columns a sweep's fronts, curves and slo: use) that exist."""
+    """Show the GPUs, models, backend profiles, router policies, fault types, controller policies, steady-state
+    probes, sweep executors or sweep metrics (the columns a sweep's fronts, curves and slo: use) that exist."""
     from rich.table import Table
 
     kind = _list_kind(what)
@@ -400,6 +400,18 @@ def list_(what: str = typer.Argument(..., help="gpus, models, routers, faults, c
         for g in cat.gpus.values():
             table.add_row(g.name, f"{g.bf16_flops / 1e12:.0f}", f"{g.fp8_flops / 1e12:.0f}", f"{g.hbm_bytes / 1e9:.0f}",
                           f"{g.hbm_Bps / 1e12:.2f}", f"{g.nvlink_Bps / 1e9:.0f}", f"{g.nic_Bps * 8 / 1e9:.0f}")
+    elif kind == "backends":
+        width = max((len(n) for n in cat.backends), default=7)
+        table.add_column("backend", no_wrap=True, min_width=width)
+        for col in ("mfu", "hbm", "decode", "prefill"):
+            table.add_column(col, justify="right", no_wrap=True)
+        table.add_column("scheduler", overflow="fold")
+        table.add_column("pubs", justify="right", no_wrap=True)
+        for b in cat.backends.values():
+            f, s = b.factors(), b.scheduler
+            table.add_row(b.name, f"{f['mfu']:.2f}", f"{f['memory_efficiency']:.2f}", f"{f['overhead_s'] * 1e3:.2f} ms",
+                          f"{f['overhead_prefill_s'] * 1e3:.2f} ms",
+                          f"{s.mixing}/{s.preemption}/{s.prefix_cache}/b{s.block_size}", str(len(b.calibration)))
     else:
         for col in ("model", "params", "active", "layers", "heads/kv", "experts", "attention", "weights GB"):
             table.add_column(col, justify="right" if col != "model" else "left", no_wrap=True)
@@ -408,6 +420,17 @@ def list_(what: str = typer.Argument(..., help="gpus, models, routers, faults, c
             table.add_row(m.name, f"{m.n_params / 1e9:.1f}B", f"{m.n_active_params / 1e9:.1f}B", str(m.n_layers),
                           f"{m.n_heads}/{m.n_kv_heads}", experts, m.attention, f"{m.weight_bytes / 1e9:.0f}")
     out.print(table)
+
+
+def _register_commands() -> None:
+    """Commands that live in their own modules (one concern each)."""
+    from chaos.cli_calibrate import register as register_calibrate
+    from chaos.cli_estimate import register as register_estimate
+    register_estimate(app, user_errors)
+    register_calibrate(app, user_errors)
+
+
+_register_commands()
 
 
 def main() -> None:

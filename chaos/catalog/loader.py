@@ -20,17 +20,19 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
-from chaos.catalog.specs import GPUSpec, ModelSpec
+from chaos.catalog.backends import parse_backend
+from chaos.catalog.specs import BackendSpec, GPUSpec, ModelSpec
 from chaos.errors import CatalogError, UnitError, did_you_mean, expected_one_of
 from chaos.units import parse_bandwidth, parse_bytes
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """GPU and model specs by lower-case name; `gpu()`/`model()` look up case-insensitively."""
+    """GPU, model and backend-profile specs by lower-case name; lookups are case-insensitive."""
 
     gpus: Mapping[str, GPUSpec] = field(default_factory=dict)
     models: Mapping[str, ModelSpec] = field(default_factory=dict)
+    backends: Mapping[str, BackendSpec] = field(default_factory=dict)
 
     def gpu(self, name: str, *, field: str | None = None) -> GPUSpec:
         """The GPU called `name`; CatalogError listing the known GPUs (with did-you-mean) otherwise."""
@@ -39,6 +41,10 @@ class Catalog:
     def model(self, name: str, *, field: str | None = None) -> ModelSpec:
         """The model called `name`; CatalogError listing the known models (with did-you-mean) otherwise."""
         return _lookup(self.models, name, "model", field)
+
+    def backend(self, name: str, *, field: str | None = None) -> BackendSpec:
+        """The backend profile called `name`; CatalogError listing the known ones otherwise."""
+        return _lookup(self.backends, name, "backend", field)
 
 
 def _lookup(table: Mapping[str, Any], name: str, kind: str, field: str | None) -> Any:
@@ -62,9 +68,9 @@ def load_catalog(extra_dirs: Sequence[str | Path] = ()) -> Catalog:
     """
     if isinstance(extra_dirs, (str, Path)):   # one directory passed bare, not in a list
         extra_dirs = [extra_dirs]
-    bundled_gpus, bundled_models = _bundled()
+    bundled_gpus, bundled_models, bundled_backends = _bundled()
     # (the folder loop below skips files that are not catalogs: see is_catalog_file)
-    gpus, models = dict(bundled_gpus), dict(bundled_models)
+    gpus, models, backends = dict(bundled_gpus), dict(bundled_models), dict(bundled_backends)
     for d in extra_dirs:
         path = Path(d)
         if path.is_dir():
@@ -74,13 +80,14 @@ def load_catalog(extra_dirs: Sequence[str | Path] = ()) -> Catalog:
         else:
             raise CatalogError(f"catalog directory {str(path)!r} does not exist", file=str(path))
         for f in files:
-            g, m = _load_file(f.read_text(encoding="utf-8"), str(f))
+            g, m, b = _load_file(f.read_text(encoding="utf-8"), str(f))
             gpus.update(g)
             models.update(m)
-    return Catalog(MappingProxyType(gpus), MappingProxyType(models))
+            backends.update(b)
+    return Catalog(MappingProxyType(gpus), MappingProxyType(models), MappingProxyType(backends))
 
 
-SECTIONS = ("gpus", "models")
+SECTIONS = ("gpus", "models", "backends")
 """Top-level keys of a catalog file (a catalog section of another kind registers here too)."""
 
 
@@ -95,20 +102,22 @@ def is_catalog_file(path: Path) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def _bundled() -> tuple[dict[str, GPUSpec], dict[str, ModelSpec]]:
+def _bundled() -> tuple[dict[str, GPUSpec], dict[str, ModelSpec], dict[str, BackendSpec]]:
     gpus: dict[str, GPUSpec] = {}
     models: dict[str, ModelSpec] = {}
+    backends: dict[str, BackendSpec] = {}
     data = resources.files("chaos.catalog") / "data"
-    for name in ("gpus.yaml", "models.yaml"):
-        g, m = _load_file((data / name).read_text(encoding="utf-8"), f"chaos/catalog/data/{name}")
+    for name in ("gpus.yaml", "models.yaml", "backends.yaml"):
+        g, m, b = _load_file((data / name).read_text(encoding="utf-8"), f"chaos/catalog/data/{name}")
         gpus.update(g)
         models.update(m)
-    return gpus, models
+        backends.update(b)
+    return gpus, models, backends
 
 
 # ---------------------------------------------------------------------------------------- parsing
 
-def _load_file(text: str, file: str) -> tuple[dict[str, GPUSpec], dict[str, ModelSpec]]:
+def _load_file(text: str, file: str) -> tuple[dict[str, GPUSpec], dict[str, ModelSpec], dict[str, BackendSpec]]:
     """Parse one catalog file's text; `file` is only used in messages."""
     try:
         doc = yaml.safe_load(text)
@@ -120,10 +129,10 @@ def _load_file(text: str, file: str) -> tuple[dict[str, GPUSpec], dict[str, Mode
                            line=mark.line + 1 if mark else None,
                            column=mark.column + 1 if mark else None) from None
     if doc is None:
-        return {}, {}
+        return {}, {}, {}
     if not isinstance(doc, dict):
-        raise CatalogError(f"expected a mapping with gpus: and/or models: but got {type(doc).__name__}",
-                           file=file, line=1)
+        raise CatalogError(f"expected a mapping with gpus:, models: and/or backends: but got "
+                           f"{type(doc).__name__}", file=file, line=1)
     errors: list[CatalogError] = []
     for key in doc:
         if key not in SECTIONS:
@@ -131,9 +140,10 @@ def _load_file(text: str, file: str) -> tuple[dict[str, GPUSpec], dict[str, Mode
                                        file=file, line=lines.of(key)))
     gpus = {k: v for k, v in _entries(doc, "gpus", file, lines, _gpu, errors)}
     models = {k: v for k, v in _entries(doc, "models", file, lines, _model, errors)}
+    backends = {k: v for k, v in _entries(doc, "backends", file, lines, parse_backend, errors)}
     if errors:
         raise combined(errors)
-    return gpus, models
+    return gpus, models, backends
 
 
 def combined(errors: list[CatalogError]) -> CatalogError:
@@ -287,6 +297,36 @@ class _Fields:
             return self._record(self.error(key, expected_one_of(raw, choices)), choices[0])
         return raw
 
+    def boolean(self, key: str, default: Any = _REQUIRED) -> bool:
+        try:
+            raw = self._raw(key, default)
+        except _Bad:
+            return False
+        if not isinstance(raw, bool):
+            return self._record(self.error(key, f"expected true or false but got {raw!r}"), False)
+        return raw
+
+    def mapping(self, key: str) -> dict:
+        """A required nested mapping; its absence or wrong type stops the entry's build (raised)."""
+        try:
+            raw = self._raw(key, _REQUIRED)
+        except _Bad:
+            raise self.errors.pop() from None
+        if not isinstance(raw, dict):
+            raise self.error(key, f"expected a mapping but got {raw!r}")
+        return raw
+
+    def strings(self, key: str) -> list[str]:
+        raw = self._raw(key, [])
+        if not isinstance(raw, list) or any(not isinstance(v, str) for v in raw):
+            return self._record(self.error(key, f"expected a list of strings but got {raw!r}"), [])
+        return raw
+
+    def nested_error(self, path: tuple, message: str) -> CatalogError:
+        """An error at a key below this entry (path of keys), with the deepest line found."""
+        return CatalogError(message, field=".".join([self.where, *map(str, path)]), file=self.file,
+                            line=self.lines.of(*self.path, *path) or self.lines.of(*self.path))
+
     def done(self) -> None:
         """Record every key the entry has that no read asked for (a misspelt or unknown field)."""
         for key in self.body:
@@ -348,6 +388,7 @@ def _model(name: str, f: _Fields) -> ModelSpec:
         attention=attention,
         kv_lora_rank=f.integer("kv_lora_rank", **mla),
         qk_rope_head_dim=f.integer("qk_rope_head_dim", **mla),
+        tie_word_embeddings=f.boolean("tie_word_embeddings", False),
         source=f.text("source"),
     )
     if spec.n_active_params > spec.n_params:

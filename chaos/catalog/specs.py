@@ -47,12 +47,23 @@ class ModelSpec:
     attention: str = "gqa"
     kv_lora_rank: int = 0
     qk_rope_head_dim: int = 0
+    tie_word_embeddings: bool = False
     source: str = ""
 
     @property
     def is_moe(self) -> bool:
         """True when the model routes tokens to experts."""
         return self.n_experts > 0
+
+    @property
+    def embedding_params(self) -> float:
+        """Parameters of the input embedding table (vocab x hidden); a step reads only the rows it uses."""
+        return float(self.vocab_size * self.hidden_size)
+
+    @property
+    def lm_head_params(self) -> float:
+        """Parameters of the LM head (vocab x hidden; the embedding table itself when tied)."""
+        return float(self.vocab_size * self.hidden_size)
 
     @property
     def n_moe_layers(self) -> int:
@@ -68,3 +79,33 @@ class ModelSpec:
     def routed_expert_bytes(self) -> float:
         """Bytes of all routed experts in all MoE layers (the part a small batch does not read)."""
         return self.n_moe_layers * self.n_experts * self.expert_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSpec:
+    """A backend's scheduler defaults and behaviour, as it documents them (catalog `scheduler:`)."""
+
+    chunked_prefill: bool
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    block_size: int
+    prefix_cache: str          # hashed_blocks | radix_lru | none
+    preemption: str            # recompute | swap | none
+    mixing: str                # decode_first | prefill_first
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """One inference engine: its efficiency factors (chaos.perf.Efficiency field -> value), the source of
+    each group of factors, its scheduler, and the published measurements it was calibrated against."""
+
+    name: str
+    efficiency: tuple[tuple[str, float], ...]
+    sources: tuple[tuple[str, str], ...]
+    scheduler: SchedulerSpec
+    calibration: tuple[str, ...] = ()
+
+    def factors(self) -> dict[str, float]:
+        """{Efficiency field: value}."""
+        return dict(self.efficiency)

@@ -64,6 +64,9 @@ class Lifecycle:
                 if self._D > r._d_enter:
                     r.last_token_s = self._last_end_s()
             self._detach(r)
+        lost += self._reservation_requests()   # still held on their prefill replica: left as they are
+        self._prealloc.clear()
+        self._reserved.clear()
         self.alive = False
         self._stalled = False
         self._epoch += 1                     # the process exits when it next wakes
@@ -118,8 +121,13 @@ class Lifecycle:
         is not on this replica (finished, elsewhere, or the replica crashed)."""
         r = request
         if r._engine is not self:
-            return False
+            if not self._unreserve(r):
+                return False
+            self._serve_prealloc()
+            self._poke(maybe_admissible=True, force=True)
+            return True
         self._sync()
+        self._unreserve(r)
         ph = r._phase
         if ph == PH_WAIT:
             self._waiting.remove(r)
@@ -137,6 +145,7 @@ class Lifecycle:
             return False
         self._detach(r)
         self._fit_kv()
+        self._serve_prealloc()
         self._poke(maybe_admissible=True, force=True)
         return True
 
@@ -153,6 +162,8 @@ class Lifecycle:
         while self._running and self.kv.used > self._kv_target:
             self._preempt(self._running[-1])
         self._fit_kv()
+        self._serve_prealloc()
+        self._poke(maybe_admissible=False, force=True)   # a running stretch planned with the old pool: re-plan
         self._poke(maybe_admissible=True, force=True)
 
     def set_role(self, role: str) -> None:
@@ -160,7 +171,7 @@ class Lifecycle:
         from chaos.engine.replica import ROLES
         if role not in ROLES:
             raise ValueError(f"role: expected one of {', '.join(ROLES)} but got {role!r}")
-        n = len(self._waiting) + len(self._running) + len(self._held)
+        n = len(self._waiting) + len(self._running) + len(self._held) + len(self._prealloc) + len(self._reserved)
         if n:
             raise SimulationError(f"{self.replica_id}: set_role({role!r}) needs an empty replica; it holds "
                                   f"{n} requests (cancel or drain them first)")

@@ -74,6 +74,7 @@ from chaos.engine.itl import ITLArrays, ITLRecorder
 from chaos.engine.kv import KVBlockManager
 from chaos.engine.lifecycle import Lifecycle
 from chaos.engine.request import PH_NONE, PH_WAIT, QUEUED, Request
+from chaos.engine.reservation import Reservations
 from chaos.engine.scheduler import Scheduler
 from chaos.engine.stretch import Stretch
 from chaos.errors import SimulationError
@@ -87,7 +88,7 @@ EventCallback = Callable[[str, Request, float], None]
 iteration after a KV transfer or a move); `request.last_token_s` still holds the previous token's time."""
 
 
-class Replica(Scheduler, Lifecycle):
+class Replica(Scheduler, Lifecycle, Reservations):
     """One engine replica; `submit`/`submit_decode`/`release` change it, the properties are router views;
     crash/restart/stall/resume/cancel/set_kv_capacity/set_role (lifecycle.py) are for faults and control."""
 
@@ -115,12 +116,15 @@ class Replica(Scheduler, Lifecycle):
         self._fast = config.stepper == "fast"
         self._use_cache = config.prefix_cache and role != "decode"
         self._chunked = config.chunked_prefill
+        self._chunk_alloc = config.kv_admission == "chunk"  # blocks per scheduled chunk (vLLM V1)
         self._max_seqs = config.max_num_seqs
         self._max_tokens = config.max_num_batched_tokens
         self._waiting: deque[Request] = deque()
         self._running: list[Request] = []       # admission order; the tail is preempted first
         self._prefilling: list[Request] = []    # running requests still in prefill, admission order
         self._held: dict[int, Request] = {}     # prefill role: prompt done, KV awaiting transfer
+        self._prealloc: deque[Request] = deque()  # decode role: transfers waiting for KV (reservation.py)
+        self._reserved: dict[int, tuple[Request, int]] = {}  # decode role: request id -> (request, blocks)
         self._heap: list[tuple[int, int, Request]] = []  # (finish iteration, admission no, request)
         self._key_cnt = [0] * bs                # decoding sequences per block-boundary phase
         self._n_dec = 0
@@ -246,8 +250,13 @@ class Replica(Scheduler, Lifecycle):
         return ITLArrays(gaps_s=g, weights=w, t_s=t)
 
     def requests(self) -> list[Request]:
-        """Requests on this replica (queued, running, held), for inspection."""
+        """Requests on this replica (queued, running, held), for inspection; reservations for KV still
+        on a prefill replica are `reservations()`."""
         return list(self._waiting) + list(self._running) + list(self._held.values())
+
+    def reservations(self) -> list[Request]:
+        """Requests whose KV this decode replica has reserved or queued for, not yet handed over."""
+        return self._reservation_requests()
 
     # ---- the process ---------------------------------------------------------------------------------
     def _run(self, epoch: int):
@@ -308,7 +317,8 @@ class Replica(Scheduler, Lifecycle):
         r.status = QUEUED
         r.replicas.append(self.replica_id)
         self._waiting.append(r)
-        self._poke(maybe_admissible=len(self._waiting) == 1)
+        # a request with reserved blocks is admitted past a head blocked on KV (scheduler._admit_reserved)
+        self._poke(maybe_admissible=len(self._waiting) == 1 or r.id in self._reserved)
 
     def _check_submittable(self, r: Request) -> None:
         if not self.alive:

@@ -65,6 +65,7 @@ class Request:
     _n_shared: int = field(default=0, init=False, repr=False)   # leading hash ids referenced in the cache
     _own0: int = field(default=0, init=False, repr=False)       # private KV blocks (before decode growth)
     _cap0: int = field(default=0, init=False, repr=False)       # KV token slots when entering decode
+    _cov: int = field(default=0, init=False, repr=False)        # prompt tokens whose blocks are held
     _d_enter: int = field(default=0, init=False, repr=False)    # replica iteration count at decode entry
     _gen0: int = field(default=0, init=False, repr=False)       # generated at decode entry
     _ctxbase: int = field(default=0, init=False, repr=False)    # context tokens = _ctxbase + iterations

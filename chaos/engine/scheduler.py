@@ -38,11 +38,18 @@ class Scheduler:
         p_tokens = 0
         attn = 0.0
         kv_read = 0.0
-        for r in self._prefilling:                # partial prefills first (chunked mode only)
+        for r in list(self._prefilling):          # partial prefills first (chunked mode only)
             if budget <= 0:
                 break
+            if r._phase != PH_PREFILL:             # preempted for an earlier one's chunk
+                continue
             p = r.prefilled_tokens
             c = min(r._prompt - p, budget)
+            victims = self._grow_chunk(r, c)
+            if victims:
+                preempted = True
+                if victims < 0:
+                    break
             chunks.append((r, c))
             budget -= c
             p_tokens += c
@@ -65,6 +72,8 @@ class Scheduler:
                     break
                 c = self._admit_prefill(r, budget, first=not p_tokens)
                 if c < 0:
+                    if self._reserved:             # blocks already held for them: they never wait for KV
+                        budget -= self._admit_reserved(D, budget, fresh)
                     break
                 if c == 0:                         # failed statically; next in line
                     continue
@@ -74,6 +83,8 @@ class Scheduler:
                 p_tokens += c
                 attn += c * p + c * (c + 1) / 2
                 kv_read += p
+        if self._prealloc:                     # blocks a preemption or a failed head left free
+            self._serve_prealloc()
         n = self._n_dec
         if not chunks:
             if not n:
@@ -86,7 +97,8 @@ class Scheduler:
                     st = Stretch(D, k, n, lat, stretch_times(self._t, lat))
                     self._stretch = st
                     return st
-        latency = float(self.cost.iteration_time(n, self._ctxbase_sum + n * D, p_tokens, attn, kv_read))
+        latency = float(self.cost.iteration_time(n, self._ctxbase_sum + n * D, p_tokens, attn, kv_read,
+                                                 len(chunks)))
         return latency, chunks, n, fresh
 
     def _end_step(self, t: float, latency: float, chunks: list[tuple[Request, int]], n_dec: int,
@@ -104,11 +116,15 @@ class Scheduler:
             if r._engine is self and r._phase == PH_DECODE and r._d_enter == d:
                 self._stream(r, t)
         self._finish_due(t)
+        if self._prealloc:
+            self._serve_prealloc()
         for r, c in chunks:
             if r._engine is not self or r._phase != PH_PREFILL:
                 continue        # cancelled during this iteration (and maybe already prefilling elsewhere)
             r.prefilled_tokens += c
             self._pending_prefill -= c
+            if self._use_cache and r._n_full > r._n_shared:
+                self._cache_computed(r)
             if r.prefilled_tokens >= r._prompt:
                 self._complete_prefill(r, t)
 
@@ -128,6 +144,8 @@ class Scheduler:
             self._itl_carry_s = 0.0
         self.itl.add_many(st.times if k == len(st.lat) else st.times[:k].copy(), gaps, st.n)
         self._finish_due(t)
+        if self._prealloc:
+            self._serve_prealloc()
 
     def _plan_k(self, D: int) -> int:
         """Iterations D.. that stay pure decode with the same batch: min(first finish, first block shortage)."""
@@ -137,7 +155,10 @@ class Scheduler:
         k_fin = heap[0][0] - D
         if k_fin <= 1:
             return 1
-        k_blk = safe_iterations(self._key_cnt, self._n_dec, D, self.kv.available)
+        # chunk admission: a growth block that evicts a cached prefix can make the queue head's first
+        # chunk fit (it needs fewer new blocks than the hits it loses), so stop before evicting
+        room = self.kv.free if self._chunk_alloc and self._waiting else self.kv.available
+        k_blk = safe_iterations(self._key_cnt, self._n_dec, D, room)
         return min(k_fin, k_blk, MAX_STRETCH)
 
     def _apply_stretch(self, st: Stretch, j: int) -> None:
@@ -207,19 +228,28 @@ class Scheduler:
             self._drop_unservable(r, f"prompt of {prompt} tokens needs {total} KV blocks, "
                                      f"replica {self.replica_id} has {kv.total_blocks}")
             return 0
-        own = total - m * bph
+        hits = min(m * hbt, prompt - 1)
+        compute = prompt - hits
+        c = compute if not self._chunked else min(compute, budget)
+        r._n_full = n_full
+        if self._chunk_alloc:     # vLLM V1: blocks for the first chunk only; later chunks take theirs
+            cov = hits + c
+            own = max(0, self._blocks_upto(r, cov) - m * bph)
+        else:                     # the whole prompt's blocks up front
+            cov = prompt
+            own = total - m * bph
         available = kv.available - (kv.evictable_among(r.hash_ids, m) if m else 0)
         if own > available:
             return -1
-        hits = min(m * hbt, prompt - 1)
-        compute = prompt - hits
+        if self._chunk_alloc and total - m * bph > available and self._reserved_arrived():
+            return -1             # it could only finish on blocks held for arrived transfers: they go first
         if not self._chunked and not first and compute > budget:
             return -1
         self._waiting.popleft()
         if m:
             kv.acquire(r.hash_ids, m)
         kv.alloc(own)
-        r._n_full, r._n_shared, r._own0 = n_full, m, own
+        r._n_shared, r._own0, r._cov = m, own, max(cov, m * hbt)
         r._cap0 = n_full * hbt + tail * bs
         r.prefilled_tokens = hits
         r.prefix_hit_tokens += hits
@@ -230,7 +260,71 @@ class Scheduler:
         r.status = RUNNING
         self._running.append(r)
         self._prefilling.append(r)
-        return compute if not self._chunked else min(compute, budget)
+        return c
+
+    def _blocks_upto(self, r: Request, tokens: int) -> int:
+        """KV blocks (shared prefix segments and private ones) that hold r's first `tokens` prompt tokens:
+        a whole hash segment takes ceil(hash_block_tokens / block_size) blocks, the rest block by block."""
+        bs, nf = self.block_size, r._n_full
+        if not nf:
+            return -(-tokens // bs)
+        hbt = r.hash_block_tokens
+        bph, seg = -(-hbt // bs), nf * hbt
+        if tokens <= seg:
+            return (tokens // hbt) * bph + -(-(tokens % hbt) // bs)
+        return nf * bph + -(-(tokens - seg) // bs)
+
+    def _grow_chunk(self, r: Request, c: int) -> int:
+        """Blocks for r's next chunk of c tokens (chunk admission), preempting from the running tail as
+        vLLM V1 does when they are short. Returns the sequences preempted, -1 when r itself had to go."""
+        end = r.prefilled_tokens + c
+        if end <= r._cov:
+            return 0
+        need = self._blocks_upto(r, end) - self._blocks_upto(r, r._cov)
+        kv = self.kv
+        victims = 0
+        while need > kv.available:
+            victim = self._running[-1]
+            self._preempt(victim)
+            victims += 1
+            if victim is r:
+                return -1
+        kv.alloc(need)
+        r._own0 += need
+        r._cov = end
+        return victims
+
+    def _cache_computed(self, r: Request) -> None:
+        """Turn the prompt segments r has fully computed into prefix-cache entries it references (vLLM V1
+        and SGLang cache each full block as it is computed, not when the prefill ends), so a request
+        arriving meanwhile, or r itself after a preemption, finds them."""
+        k = min(r._n_full, r.prefilled_tokens // r.hash_block_tokens)
+        if k > r._n_shared:
+            bph = -(-r.hash_block_tokens // self.block_size)
+            self.kv.insert(r.hash_ids, r._n_shared, k, bph)
+            r._own0 -= (k - r._n_shared) * bph
+            r._n_shared = k
+
+    def _reserved_arrived(self) -> bool:
+        """Decode role: a transferred request waits here on blocks reserved for it. A head admitted by
+        its first chunk alone would otherwise take the seat those requests need and, short of the
+        blocks they hold, preempt itself at every chunk forever (a livelock with max_num_seqs 1)."""
+        return any(r._engine is self for r, _ in self._reserved.values())
+
+    def _admit_reserved(self, D: int, budget: int, fresh: list[Request]) -> int:
+        """Decode role, the queue head blocked on KV: admit the transferred requests behind it whose
+        blocks were reserved before the transfer (else they would hold blocks the head waits for, a
+        deadlock). Returns the budget used."""
+        used = 0
+        for r in [r for r in self._waiting if r._kv_ready and r.id in self._reserved]:
+            if len(self._running) >= self._max_seqs or budget - used < 1:
+                break
+            self._waiting.remove(r)
+            self._waiting.appendleft(r)
+            if self._admit_decode(r, D) == 1:
+                fresh.append(r)
+                used += 1
+        return used
 
     def _admit_decode(self, r: Request, D: int) -> int:
         """Decode role: give the head its transferred prompt's blocks and decode it from iteration D.
@@ -240,6 +334,9 @@ class Scheduler:
         ctx = r.input_tokens + r.generated - 1
         own = -(-ctx // bs)
         extra = 1 if own * bs == ctx else 0
+        held = self._reserved.pop(r.id, None)
+        if held is not None:                  # its blocks were reserved before the transfer
+            kv.give_back(held[1])
         if own + extra > kv.total_blocks:
             self._waiting.popleft()
             self._drop_unservable(r, f"context of {ctx + 1} tokens needs {own + extra} KV blocks, "

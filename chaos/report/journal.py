@@ -49,6 +49,7 @@ def build_journal(result, experiment=None) -> dict:
         "fleet": {
             "model": fleet.model.name,
             "gpu": fleet.gpu.name,
+            "latency": getattr(fleet, "latency_source", None),
             "replicas": [
                 {"id": p.replica_id, "role": p.role, "tp": p.tp, "gpus": list(p.gpus),
                  "link_Bps": p.link_Bps, "cross_host": p.cross_host}

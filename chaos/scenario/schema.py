@@ -25,7 +25,7 @@ from chaos.engine.config import EngineConfig
 from chaos.faults.base import FAULTS
 from chaos.faults.config import FaultsConfig
 from chaos.metrics.config import HypothesisConfig, ProbeConfig, ResilienceConfig, SloConfig
-from chaos.perf.config import EfficiencyConfig
+from chaos.perf.config import EfficiencyConfig, LatencyConfig
 from chaos.metrics.probes import PROBES
 from chaos.routing.config import RouterConfig
 
@@ -220,7 +220,9 @@ class Scenario(_Section):
     deployment: DeploymentConfig
     engine: EngineConfig = Field(default_factory=EngineConfig)
     efficiency: EfficiencyConfig = Field(default_factory=EfficiencyConfig)
-    """The perf model's named efficiency factors (MFU, HBM and all-reduce efficiency, per-iteration overhead)."""
+    """Overrides of single efficiency factors of the backend profile (engine.backend)."""
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    """Where iteration latencies come from: the profile's roofline (default), a measured table, aiconfigurator."""
     workload: WorkloadConfig
     router: ScenarioRouterConfig = Field(default_factory=lambda: ScenarioRouterConfig(policy=DEFAULT_ROUTER_POLICY))
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)

@@ -13,6 +13,7 @@ import simpy
 from chaos.catalog import Catalog, GPUSpec, ModelSpec, load_catalog
 from chaos.errors import CatalogError, InputError
 from chaos.perf import kv_capacity_tokens
+from chaos.sim.backend import setup_backend
 from chaos.sim.fleet import Fleet
 from chaos.topology import build_fabric, place
 from chaos.topology.config import FabricSpec
@@ -63,13 +64,16 @@ def pool_groups(scenario) -> list[tuple[str, int, int]]:
 
 def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: Catalog | None = None) -> Fleet:
     """Place the deployment on the fabric and start one engine process per replica (spares stay idle)."""
-    _, model, gpu, fabric_spec = resolve_specs(scenario, catalog)
+    catalog, model, gpu, fabric_spec = resolve_specs(scenario, catalog)
+    backend = setup_backend(scenario, catalog)
     fabric = build_fabric(fabric_spec, nvlink_Bps=gpu.nvlink_Bps, nic_Bps=gpu.nic_Bps)
     placements = place(fabric, pool_groups(scenario), spares=scenario.deployment.spares)
-    engine = scenario.engine
+    engine = backend.engine
     for role, _, tp in pool_groups(scenario):
         try:
-            kv_capacity_tokens(model, gpu, tp, memory_fraction=engine.gpu_memory_utilization)
+            kv_capacity_tokens(model, gpu, tp, memory_fraction=engine.gpu_memory_utilization,
+                               max_num_batched_tokens=engine.max_num_batched_tokens,
+                               max_num_seqs=engine.max_num_seqs)
         except InputError as err:
             if role != "aggregated" and err.field in (None, "deployment.tp"):
                 err.field = f"deployment.{role}.tp"
@@ -81,7 +85,7 @@ def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: C
     recovery = getattr(scenario, "recovery", None)
     return Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
                  on_event=on_event, kv_replication=recovery is not None and recovery.requests == "kv_replica",
-                 efficiency=scenario.efficiency.to_efficiency())
+                 efficiency=backend.efficiency, latency_source=backend.latency, wrap_cost=backend.wrap_cost)
 
 
 def check_scenario(scenario, catalog: Catalog | None = None) -> Fleet:

@@ -1,5 +1,6 @@
 """The request path of a run: arrivals, routing through the resilience layer, the network between the
-router and the replicas, disaggregated hand-off with KV transfer, and what happens to a request when
+router and the replicas, disaggregated hand-off (sim/disagg.py: decode KV reservation, then the KV
+transfer over the shared links), what reaches the client (sim/delivery.py), and what happens to a request when
 its replica fails (the request fate, `recovery.requests`).
 
 The driver owns every Request of the run (ids belong to the run: base arrivals keep their workload
@@ -31,9 +32,9 @@ import simpy
 
 from chaos.engine.events import UrgentTimeout
 from chaos.engine.request import Request
-from chaos.perf import kv_transfer_time
 from chaos.routing.resilience import NO_REPLICA
 from chaos.sim.delivery import ClientStreams
+from chaos.sim.disagg import KVHandoff
 from chaos.sim.fate import FateStats, RecoveryPolicy
 from chaos.sim.silence import SilentStreams
 from chaos.workload import Workload
@@ -91,6 +92,7 @@ class Driver(SilentStreams):
         self.router = None
         self.stats = FateStats()
         self.streams = ClientStreams()        # what reaches the client (TTFT, ITL after stalls)
+        self.handoff = KVHandoff(self)        # disaggregated: decode KV reservation and transfer
         self._attempt: dict[int, Attempt] = {}
         self._ended: set[int] = set()
         self._failed_on: dict[int, set[str]] = defaultdict(set)   # replicas that failed a request
@@ -298,6 +300,9 @@ class Driver(SilentStreams):
 
     # ---- what the engines report ---------------------------------------------------------------------
     def on_event(self, kind: str, req: Request, t: float) -> None:
+        if kind == "kv_reserved":
+            self.handoff.reserved(req)
+            return
         hedge = self._hedges.get(req.id)
         if hedge is not None and req is hedge.request:
             if kind == "first_token":
@@ -314,7 +319,7 @@ class Driver(SilentStreams):
             return                                   # a cancelled or superseded attempt
         source = req.replicas[-1] if req.replicas else attempt.replica_ids[0]
         if kind == "prefill_done":
-            self.env.process(self._transfer(req, attempt))
+            self.handoff.prefill_done(req, attempt)
             return
         prev = req.last_token_s                      # the engine updates it after this callback
         if kind in ("first_token", "token", "finished") and not self.fleet.reachable(source):
@@ -372,29 +377,6 @@ class Driver(SilentStreams):
         for req, attempt, kv_ready in pending.connects:
             if self._attempt.get(req.id) is attempt:
                 self._connect(req, attempt, kv_ready)
-
-    def _transfer(self, req: Request, attempt: Attempt):
-        """Move the prompt's KV from the prefill replica to the chosen decode replica over the fabric."""
-        fleet = self.fleet
-        prefill_id, decode_id = attempt.replica_ids
-        bandwidth_Bps, latency_s = fleet.transfer_path(prefill_id, decode_id)
-        if bandwidth_Bps <= 0:
-            # the end that is gone takes the blame (and the outlier count): usually the decode peer
-            culprit = decode_id if not fleet.accepting(decode_id) or fleet.accepting(prefill_id) else prefill_id
-            self._lost_attempt(req, culprit, f"no fabric route from {prefill_id} to {decode_id} for KV")
-            return
-        yield UrgentTimeout(self.env, kv_transfer_time(fleet.model, req.input_tokens, bandwidth_Bps, latency_s))
-        if self._attempt.get(req.id) is not attempt:
-            return                                   # the attempt died meanwhile (crash, timeout)
-        if fleet.incarnation(prefill_id) != attempt.incarnations[0]:
-            self._lost_attempt(req, prefill_id, f"{prefill_id} lost during KV transfer")
-            return
-        fleet.replicas[prefill_id].release(req)
-        decode = fleet.replicas[decode_id]
-        if not decode.alive or fleet.incarnation(decode_id) != attempt.incarnations[1]:
-            self._lost_attempt(req, decode_id, f"{decode_id} unavailable for KV transfer")
-            return
-        decode.submit_decode(req)
 
     def on_lost(self, requests: list[Request], replica_id: str, reason: str, silent: bool = False) -> None:
         """The fleet killed `replica_id`; these requests were on it (queued, running, awaiting transfer).
@@ -507,6 +489,7 @@ class Driver(SilentStreams):
     def _end(self, req: Request, status: str, reason: str) -> None:
         self._drop_hedge(req.id)
         self.streams.close(req.id)
+        self.handoff.forget(req.id)
         self._ended.add(req.id)
         self._failed_on.pop(req.id, None)
         self._started.discard(req.id)

@@ -35,6 +35,7 @@ from chaos.catalog import GPUSpec, ModelSpec
 from chaos.engine.config import EngineConfig
 from chaos.engine.replica import Replica
 from chaos.perf import Efficiency, build_perf_model, kv_capacity_tokens
+from chaos.sim.fabricshare import SharedFabric
 from chaos.sim.live import UNREACHABLE, LiveFabric
 from chaos.sim.reconfig import ActionRecord, Reconfiguration
 from chaos.topology import Fabric, Placement
@@ -63,16 +64,21 @@ class Fleet(Reconfiguration):
 
     def __init__(self, env: simpy.Environment, *, model: ModelSpec, gpu: GPUSpec, fabric: Fabric,
                  placements: Sequence[Placement], engine: EngineConfig, on_event: Callable,
-                 kv_replication: bool = False, efficiency: Efficiency | None = None) -> None:
+                 kv_replication: bool = False, efficiency: Efficiency | None = None,
+                 latency_source: dict | None = None, wrap_cost: Callable | None = None) -> None:
         self.env = env
         self.model = model
         self.gpu = gpu
         self.fabric = fabric
         self.live = LiveFabric(fabric)
+        self.share = SharedFabric(env, fabric, self.live, on_ring_change=self._ring_changed)
         self.engine_config = engine
         self.on_event = on_event
         self.kv_replication = kv_replication
         self.efficiency = efficiency
+        self.wrap_cost = wrap_cost or (lambda perf: perf)   # roofline -> the run's latency source
+        self.latency_source = latency_source or {"source": "roofline", "efficiency": (
+            efficiency or Efficiency()).to_dict()}   # what the journal records (DESIGN principle 9)
         self.placements: dict[str, Placement] = {p.replica_id: p for p in placements}
         self.replicas: dict[str, Replica] = {}
         self.state: dict[str, ReplicaState] = {}
@@ -97,8 +103,11 @@ class Fleet(Reconfiguration):
     # ---- construction ----------------------------------------------------------------------------
     def kv_capacity(self, tp: int) -> int:
         if tp not in self._capacity:
+            engine = self.engine_config
             self._capacity[tp] = kv_capacity_tokens(self.model, self.gpu, tp,
-                                                    memory_fraction=self.engine_config.gpu_memory_utilization)
+                                                    memory_fraction=engine.gpu_memory_utilization,
+                                                    max_num_batched_tokens=engine.max_num_batched_tokens,
+                                                    max_num_seqs=engine.max_num_seqs)
         return self._capacity[tp]
 
     def _cost(self, replica_id: str):
@@ -107,6 +116,9 @@ class Fleet(Reconfiguration):
         p = st.placement
         status = self.live.status(p)
         link_Bps, latency_s = (status.link_Bps, status.link_latency_s) if status.ok else (p.link_Bps, p.link_latency_s)
+        shared = self.share.ring_Bps(replica_id)        # a ring on the network gets its share of the links
+        if shared is not None and status.ok:
+            link_Bps = min(link_Bps, shared) if shared > 0 else 0.0
         slowdown = max((max(self.gpu_slowdown[g]) for g in p.gpus if self.gpu_slowdown.get(g)), default=1.0)
         replication = None
         if self.kv_replication and st.role in ("aggregated", "decode"):
@@ -114,8 +126,9 @@ class Fleet(Reconfiguration):
             if peer is not None:
                 bandwidth, _ = self.live.kv_path(p, self.state[peer].placement)
                 replication = bandwidth / min(p.tp, self.state[peer].placement.tp) if bandwidth > 0 else None
-        return build_perf_model(self.model, self.gpu, p.tp, link_Bps, latency_s, efficiency=self.efficiency,
-                                slowdown=slowdown, kv_replication_Bps=replication)
+        return self.wrap_cost(build_perf_model(self.model, self.gpu, p.tp, link_Bps, latency_s,
+                                               efficiency=self.efficiency, slowdown=slowdown,
+                                               kv_replication_Bps=replication))
 
     def _start_engine(self, p: Placement, role: str) -> Replica:
         """A fresh engine on placement `p` serving `role`, added to that pool."""
@@ -124,6 +137,7 @@ class Fleet(Reconfiguration):
         if st is None:
             st = self.state[rid] = ReplicaState(placement=p, role=role)
         st.placement, st.role = p, role
+        self._share_ring(rid)
         replica = self.replicas.get(rid)
         if replica is None:
             replica = Replica(self.env, rid, role, self._cost(rid), self.kv_capacity(p.tp), self.engine_config,
@@ -145,7 +159,23 @@ class Fleet(Reconfiguration):
             members.append(replica)
             self.on_membership(replica_id, True)
 
+    def _share_ring(self, replica_id: str) -> None:
+        """Register the replica's all-reduce ring with the shared links at its live bottleneck."""
+        p = self.state[replica_id].placement
+        status = self.live.status(p)
+        if status.ok:
+            self.share.set_ring(replica_id, p.gpus, status.link_Bps)
+        else:
+            self.share.drop_ring(replica_id)
+
+    def _ring_changed(self, replica_id: str) -> None:
+        """The share of the links a serving replica's ring gets changed: re-price it."""
+        replica = self.replicas.get(replica_id)
+        if replica is not None and replica.alive and not self.state[replica_id].lost_reason:
+            replica.set_cost(self._cost(replica_id))
+
     def _leave(self, replica_id: str) -> None:
+        self.share.drop_ring(replica_id)
         replica = self.replicas.get(replica_id)
         for members in self.pools.values():
             if replica in members:
@@ -258,7 +288,8 @@ class Fleet(Reconfiguration):
 
     def _reassess(self, cause: str) -> None:
         """After a fabric change: crash replicas that lost hardware (all of them before the driver hears
-        of any), refresh the speed of the others."""
+        of any), refresh the speed of the others (their rings' shares of the links included)."""
+        self.share.refresh()
         losses = []
         for rid, st in self.state.items():
             status = self.live.status(st.placement)
@@ -284,6 +315,7 @@ class Fleet(Reconfiguration):
                     st.repaired.succeed()
                 st.repaired = None
             if replica is not None and replica.alive:
+                self._share_ring(rid)
                 replica.set_cost(self._cost(rid))
         for rid, lost, silent, reason in losses:
             self.on_lost(lost, rid, reason, silent=silent)
@@ -308,6 +340,7 @@ class Fleet(Reconfiguration):
         st.incarnation += 1
         st.stalled = 0
         st.hung = manner == "hang"
+        self.share.drop_ring(replica_id)
         return replica_id, self.replicas[replica_id].crash(), silent
 
     def stall_replica(self, replica_id: str, silent: bool, cause: str) -> None:

@@ -196,7 +196,8 @@ class Reconfiguration:
         for decode (a full batch at the mean context, limited by KV), both for aggregated."""
         p = next((st.placement for st in self.state.values() if st.placement.tp == tp), None)
         link_Bps, latency_s = (p.link_Bps, p.link_latency_s) if p is not None else (self.gpu.nvlink_Bps, 1e-6)
-        cost = build_perf_model(self.model, self.gpu, tp, link_Bps, latency_s, efficiency=self.efficiency)
+        cost = self.wrap_cost(build_perf_model(self.model, self.gpu, tp, link_Bps, latency_s,
+                                               efficiency=self.efficiency))
         budget = self.engine_config.max_num_batched_tokens
         prefill = budget / cost.iteration_time(0, 0.0, budget, budget * (budget + 1) / 2.0)
         ctx = max(1.0, mean_input + mean_output / 2.0)

@@ -35,6 +35,7 @@ class SilentStreams:
         """Forget the request's current attempt: cancel it wherever it still sits, release its place in
         the network, and take back what its client never received."""
         attempt = self._attempt.pop(req.id, None)
+        self.handoff.forget(req.id)              # a KV handoff waiting for decode blocks (sim/disagg.py)
         if attempt is None:
             return None
         for rid in attempt.replica_ids:

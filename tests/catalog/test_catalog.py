@@ -26,7 +26,7 @@ def test_h100_numbers(catalog):
     assert isinstance(h, GPUSpec)
     assert h.bf16_flops == pytest.approx(989.4e12)
     assert h.fp8_flops == pytest.approx(1978.9e12)
-    assert h.hbm_bytes == 80e9
+    assert h.hbm_bytes == pytest.approx(79.11 * 2**30)       # CUDA-visible, not the datasheet's 80e9
     assert h.hbm_Bps == pytest.approx(3.35e12)
     assert h.nvlink_Bps == 450e9
     assert h.nic_Bps == 400e9 / 8
@@ -113,7 +113,7 @@ def test_user_dir_adds_and_overrides(tmp_path):
     assert cat.gpu("my-gpu").hbm_bytes == 96e9
     assert cat.gpu("h100-sxm").hbm_bytes == 94e9
     assert cat.gpu("h100-sxm").source == "H100 NVL"
-    assert load_catalog().gpu("h100-sxm").hbm_bytes == 80e9   # bundled data untouched
+    assert load_catalog().gpu("h100-sxm").hbm_bytes == pytest.approx(79.11 * 2**30)   # bundled data untouched
     assert "deepseek-v3" in cat.models
 
 
@@ -163,7 +163,7 @@ _BAD = [
     ("unknown-top-level", _GOOD_GPU + "gpu_list: []\n", ["unknown top-level key", "did you mean gpus?"]),
     ("malformed-yaml", "gpus:\n  a: [1, 2\n", ["malformed YAML"]),
     ("entry-not-mapping", "gpus:\n  a: 3\n", ["gpus.a", "expected a mapping of fields"]),
-    ("not-a-mapping", "- 1\n- 2\n", ["expected a mapping with gpus: and/or models:"]),
+    ("not-a-mapping", "- 1\n- 2\n", ["expected a mapping with gpus:, models: and/or backends:"]),
     ("model-bad-attention", "models:\n  m: {n_layers: 2, hidden_size: 64, n_heads: 2, n_kv_heads: 2, head_dim: 32,"
      " ffn_size: 128, vocab_size: 100, n_params: 1e6, n_active_params: 1e6, attention: mha, source: x}\n",
      ["models.m.attention", "expected one of gqa, mla but got 'mha'"]),

@@ -19,7 +19,7 @@ class FakeCost:
     """latency = 5ms + 20us*n_decode + 1e-8*decode_ctx_sum + 60us*prefill_tokens + 1e-9*prefill_attn_ctx."""
 
     def iteration_time(self, n_decode, decode_ctx_sum, prefill_tokens, prefill_attn_ctx=0.0,
-                       prefill_kv_read=0.0):
+                       prefill_kv_read=0.0, prefill_seqs=None):
         return (BASE_S + PER_DECODE_S * n_decode + PER_CTX_S * decode_ctx_sum
                 + PER_PREFILL_S * prefill_tokens + PER_ATTN_S * prefill_attn_ctx)
 
@@ -134,19 +134,31 @@ def act(run: Run, name: str, arg) -> None:
 
 def simulate_disaggregated(specs, config: EngineConfig, kv_tokens: int, *, stepper: str,
                            transfer_s: float = 0.001, decode_kv_tokens: int | None = None) -> Run:
-    """One prefill and one decode replica; KV moves after `transfer_s`, then the prefill side releases it."""
+    """One prefill and one decode replica, as the simulation's hand-off does it: the decode replica
+    reserves the KV first (queueing while it is full; the prefill side keeps holding it), the KV
+    moves `transfer_s` after the reservation, then the prefill side releases it and decode admits it."""
     config = config.model_copy(update={"stepper": stepper})
     env = simpy.Environment()
     requests = make_requests(specs)
     run = Run(env, None, requests)  # type: ignore[arg-type]
 
+    def send(r, t):
+        def arrive():
+            prefill.release(r)
+            decode.submit_decode(r)
+        call_at(env, t + transfer_s, arrive)
+
     def on_event(kind, r, t):
         run.events.append((kind, r.id, t))
         if kind == "prefill_done":
-            def arrive():
-                prefill.release(r)
-                decode.submit_decode(r)
-            call_at(env, t + transfer_s, arrive)
+            status = decode.reserve(r)
+            if status == 1:
+                send(r, t)
+            elif status == -1:
+                prefill.cancel(r)
+                r.status = "failed"
+        elif kind == "kv_reserved":
+            send(r, t)
 
     prefill = Replica(env, "p0", "prefill", FakeCost(), kv_tokens, config, on_event)
     decode = Replica(env, "d0", "decode", FakeCost(), decode_kv_tokens or kv_tokens, config, on_event)

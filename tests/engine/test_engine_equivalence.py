@@ -35,6 +35,7 @@ def scenarios(draw):
         max_num_batched_tokens=draw(st.sampled_from([1, 7, 64, 256, 512])),
         chunked_prefill=draw(st.booleans()),
         prefix_cache=draw(st.booleans()),
+        kv_admission=draw(st.sampled_from(["chunk", "prompt"])),
     )
     kv_tokens = draw(st.integers(4, 80)) * bs + draw(st.integers(0, bs - 1))
     return specs, config, kv_tokens
@@ -75,13 +76,18 @@ def test_fast_equals_reference_aggregated(scenario, probes):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenarios(), st.floats(0.0, 0.05))
-def test_fast_equals_reference_disaggregated(scenario, transfer_s):
+@given(scenarios(), st.floats(0.0, 0.05), st.sampled_from([1.0, 0.5, 0.25]))
+def test_fast_equals_reference_disaggregated(scenario, transfer_s, decode_frac):
+    """Also with a smaller decode pool, where transfers queue for decode KV reservations."""
     specs, config, kv_tokens = scenario
-    fast = simulate_disaggregated(specs, config, kv_tokens, stepper="fast", transfer_s=transfer_s)
-    ref = simulate_disaggregated(specs, config, kv_tokens, stepper="reference", transfer_s=transfer_s)
+    decode_kv = max(config.block_size, int(kv_tokens * decode_frac))
+    fast = simulate_disaggregated(specs, config, kv_tokens, stepper="fast", transfer_s=transfer_s,
+                                  decode_kv_tokens=decode_kv)
+    ref = simulate_disaggregated(specs, config, kv_tokens, stepper="reference", transfer_s=transfer_s,
+                                 decode_kv_tokens=decode_kv)
     assert_same(fast, ref)
     assert_conserved(fast)
+    assert fast.replica.num_reserving == 0 and fast.replica.num_reserved == 0
 
 
 @st.composite

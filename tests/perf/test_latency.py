@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -27,13 +28,19 @@ def p8b() -> PerfModel:
     return build_perf_model(L8B, H100, 1, NVLINK, LAT)
 
 
+EMBED = 128_256 * 4096          # Llama-3.1-8B embedding table = LM head parameters
+
+
 def test_8b_batch1_decode_is_memory_bound(p8b):
-    # 16.06 GB of weights at 3.35 TB/s = 4.79 ms, plus 2 ms overhead = 6.79 ms; the model adds the
-    # 85% bandwidth efficiency and 1k tokens of KV: 16.06e9/(3.35e12*0.85) + 2 ms = 7.64 ms.
+    # weights minus the embedding table (a step reads only its rows): 16.06e9 - 1.05e9 bytes at
+    # 85% of 3.35 TB/s = 5.27 ms, + 1k tokens of KV + 2 ms overhead = 7.32 ms
     t = p8b.iteration_time(1, 1000, 0)
-    ideal = L8B.weight_bytes / H100.hbm_Bps + Efficiency().overhead_s
+    ideal = (L8B.weight_bytes - 2 * EMBED) / H100.hbm_Bps + Efficiency().overhead_s
     assert t == pytest.approx(ideal, rel=0.15)
-    assert t == pytest.approx(7.64e-3, rel=0.01)
+    weights = (16.06e9 - 2 * EMBED) / (3.35e12 * 0.85)
+    kv = (1001 * 131_072 + 4096 * 2) / (3.35e12 * 0.85)
+    assert t == pytest.approx(weights + kv + 2e-3, rel=1e-9)
+    assert t == pytest.approx(7.32e-3, rel=0.01)
     parts = p8b.breakdown(1, 1000, 0)
     assert parts["memory_s"] > 100 * parts["compute_s"]
     assert parts["allreduce_s"] == 0.0
@@ -41,11 +48,28 @@ def test_8b_batch1_decode_is_memory_bound(p8b):
 
 def test_8b_prefill_8192_is_compute_bound(p8b):
     ctx = 8192 * 8193 / 2
-    flops = 2 * 8.03e9 * 8192 + 4 * 32 * 32 * 128 * ctx      # 1.316e14 + 1.76e13
-    expected = flops / (989.4e12 * 0.6) + 2e-3                   # 0.2533 s
+    # the LM head runs for the one sampled position only, the embedding is a lookup (no FLOPs)
+    flops = 2 * (8.03e9 - 2 * EMBED) * 8192 + 2 * EMBED * 1 + 4 * 32 * 32 * 128 * ctx
+    expected = flops / (989.4e12 * 0.6) + 2e-3                   # 0.2258 s
     assert p8b.iteration_time(0, 0, 8192, ctx) == pytest.approx(expected, rel=1e-9)
     parts = p8b.breakdown(0, 0, 8192, ctx)
     assert parts["compute_s"] > 10 * parts["memory_s"]
+
+
+def test_lm_head_only_for_sampled_positions(p8b):
+    """Regression (issue #15 item 8): `2 * n_active_params * T` billed the LM head for every prompt
+    token (+12% prefill compute on 8B) and read the embedding table every step (+6.5% decode bytes)."""
+    ctx = 8192 * 8193 / 2
+    old_flops = 2 * 8.03e9 * 8192 + 4 * 32 * 32 * 128 * ctx
+    new = p8b.breakdown(0, 0, 8192, ctx)["compute_s"]
+    assert old_flops / (989.4e12 * 0.6) / new == pytest.approx(1.128, abs=0.01)
+    # sixteen prompts in one pass sample sixteen positions: 15 more LM-head passes than one
+    assert (p8b.breakdown(0, 0, 8192, ctx, prefill_seqs=16)["compute_s"] - new
+            == pytest.approx(15 * 2 * EMBED / (989.4e12 * 0.6), rel=1e-9))
+    old_bytes = 16.06e9 + 1001 * 131_072
+    assert old_bytes / (p8b.breakdown(1, 1000, 0)["memory_s"] * 3.35e12 * 0.85) == pytest.approx(1.065, abs=0.005)
+    tied = build_perf_model(replace(L8B, tie_word_embeddings=True), H100, 1, NVLINK, LAT)
+    assert tied.breakdown(1, 1000, 0)["memory_s"] > p8b.breakdown(1, 1000, 0)["memory_s"]   # table = head
 
 
 def test_zero_work_is_zero(p8b):
@@ -71,19 +95,23 @@ def test_tp2_adds_allreduce_and_slow_link_costs_more():
 
 def test_70b_tp4_numbers():
     p = build_perf_model(L70B, H100, 4, NVLINK, LAT)
-    # weights 141.1 GB / 4 = 35.3 GB per GPU at 2.85 TB/s = 12.4 ms; 160 all-reduces * 6 * 2 us = 1.9 ms
-    assert p.iteration_time(1, 2000, 0) == pytest.approx(35.275e9 / (3.35e12 * 0.85) + 160 * 6 * 2e-6 + 2e-3,
+    # weights 141.1 GB minus the 2.1 GB embedding table, / 4 per GPU at 2.85 TB/s = 12.2 ms;
+    # 160 all-reduces * 6 * 2 us = 1.9 ms
+    weights = (141.1e9 - 2 * 128_256 * 8192) / 4
+    assert p.iteration_time(1, 2000, 0) == pytest.approx(weights / (3.35e12 * 0.85) + 160 * 6 * 2e-6 + 2e-3,
                                                          rel=0.01)
     assert 0.4 < p.iteration_time(0, 0, 8192, 8192 * 8193 / 2) < 0.8
 
 
 def test_moe_more_tokens_touch_more_experts():
+    eff = Efficiency()
     p = build_perf_model(DSV3, CAT.gpu("h200-sxm"), 8, NVLINK, LAT)
-    dense = (DSV3.weight_bytes - DSV3.routed_expert_bytes) / 8 / (4.8e12 * 0.85)
-    routed = DSV3.routed_expert_bytes / 8 / (4.8e12 * 0.85)
+    table = 129_280 * 7168 * 2
+    dense = (DSV3.weight_bytes - DSV3.routed_expert_bytes - table) / 8 / (4.8e12 * 0.85)
+    routed = DSV3.routed_expert_bytes / 8 / (4.8e12 * eff.grouped_gemm_efficiency)
     memory = [p.breakdown(n, 0, 0)["memory_s"] for n in (1, 2, 8, 32, 128, 1024, 8192)]
     assert all(b > a for a, b in zip(memory, memory[1:]))
-    kv = DSV3.n_layers * 576 * 2 / (4.8e12 * 0.85)
+    kv = (DSV3.n_layers * 576 * 2 + 7168 * 2 / 8) / (4.8e12 * 0.85)        # KV write + embedding row
     assert memory[0] == pytest.approx(dense + routed * 8 / 256 + kv, rel=1e-9)      # one token: 8 experts
     assert memory[-1] == pytest.approx(dense + routed + 8192 * kv, rel=1e-6)        # saturates at all 256
     # expected distinct experts for 32 tokens: 256 * (1 - (1 - 8/256)^32) = 161.2
@@ -91,9 +119,60 @@ def test_moe_more_tokens_touch_more_experts():
     assert frac * 256 == pytest.approx(256 * (1 - (1 - 8 / 256) ** 32), rel=1e-9)
 
 
-def test_fp8_model_uses_fp8_peak():
+def _sglang_bench_one_batch_tok_s(p, batch, isl=128, osl=256):
+    """Output tok/s of SGLang's bench_one_batch: one prefill of batch x isl, then osl - 1 decode steps."""
+    prefill = p.iteration_time(0, 0, batch * isl, batch * isl * (isl + 1) / 2, 0, batch)
+    decode = p.decode_stretch(batch, batch * (isl + 1.0), osl - 1).sum()
+    return batch * osl / (prefill + decode)
+
+
+@pytest.mark.parametrize("batch, published", [(1, 30.29), (8, 206.32), (32, 760.52)])
+def test_deepseek_v3_decode_matches_sglang_publication(batch, published):
+    """Regression (issue #15 item 5): DeepSeek-V3 TP8 on H200 decoded at 205/906/1,836 tok/s; SGLang
+    PR 2643 publishes 30.29/206.32/760.52 (batch 1/8/32, input 128, output 256). The per-MoE-layer
+    latency floor brings the model within 10% of each point."""
+    p = build_perf_model(DSV3, CAT.gpu("h200-sxm"), 8, NVLINK, LAT)
+    assert _sglang_bench_one_batch_tok_s(p, batch) == pytest.approx(published, rel=0.10)
+    assert p.breakdown(1, 256, 0)["moe_floor_s"] == pytest.approx(58 * Efficiency().moe_layer_s)
+
+
+def test_moe_factors_are_named_and_overridable():
+    p = build_perf_model(DSV3, CAT.gpu("h200-sxm"), 8, NVLINK, LAT,
+                         Efficiency(moe_layer_s=0.0, grouped_gemm_efficiency=0.5))
+    q = build_perf_model(DSV3, CAT.gpu("h200-sxm"), 8, NVLINK, LAT, Efficiency(moe_layer_s=0.0))
+    assert p.iteration_time(32, 32 * 300, 0) > q.iteration_time(32, 32 * 300, 0)
+    assert p.breakdown(1, 0, 0)["moe_floor_s"] == 0.0
+    dense = build_perf_model(L8B, H100, 1, NVLINK, LAT)
+    assert dense.moe_floor_s == 0.0          # dense models have no MoE layers
+    with pytest.raises(InputError, match="efficiency.moe_layer"):
+        Efficiency(moe_layer_s=-1.0)
+
+
+def test_fp8_model_uses_fp8_peak_for_gemms_only():
     p = build_perf_model(DSV3, H100, 8, NVLINK, LAT)
-    assert p.compute_s_per_token == pytest.approx(2 * 37e9 / (1978.9e12 * 0.6 * 8))
+    body = 37e9 - 2 * 129_280 * 7168
+    assert p.compute_s_per_token == pytest.approx(2 * body / (1978.9e12 * 0.6 * 8))
+    assert p.compute_s_per_sampled == pytest.approx(2 * 129_280 * 7168 / (989.4e12 * 0.6 * 8))
+
+
+def test_attention_priced_at_kv_dtype_peak():
+    """Regression (issue #15 item 6): attention of FP8-weight models ran at fp8_flops; FlashAttention
+    and MLA kernels compute in BF16 (the KV dtype), so DeepSeek-V3 prefill was 18% fast at 8k tokens."""
+    p = build_perf_model(DSV3, H100, 8, NVLINK, LAT)
+    a_pre = 2 * 61 * 128 * (2 * 128 + 64)
+    assert p.compute_s_per_prefill_ctx == pytest.approx(a_pre / (989.4e12 * 0.6 * 8))
+    old = build_perf_model(DSV3, H100, 8, NVLINK, LAT, kv_dtype_bytes=1)    # FP8 KV: FP8 attention
+    assert p.compute_s_per_prefill_ctx == pytest.approx(2 * old.compute_s_per_prefill_ctx)
+    ctx = 8192 * 8193 / 2
+    slower = p.breakdown(0, 0, 8192, ctx)["compute_s"] / old.breakdown(0, 0, 8192, ctx)["compute_s"]
+    assert slower > 1.15
+    assert p8b_attention_unchanged()
+
+
+def p8b_attention_unchanged() -> bool:
+    """BF16 models are unaffected: their GEMMs and attention both run at the BF16 peak."""
+    p = build_perf_model(L8B, H100, 1, NVLINK, LAT)
+    return p.compute_s_per_decode_ctx == pytest.approx(4 * 32 * 32 * 128 / (989.4e12 * 0.6))
 
 
 def test_mla_decode_reads_replicated_latent():

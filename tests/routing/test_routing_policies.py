@@ -126,7 +126,8 @@ def test_kv_aware_on_real_replicas_follows_the_prefix_cache():
 
 
 class _Cost:
-    def iteration_time(self, n_decode, decode_ctx_sum, prefill_tokens, prefill_attn_ctx=0.0, prefill_kv_read=0.0):
+    def iteration_time(self, n_decode, decode_ctx_sum, prefill_tokens, prefill_attn_ctx=0.0, prefill_kv_read=0.0,
+                       prefill_seqs=None):
         return 0.01
 
     def decode_stretch(self, n_decode, ctx_sum0, k):

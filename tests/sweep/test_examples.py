@@ -35,8 +35,9 @@ def test_example_2_reports_its_cliffs(tmp_path):
                                  "--workers", "2", "--no-report", "--recommend"])
     assert r.exit_code == 1, r.output          # no shape survives 3 crashes: no recommendation
     out = r.output
-    assert ("deployment.tp=8, deployment.replicas=2: TTFT p99: fine without the fault, falls off a cliff at "
-            "faults[0].target.value=1") in out
+    assert ("deployment.tp=8, deployment.replicas=2: throughput per GPU: fine up to faults[0].target.value=1, "
+            "falls off a cliff at faults[0].target.value=2") in out
     assert ("deployment.tp=4, deployment.replicas=4: TTFT p99: fine up to faults[0].target.value=2, falls off a "
             "cliff at faults[0].target.value=3") in out
-    assert "recommendation: none" in out and "use tp >= 4" in out
+    assert "recommendation: none" in out
+    assert "deployment.tp=2, deployment.replicas=8: at faults[0].target.value=1: TTFT p99" in out   # TP2 queues
