@@ -38,7 +38,7 @@ def stretch_times(t0: float, lat: np.ndarray) -> np.ndarray:
     buf = np.empty(len(lat) + 1)
     buf[0] = t0
     buf[1:] = lat
-    return np.cumsum(buf, out=buf)[1:]
+    return buf.cumsum(out=buf)[1:]
 
 
 def blocks_needed(key_cnt: list[int], n: int, d_first: int, d_last: int) -> int:
