@@ -56,7 +56,9 @@ class PowerOfTwo(Router):
     def _pick(self, request, replicas, pool) -> int:
         if len(replicas) == 1:
             return 0
-        return fewest_outstanding(replicas, self._pairs.draw(len(replicas)))
+        a, b = self._pairs.draw(len(replicas))
+        la, lb = replicas[a].outstanding, replicas[b].outstanding   # fewest_outstanding of the pair
+        return a if la < lb or (la == lb and a < b) else b
 
 
 @ROUTERS.register("kv_aware")

@@ -28,10 +28,9 @@ A reset stream is recovered per `recovery:` — except that a started response c
 """
 from __future__ import annotations
 
+import array
 from collections import defaultdict
 from dataclasses import dataclass, field
-
-import array
 
 import numpy as np
 import simpy
@@ -75,6 +74,8 @@ class IdSet:
 
     def __contains__(self, rid: int) -> bool:
         return rid < len(self._bits) and self._bits[rid] == 1
+
+
 NO_REPLICA_REASON = f"{NO_REPLICA} (503)"
 
 
@@ -141,9 +142,9 @@ class Driver(SilentStreams):
         cl = workload.closed_loop
         # how many requests end the run when it has no duration (extra arrivals raise it)
         self._expected = self._n_base if cl is None else cl.max_requests
-        # (arrival_s, input, output) of the last arrivals and (finish_s, output) of the last completions,
-        # as columns (at most 2 x RECENT_ROWS rows each)
-        self._arrival_log = (array.array("d"), array.array("q"), array.array("q"))
+        # (arrival_s, input) of the last arrivals and (finish_s, output) of the last completions, as
+        # columns (at most 2 x RECENT_ROWS rows each)
+        self._arrival_log = (array.array("d"), array.array("q"))
         self._completion_log = (array.array("d"), array.array("q"))
         self.observer = None       # live clients (fleetchaos serve): .first_token(rid, t), .ended(rid)
 
@@ -167,7 +168,7 @@ class Driver(SilentStreams):
                       hash_block_tokens=self.workload.hash_block_tokens)
         self.requests[rid] = req
         self._created += 1
-        _append_rows(self._arrival_log, (req.arrival_s, req.input_tokens, req.output_tokens))
+        _append_rows(self._arrival_log, (req.arrival_s, req.input_tokens))
         return req
 
     def _arrivals(self):
@@ -585,7 +586,7 @@ class Driver(SilentStreams):
         """(arrival_s, input) rows of requests that arrived in the last `window_s`: what a frontend sees
         of a request when it arrives (its output length is not known until it ends)."""
         t0 = self.env.now - window_s
-        cols = [np.asarray(c[-RECENT_ROWS:], dtype=float) for c in self._arrival_log[:2]]
+        cols = [np.asarray(c[-RECENT_ROWS:], dtype=float) for c in self._arrival_log]
         return np.column_stack(cols)[cols[0] >= t0].reshape(-1, 2)
 
     def recent_output_tokens(self, window_s: float) -> np.ndarray:

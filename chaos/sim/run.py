@@ -135,6 +135,7 @@ def run(scenario, *, catalog: Catalog | None = None,
     driver, fleet, router = wired.driver, wired.fleet, wired.router
     supervision, fleet_series = wired.supervision, wired.fleet_series
     window_s = scenario.metrics.window
+    driver.streams.gaps.bin_by(window_s)     # gaps after stalls: binned as they come, like the replicas'
     fleet_itl = _FleetItl(window_s)
     env.process(_fold_itl(env, fleet, fleet_itl, max(ITL_FOLD_S, window_s)))
 
