@@ -34,14 +34,17 @@ An iteration is priced as
                    (aiconfigurator's own mixed-step composition: shared non-attention ops over all
                    tokens, context attention, decode attention)
 Each grid is made monotone (running maxima; the prefill grid takes its lower envelope along the pairs
-axis first) and interpolated bilinearly exactly like a measured table; outside a grid
-the backend profile's roofline growth is scaled to meet its edge (chaos.perf.sources). Slowdown
+axis first) and interpolated bilinearly exactly like a measured table; outside a two-axis grid the
+backend profile's roofline growth is scaled to meet its edge (chaos.perf.sources); the one-axis body and
+LM-head grids continue along their last segment (GEMMs, linear in tokens). Slowdown
 multiplies the whole iteration; KV replication adds the roofline's replication term.
 
 Cache: one .npz per shape under $FLEETCHAOS_CACHE_DIR/aiconfigurator (default
 $XDG_CACHE_HOME/fleetchaos/aiconfigurator, else ~/.cache/fleetchaos/aiconfigurator), named by model,
-system, backend, database version and TP, keyed by a hash of those plus the aiconfigurator version and
-the grid version; a stale or unreadable file is rebuilt. Delete the folder to force a rebuild.
+system, backend and TP plus a hash of the aiconfigurator version (which fixes its databases and the
+database version it picks), its two path variables, the shape and the grid version; the database
+version is stored inside. A hit reads the file without importing aiconfigurator; a stale or unreadable
+file is rebuilt. Delete the folder to force a rebuild.
 """
 from __future__ import annotations
 
@@ -50,6 +53,7 @@ import json
 import logging
 import os
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -124,6 +128,23 @@ def cache_dir() -> Path:
     return Path(base) / "fleetchaos" / "aiconfigurator"
 
 
+def _installed_version() -> str:
+    """aiconfigurator's version without importing it (a cache hit needs no import), or the install hint."""
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        spec = importlib.util.find_spec("aiconfigurator")
+    except (ImportError, ValueError):
+        spec = None
+    try:
+        if spec is not None:
+            return version("aiconfigurator")
+    except PackageNotFoundError:
+        pass
+    raise AiconfiguratorUnavailable(f"latency.source aiconfigurator needs the aiconfigurator package, which is not "
+                                    f"installed: {INSTALL}", field="latency.source")
+
+
 def _sdk():
     """aiconfigurator's SDK modules, or a clear error naming the extra to install."""
     try:
@@ -166,12 +187,28 @@ def _database(sdk, shape: AicShape):
     return db, str(version)
 
 
-def _key(shape: AicShape, aic_version: str, db_version: str) -> tuple[dict, str]:
-    key = {"grid": GRID_VERSION, "aiconfigurator": aic_version, "database": db_version, "system": shape.system,
-           "backend": shape.backend, "model": shape.model, "tp": shape.tp, "kv_cache": "bfloat16"}
+def _user_path(variable: str) -> str:
+    """A path variable of aiconfigurator's as the user set it: "" when unset or pointing into the installed
+    package (aiconfigurator sets both to its own folders when it is imported)."""
+    import importlib.util
+    value = os.environ.get(variable, "")
+    spec = importlib.util.find_spec("aiconfigurator_core")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    inside = any(os.path.realpath(value).startswith(os.path.realpath(root)) for root in roots)
+    return "" if not value or inside else value
+
+
+def _key(shape: AicShape, aic_version: str) -> tuple[dict, str]:
+    """The cache key and file name. The package version fixes its databases and the database version it
+    picks for a system and backend (query_versions.yaml ships in the package); the two path variables
+    aiconfigurator reads can point it elsewhere, so they are part of the key."""
+    key = {"grid": GRID_VERSION, "aiconfigurator": aic_version, "system": shape.system, "backend": shape.backend,
+           "model": shape.model, "tp": shape.tp, "kv_cache": "bfloat16",
+           "systems_path": _user_path("AICONFIGURATOR_SYSTEMS_PATH"),
+           "model_configs_path": _user_path("AICONFIGURATOR_MODEL_CONFIGS_PATH")}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     slug = re.sub(r"[^A-Za-z0-9.]+", "-", shape.model)
-    return key, f"{slug}_{shape.system}_{shape.backend}-{db_version}_tp{shape.tp}_{digest}.npz"
+    return key, f"{slug}_{shape.system}_{shape.backend}_tp{shape.tp}_{digest}.npz"
 
 
 def _monotone(raw: np.ndarray) -> np.ndarray:
@@ -265,19 +302,12 @@ def _prompts(p: int, a: int) -> tuple[int, int, float]:
 
 def load_tables(shape: AicShape) -> AicTables:
     """The grids of `shape`, from the disk cache or aiconfigurator (then cached)."""
-    sdk = _sdk()
-    try:
-        db_version = sdk["latest"](system=shape.system, backend=shape.backend)
-    except Exception:
-        db_version = None
-    if db_version is None:
-        _database(sdk, shape)          # raises with the list of what aiconfigurator has
-    return _load_cached(shape, sdk["version"], str(db_version), str(cache_dir()))
+    return _load_cached(shape, _installed_version(), str(cache_dir()))
 
 
 @lru_cache(maxsize=32)
-def _load_cached(shape: AicShape, aic_version: str, db_version: str, folder: str) -> AicTables:
-    key, name = _key(shape, aic_version, db_version)
+def _load_cached(shape: AicShape, aic_version: str, folder: str) -> AicTables:
+    key, name = _key(shape, aic_version)
     path = Path(folder) / name
     arrays = sources = None
     if path.is_file():
@@ -286,16 +316,19 @@ def _load_cached(shape: AicShape, aic_version: str, db_version: str, folder: str
                 if json.loads(str(z["key"])) == key:
                     arrays = {k: z[k] for k in _GRIDS}
                     sources = json.loads(str(z["sources"]))
+                    db_version = str(z["database"])
         except (OSError, ValueError, KeyError):
             arrays = None
     cached = arrays is not None
     if not cached:
         logging.getLogger("aiconfigurator").setLevel(logging.ERROR)
-        arrays, sources, _ = _query(_sdk(), shape)
+        arrays, sources, db_version = _query(_sdk(), shape)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, key=json.dumps(key, sort_keys=True), sources=json.dumps(sources), **arrays)
+        np.savez(tmp, key=json.dumps(key, sort_keys=True), sources=json.dumps(sources), database=db_version,
+                 **arrays)
         os.replace(tmp, path)
+    key = {**key, "database": db_version}
     where = str(path)
     raised = {name: float(np.max(_monotone(arrays[name]) / np.maximum(arrays[name], 1e-300)) - 1.0)
               for name in ("decode", "decode_attention", "body", "logits")}
@@ -309,6 +342,27 @@ def _load_cached(shape: AicShape, aic_version: str, db_version: str, folder: str
                      logits=_table(TOKENS, (0,), arrays["logits"], where + ":logits"),
                      prefill=_table(TOKENS, ATTENTION, arrays["prefill"], where + ":prefill", lower=True),
                      meta=meta)
+
+
+class _Line:
+    """A nondecreasing piecewise-linear function of tokens from a one-column grid (body, LM head), continued
+    past its last point along its last segment (both are GEMMs, linear in tokens at that size)."""
+
+    __slots__ = ("x", "y", "slope")
+
+    def __init__(self, table: LatencyTable) -> None:
+        self.x = table.tokens.tolist()
+        self.y = table.latency_s[:, 0].tolist()
+        self.slope = (self.y[-1] - self.y[-2]) / (self.x[-1] - self.x[-2])
+
+    def __call__(self, t: float) -> float:
+        x, y = self.x, self.y
+        if t >= x[-1]:
+            return y[-1] + (t - x[-1]) * self.slope
+        if t <= x[0]:
+            return y[0]
+        i = bisect_right(x, t) - 1
+        return y[i] + (t - x[i]) * (y[i + 1] - y[i]) / (x[i + 1] - x[i])
 
 
 @dataclass(frozen=True)
@@ -326,12 +380,12 @@ class AicCost:
     def __post_init__(self) -> None:
         bare = replace(self.roofline, kv_replication_s_per_token=0.0, kv_replication_Bps=None)
         object.__setattr__(self, "_decode", TableCost(self.tables.decode, bare))
-        object.__setattr__(self, "_parts", tuple(TableCost(t, bare) for t in (
-            self.tables.body, self.tables.decode_attention, self.tables.logits, self.tables.prefill)))
+        object.__setattr__(self, "_parts", (_Line(self.tables.body), TableCost(self.tables.decode_attention, bare),
+                                            _Line(self.tables.logits), TableCost(self.tables.prefill, bare)))
 
     def _mixed(self, n: float, dctx: float, p: float, attn: float, seqs: float) -> float:
         body, dattn, head, pre = self._parts
-        lat = body.latency(n + p, 0.0) + head.latency(n + seqs, 0.0) + pre.latency(p, attn)
+        lat = body(n + p) + head(n + seqs) + pre.latency(p, attn)
         if n > 0:
             lat += dattn.latency(n, dctx / n)
         return self.slowdown * lat + (n + p) * self.roofline.kv_replication_s_per_token

@@ -78,7 +78,7 @@ def test_grid_points_equal_aiconfigurators_own_step_latencies(cost):
 
 def test_tables_are_cached_on_disk_keyed_by_versions_and_shape(cost, cache):
     files = list((cache / "aiconfigurator").glob("*.npz"))
-    assert len(files) == 1 and "h100_sxm_vllm-" in files[0].name and "_tp1_" in files[0].name
+    assert len(files) == 1 and "_h100_sxm_vllm_tp1_" in files[0].name
     meta = cost.tables.meta
     assert meta["aiconfigurator"] and meta["database"] and meta["cache"] == str(files[0])
     aic._load_cached.cache_clear()
@@ -134,3 +134,18 @@ def test_scenario_and_estimate_use_aiconfigurator(cost, cache, tmp_path):
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["ttft_ms"] == pytest.approx(cost.iteration_time(0, 0.0, 8192, 8 * 1024 * 1025 / 2.0, 0.0, 8) * 1e3)
+
+
+@pytest.mark.parametrize("stepper", ["fast", "reference"])
+def test_estimate_equals_the_engine_with_the_aiconfigurator_source(cost, stepper):
+    """The Done-when contract of issue #10 for this source: the static batch through the engine (both
+    steppers) gives exactly `estimate`'s TTFT, TPOT and request latency."""
+    from chaos.perf import kv_capacity_tokens
+    from chaos.perf.estimate import estimate
+    from tests.perf.test_estimate import _engine_run
+    batch, isl, osl = 12, 700, 40
+    est = estimate(cost, MODEL, GPU, 1, batch=batch, isl=isl, osl=osl)
+    for r in _engine_run(cost, kv_capacity_tokens(MODEL, GPU, 1), batch, isl, osl, stepper):
+        assert r.first_token_s * 1e3 == pytest.approx(est.ttft_ms, rel=1e-9)
+        assert (r.finish_s - r.first_token_s) / (osl - 1) * 1e3 == pytest.approx(est.tpot_ms, rel=1e-9)
+        assert r.finish_s * 1e3 == pytest.approx(est.request_latency_ms, rel=1e-9)
