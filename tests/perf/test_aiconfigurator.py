@@ -149,3 +149,14 @@ def test_estimate_equals_the_engine_with_the_aiconfigurator_source(cost, stepper
         assert r.first_token_s * 1e3 == pytest.approx(est.ttft_ms, rel=1e-9)
         assert (r.finish_s - r.first_token_s) / (osl - 1) * 1e3 == pytest.approx(est.tpot_ms, rel=1e-9)
         assert r.finish_s * 1e3 == pytest.approx(est.request_latency_ms, rel=1e-9)
+
+
+@pytest.mark.parametrize("model_id, system, fragment", [
+    ("meta-llama/Meta-Llama-3.1-8B", "tpu_v5", "has no vllm database for system 'tpu_v5'; it has: "),
+    ("example/not-a-model", "h100_sxm", "cannot build model 'example/not-a-model' at tp=1 for vllm"),
+], ids=["unknown-system", "unknown-model"])
+def test_shapes_aiconfigurator_does_not_cover_are_named(cost, model_id, system, fragment):
+    perf = replace(ROOF, model=replace(MODEL, aiconfigurator=model_id), gpu=replace(GPU, aiconfigurator=system))
+    with pytest.raises(aic.AiconfiguratorUnavailable, match=fragment) as info:
+        aic.aiconfigurator_cost(perf, "vllm")
+    assert info.value.field == "latency.source"
