@@ -12,6 +12,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from chaos.errors import SimulationError
+from chaos.metrics import spill as spill_mod
+from chaos.metrics.spill import ColumnFile, check_mode, mapped_array, spilling
 
 
 class Status(enum.IntEnum):
@@ -200,16 +202,34 @@ _TYPECODES = {np.int64: "q", np.float64: "d", np.uint8: "B"}
 class RequestLogBuilder:
     """A RequestLog filled one finished request at a time: numeric columns in compact typed arrays
     (8 bytes a value, not a Python object), reason and replica strings shared between rows, so a run
-    can drop each Request object as soon as it reaches its final state (DESIGN principle 10)."""
+    can drop each Request object as soon as it reaches its final state (DESIGN principle 10).
 
-    __slots__ = ("_cols", "_strings")
+    `spill` ("auto", "on", "off"; see chaos.metrics.spill) lets a long run write each full chunk of
+    rows to temporary column files instead of keeping it in memory: strings then go to disk as codes
+    into a small table, and build() returns memory-mapped columns. The log's values do not depend on it."""
 
-    def __init__(self) -> None:
-        self._cols: list = [array.array(_TYPECODES[d]) if d is not object else [] for d in COLUMNS.values()]
+    __slots__ = ("_cols", "_strings", "_spill", "_files", "_codes", "_table", "_chunk")
+
+    def __init__(self, spill: str = "off", *, chunk_rows: int | None = None) -> None:
+        self._cols: list = []
+        self._new_chunk()
         self._strings: dict[str, str] = {}
+        self._spill = check_mode(spill)
+        self._chunk = chunk_rows or spill_mod.CHUNK_ROWS
+        self._files: list[ColumnFile] | None = None      # one per column once spilling has begun
+        self._codes: dict[str, int] = {}                 # string -> code in the spilled string columns
+        self._table: list[str] = []
+
+    def _new_chunk(self) -> None:
+        self._cols = [array.array(_TYPECODES[d]) if d is not object else [] for d in COLUMNS.values()]
 
     def __len__(self) -> int:
-        return len(self._cols[0])
+        return len(self._cols[0]) + (self._files[0].rows if self._files is not None else 0)
+
+    @property
+    def spilled_rows(self) -> int:
+        """Rows written to disk so far (0 when not spilling)."""
+        return self._files[0].rows if self._files is not None else 0
 
     def append(self, record: Any) -> None:
         """Add a record as RequestLog.from_records reads it (its values are copied now)."""
@@ -219,12 +239,36 @@ class RequestLogBuilder:
             c[i].append(row[i])
         for i in _STRINGS:
             c[i].append(strings.setdefault(row[i], row[i]))
+        if len(c[0]) >= self._chunk and self._spill != "off" and spilling(self._spill, len(self)):
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write the in-memory chunk to the column files and start an empty one."""
+        if self._files is None:
+            self._files = [ColumnFile(np.uint32 if d is object else d) for d in COLUMNS.values()]
+        codes, table = self._codes, self._table
+        for i, (col, f) in enumerate(zip(self._cols, self._files)):
+            if i in _STRINGS:
+                out = array.array("I")
+                for s in col:
+                    k = codes.get(s)
+                    if k is None:
+                        k = codes[s] = len(table)
+                        table.append(s)
+                    out.append(k)
+                f.append(np.frombuffer(out, dtype=np.uint32) if len(out) else [])
+            else:
+                f.append(np.frombuffer(col, dtype=f.dtype) if len(col) else [])
+        self._new_chunk()
 
     def build(self, more: Iterable[Any] = (), *, sort_by_id: bool = False) -> RequestLog:
         """The log of the appended records plus `more` (read now, not kept); rows in order of
-        appending, or by id (stable) with `sort_by_id`."""
+        appending, or by id (stable) with `sort_by_id`. When rows were spilled, the columns are
+        memory-mapped temporary files (numeric) and object arrays rebuilt from the codes (strings)."""
         rows = [_row(r) for r in more]
         extra = list(zip(*rows)) if rows else [()] * len(COLUMNS)
+        if self._files is not None:
+            return self._build_spilled(extra, sort_by_id)
         columns = {}
         for (name, dtype), col, tail in zip(COLUMNS.items(), self._cols, extra):
             if dtype is object:
@@ -235,6 +279,33 @@ class RequestLogBuilder:
         if sort_by_id:
             order = np.argsort(columns["id"], kind="stable")
             columns = {name: arr[order] for name, arr in columns.items()}
+        return RequestLog(**columns)
+
+    def _build_spilled(self, extra: list, sort_by_id: bool) -> RequestLog:
+        """build() once chunks are on disk: one column at a time, so at most a column or two is in RSS."""
+        disk = [f.map() for f in self._files]
+        table = self._table + [s for s in dict.fromkeys(
+            s for i in _STRINGS for s in list(self._cols[i]) + list(extra[i])) if s not in self._codes]
+        index = {s: k for k, s in enumerate(table)}
+
+        def parts(i: int, dtype) -> list:
+            if i in _STRINGS:
+                codes = [index[s] for s in list(self._cols[i]) + list(extra[i])]
+                return [disk[i], np.asarray(codes, dtype=np.uint32)]
+            col = self._cols[i]
+            return [disk[i], np.frombuffer(col, dtype=dtype) if len(col) else np.empty(0, dtype=dtype),
+                    np.asarray(extra[i], dtype=dtype)]
+        order = None
+        if sort_by_id:
+            order = np.argsort(np.concatenate(parts(0, np.int64)), kind="stable")
+        names = np.array(table, dtype=object)
+        columns = {}
+        for i, (name, dtype) in enumerate(COLUMNS.items()):
+            if dtype is object:
+                codes = np.concatenate(parts(i, np.uint32))
+                columns[name] = names[codes if order is None else codes[order]]
+            else:
+                columns[name] = mapped_array(parts(i, dtype), dtype, order)
         return RequestLog(**columns)
 
 

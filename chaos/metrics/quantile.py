@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chaos.engine.itl import bin_samples
+from chaos.metrics.spill import mapped_array
 
 
 @dataclass(slots=True)
@@ -35,13 +36,15 @@ class ItlSamples:
                              f"{self.gaps_s.shape}, {self.weights.shape}")
 
     @classmethod
-    def concat(cls, parts: list["ItlSamples"]) -> "ItlSamples":
-        """One sample set from several (e.g. one per replica)."""
+    def concat(cls, parts: list["ItlSamples"], *, mapped: bool = False) -> "ItlSamples":
+        """One sample set from several (e.g. one per replica); `mapped` writes the joined columns to
+        temporary files and memory-maps them (a spilled run's samples, chaos.metrics.spill)."""
         if not parts:
             return cls(np.empty(0), np.empty(0))
         with_t = all(p.t_s is not None for p in parts)
-        return cls(np.concatenate([p.gaps_s for p in parts]), np.concatenate([p.weights for p in parts]),
-                   np.concatenate([p.t_s for p in parts]) if with_t else None)
+        join = (lambda cols: mapped_array(cols, np.float64)) if mapped else np.concatenate
+        return cls(join([p.gaps_s for p in parts]), join([p.weights for p in parts]),
+                   join([p.t_s for p in parts]) if with_t else None)
 
 
     def compact(self, window_s: float, resolution_s: float = 1e-6) -> "ItlSamples":

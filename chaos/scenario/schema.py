@@ -183,6 +183,16 @@ class MetricsConfig(_Section):
     """`metrics:` — how results are aggregated over time."""
     window: Duration = 10.0
     """Seconds per time-series window."""
+    spill: Literal["auto", "on", "off"] = "auto"
+    """Where a run keeps what is finished (request rows, closed ITL windows): "off" = in memory; "on" =
+    written to temporary files as the run goes and memory-mapped at the end, so a long run's memory
+    stays flat; "auto" = "on" once a run passes 200,000 requests or ITL bins (chaos.metrics.spill).
+    Results are identical either way. YAML's bare on/off (booleans) are accepted."""
+
+    @field_validator("spill", mode="before")
+    @classmethod
+    def _on_off(cls, v: Any) -> Any:
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
 
     @field_validator("window")
     @classmethod

@@ -115,13 +115,13 @@ class Driver(SilentStreams):
     """Feeds the workload into the fleet and follows each request to exactly one end state."""
 
     def __init__(self, env: simpy.Environment, workload: Workload, horizon_s: float | None,
-                 recovery: RecoveryPolicy) -> None:
+                 recovery: RecoveryPolicy, *, log_spill: str = "off") -> None:
         self.env = env
         self.workload = workload
         self.horizon_s = horizon_s
         self.recovery = recovery
         self.requests: dict[int, Request] = {}          # in flight (and ended ones when observed live)
-        self.log = RequestLogBuilder()                   # requests in a final state, as columns
+        self.log = RequestLogBuilder(log_spill)          # requests in a final state, as columns
         self._created = 0                                # requests made so far (closed-loop ids)
         self.finished = 0
         self.last_finish_s = 0.0

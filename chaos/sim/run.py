@@ -11,6 +11,7 @@ import simpy
 from chaos.catalog import Catalog
 from chaos.engine.itl import bin_samples
 from chaos.metrics import FleetSeries, ItlSamples, RequestLog, Summary, TimeSeries, summarize, time_series
+from chaos.metrics.spill import ColumnFile, spilling
 from chaos.routing import build_resilient_router
 from chaos.sim.build import Fleet, build_fleet
 from chaos.sim.driver import Driver
@@ -66,13 +67,24 @@ ITL_FOLD_S = 600.0
 
 class _FleetItl:
     """The fleet's ITL histogram: every replica's binned samples merged per (window, gap), so a long run
-    holds one set of bins, not one per replica (the metrics read the fleet's distribution only)."""
+    holds one set of bins, not one per replica (the metrics read the fleet's distribution only).
 
-    def __init__(self, window_s: float) -> None:
+    With `spill` (chaos.metrics.spill) the bins of windows closed before the previous fold go to
+    temporary column files, so memory holds about two fold intervals of bins however long the run; the
+    final samples are the same values, memory-mapped (if a late sample ever lands in a window already
+    written, everything is merged again at the end, so the result never depends on the mode)."""
+
+    def __init__(self, window_s: float, spill: str = "off") -> None:
         self.window_s = window_s
         self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._spill = spill
+        self._disk: tuple[ColumnFile, ColumnFile, ColumnFile] | None = None
+        self._disk_last_t = -np.inf       # midpoint of the last window written
+        self._ordered = True              # every spilled chunk starts after the previous one ends
+        self._cut_s = 0.0                 # the previous fold's time: windows ending by then are closed
+        self._final: ItlSamples | None = None
 
-    def fold(self, fleet: Fleet) -> None:
+    def fold(self, fleet: Fleet, now_s: float | None = None) -> None:
         for replica in fleet.replicas.values():
             t, g, w = replica.itl.drain()
             if len(g):
@@ -80,19 +92,60 @@ class _FleetItl:
         if len(self._parts) > 1:
             t, g, w = (np.concatenate(c) for c in zip(*self._parts))
             self._parts = [bin_samples(t, g, w, self.window_s)]
+        if now_s is not None:
+            cut, self._cut_s = self._cut_s, now_s
+            if self._parts and spilling(self._spill, len(self._parts[0][1]) + self._spilled()):
+                self._write_closed(cut)
+
+    def _spilled(self) -> int:
+        return self._disk[0].rows if self._disk is not None else 0
+
+    def _write_closed(self, cut_s: float) -> None:
+        """Move the bins of windows that ended by `cut_s` to the column files."""
+        t, g, w = self._parts[0]
+        k = int(np.searchsorted(t, cut_s - 0.5 * self.window_s, side="right"))
+        if k == 0:
+            return
+        if self._disk is None:
+            self._disk = (ColumnFile(np.float64), ColumnFile(np.float64), ColumnFile(np.float64))
+        if t[0] <= self._disk_last_t:
+            self._ordered = False
+        for f, col in zip(self._disk, (t, g, w)):
+            f.append(col[:k])
+        self._disk_last_t = float(t[k - 1])
+        self._parts = [(t[k:].copy(), g[k:].copy(), w[k:].copy())] if k < len(t) else []
 
     def samples(self, fleet: Fleet) -> ItlSamples:
+        if self._final is not None:
+            return self._final
         self.fold(fleet)
-        if not self._parts:
-            return ItlSamples(np.empty(0), np.empty(0), np.empty(0))
-        t, g, w = self._parts[0]
-        return ItlSamples(g, w, t)
+        if self._disk is not None:
+            if self._parts and self._parts[0][0][0] <= self._disk_last_t:
+                self._ordered = False
+            if self._parts:
+                for f, col in zip(self._disk, self._parts[0]):
+                    f.append(col)
+                self._parts = []
+            t, g, w = (f.map() for f in self._disk)
+            if not self._ordered:       # a window was written twice: merge as the in-memory path does
+                t, g, w = bin_samples(t, g, w, self.window_s)
+            self._final = ItlSamples(g, w, t)
+        elif not self._parts:
+            self._final = ItlSamples(np.empty(0), np.empty(0), np.empty(0))
+        else:
+            t, g, w = self._parts[0]
+            self._final = ItlSamples(g, w, t)
+        return self._final
+
+    @property
+    def spilled(self) -> bool:
+        return self._disk is not None
 
 
 def _fold_itl(env: simpy.Environment, fleet: Fleet, itl: _FleetItl, every_s: float):
     while True:
         yield env.timeout(every_s)
-        itl.fold(fleet)
+        itl.fold(fleet, env.now)
 
 
 @dataclass
@@ -113,7 +166,7 @@ def assemble(scenario, env: simpy.Environment, workload, horizon_s: float | None
     `fleetchaos serve` gives an empty one and submits live requests through the driver)."""
     recovery = getattr(scenario, "recovery", None)
     driver = Driver(env, workload, horizon_s, RecoveryPolicy(recovery.requests, recovery.max_attempts)
-                    if recovery is not None else RecoveryPolicy())
+                    if recovery is not None else RecoveryPolicy(), log_spill=scenario.metrics.spill)
     fleet = build_fleet(scenario, env, driver.on_event, catalog)
     router = build_resilient_router(scenario.router, scenario.seed, lambda: env.now)
     driver.attach(fleet, router)
@@ -136,7 +189,7 @@ def run(scenario, *, catalog: Catalog | None = None,
     supervision, fleet_series = wired.supervision, wired.fleet_series
     window_s = scenario.metrics.window
     driver.streams.gaps.bin_by(window_s)     # gaps after stalls: binned as they come, like the replicas'
-    fleet_itl = _FleetItl(window_s)
+    fleet_itl = _FleetItl(window_s, scenario.metrics.spill)
     env.process(_fold_itl(env, fleet, fleet_itl, max(ITL_FOLD_S, window_s)))
 
     if horizon is not None:
@@ -164,7 +217,8 @@ def run(scenario, *, catalog: Catalog | None = None,
     # the gaps after stalls
     stalls = driver.streams.gaps
     itl = ItlSamples.concat([fleet_itl.samples(fleet),
-                             ItlSamples(stalls.gaps_s, stalls.weights, stalls.times_s).compact(window_s)])
+                             ItlSamples(stalls.gaps_s, stalls.weights, stalls.times_s).compact(window_s)],
+                            mapped=fleet_itl.spilled)
     slo = scenario.slo.to_slo() if scenario.slo is not None else None
     summary = summarize(log, itl=itl, slo=slo, window=(0.0, horizon_s))
     series = time_series(log, window_s=window_s, t_end=horizon_s, slo=slo)

@@ -66,3 +66,32 @@ def test_strings_are_shared_between_rows():
         builder.append(Rec(i, 0.0, "failed", reason="x" * 3 + "", replicas=["aggregated-" + str(7)]))
     log = builder.build()
     assert log.replica[0] is log.replica[2] and log.reason[0] is log.reason[1]
+
+
+@settings(max_examples=40)
+@given(records, st.integers(0, 40), st.integers(1, 7))
+def test_a_spilling_builder_gives_the_same_log_memory_mapped(recs, n_done, chunk):
+    """metrics.spill: full chunks written to disk and read back memory-mapped give the in-memory log."""
+    memory, disk = RequestLogBuilder("off"), RequestLogBuilder("on", chunk_rows=chunk)
+    for r in recs[:n_done]:
+        memory.append(r)
+        disk.append(r)
+    done = len(recs[:n_done])
+    assert len(disk) == len(memory) == done and disk.spilled_rows == (done // chunk) * chunk
+    for sort in (True, False):
+        _same(disk.build(recs[n_done:], sort_by_id=sort), memory.build(recs[n_done:], sort_by_id=sort))
+    if disk.spilled_rows:
+        assert isinstance(disk.build().arrival_s.base, np.memmap)
+
+
+def test_auto_spills_only_past_the_threshold(monkeypatch):
+    from chaos.metrics import spill
+    monkeypatch.setattr(spill, "AUTO_ROWS", 10)
+    builder = RequestLogBuilder("auto", chunk_rows=4)
+    for i in range(9):
+        builder.append(Rec(i, float(i), "completed", generated_tokens=5))
+    assert builder.spilled_rows == 0             # 9 rows: under the threshold, all in memory
+    for i in range(9, 12):
+        builder.append(Rec(i, float(i), "completed", generated_tokens=5))
+    assert builder.spilled_rows == 10 and len(builder) == 12     # the 10th row crossed it: all 10 went
+    assert builder.build().id.tolist() == list(range(12))
