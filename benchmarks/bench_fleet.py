@@ -122,19 +122,23 @@ def soak(args) -> int:
     from chaos.scenario import load_scenario_text
     from chaos.sim import run
 
-    sc = load_scenario_text(scenario_text(args.gpus or 128, args.hours or 24.0, args.rate, args.acceleration),
-                            base_dir=ROOT)
+    text = scenario_text(args.gpus or 128, args.hours or 24.0, args.rate, args.acceleration)
+    if args.spill:
+        text = text.replace("metrics: {window: 10s}", f"metrics: {{window: 10s, spill: {args.spill}}}")
+    sc = load_scenario_text(text, base_dir=ROOT)
     samples: dict[int, float] = {}
+    t0 = time.perf_counter()
 
     def progress(now_s: float, end_s: float) -> None:
         hour = int(now_s // 3600)
         if hour not in samples:
             samples[hour] = rss_mb()
-    t0 = time.perf_counter()
+            print(f"  sim hour {hour:2d}: RSS {samples[hour]:.0f} MB, wall {time.perf_counter() - t0:.0f} s, "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
     result = run(sc, progress=progress)
     wall = time.perf_counter() - t0
     samples[int(result.horizon_s // 3600)] = rss_mb()
-    print(f"soak                {sc.name}: {result.horizon_s / 3600:.0f} simulated hours, "
+    print(f"soak                {sc.name}: metrics.spill {sc.metrics.spill}, {result.horizon_s / 3600:.0f} simulated hours, "
           f"{len(result.log)} requests, {result.log.counts()}")
     print(f"wall                {wall:.1f} s   requests / wall s {len(result.log) / wall:.0f}")
     print("RSS by sim hour     " + ", ".join(f"h{h}: {mb:.0f}" for h, mb in sorted(samples.items())))
@@ -158,6 +162,7 @@ def main() -> int:
     parser.add_argument("--no-parallel", dest="parallel", action="store_false",
                         help="run the twin after the faulted run, in this process")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the experiment into FILE (serial runs)")
+    parser.add_argument("--spill", choices=("auto", "on", "off"), help="metrics.spill for --soak (default: auto)")
     parser.add_argument("--soak", action="store_true", help="24 h on 128 GPUs, one run, RSS every simulated hour")
     args = parser.parse_args()
     if args.soak:
