@@ -137,14 +137,15 @@ def soak(args) -> int:
                   f"load {os.getloadavg()[0]:.1f}", flush=True)
     result = run(sc, progress=progress)
     wall = time.perf_counter() - t0
-    samples[int(result.horizon_s // 3600)] = rss_mb()
+    after = rss_mb()     # the log built, summary and series computed: not part of the run's own growth
     print(f"soak                {sc.name}: metrics.spill {sc.metrics.spill}, {result.horizon_s / 3600:.0f} simulated hours, "
           f"{len(result.log)} requests, {result.log.counts()}")
     print(f"wall                {wall:.1f} s   requests / wall s {len(result.log) / wall:.0f}")
     print("RSS by sim hour     " + ", ".join(f"h{h}: {mb:.0f}" for h, mb in sorted(samples.items())))
     if 2 in samples:
         last = max(samples)
-        print(f"RSS h{last} / h2        {samples[last] / samples[2]:.3f}")
+        print(f"RSS h{last} / h2        {samples[last] / samples[2]:.3f} (during the run)")
+    print(f"RSS after the run   {after:.0f} MB (log built, summary and time series computed)")
     print(f"peak RSS            {peak_mb()[0]:.0f} MB")
     return 0
 
