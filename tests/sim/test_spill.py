@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from chaos.metrics import spill
 from chaos.report.journal import build_journal
@@ -43,3 +44,15 @@ def test_spill_on_and_off_give_byte_identical_logs_itl_and_journal(tmp_path, mon
     for key in a:
         assert a[key] == b[key], key
     assert len(on.log) > 3_000 and len(on.itl.gaps_s) > 1_000
+
+
+def test_the_switch_reads_yaml_on_off_and_refuses_other_values():
+    from chaos.errors import ScenarioError
+    from chaos.scenario import load_scenario_text
+    text = (ROOT / "examples" / "fleet-small.yaml").read_text()
+    assert load_scenario_text(text, base_dir=ROOT / "examples").metrics.spill == "auto"
+    for value, expected in (("on", "on"), ("off", "off"), ("auto", "auto"), ("true", "on")):
+        sc = load_scenario_text(text + f"\nmetrics: {{window: 10s, spill: {value}}}\n", base_dir=ROOT / "examples")
+        assert sc.metrics.spill == expected
+    with pytest.raises(ScenarioError, match=r"metrics\.spill.*sometimes"):
+        load_scenario_text(text + "\nmetrics: {window: 10s, spill: sometimes}\n", base_dir=ROOT / "examples")
