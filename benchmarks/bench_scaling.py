@@ -39,7 +39,11 @@ def replicas_of(gpus: int) -> int:
 def build(gpus: int, minutes: float, acceleration: float):
     from chaos.scenario import load_scenario_text
     rate = RATE_PER_REPLICA * replicas_of(gpus)
-    return load_scenario_text(scenario_text(gpus, minutes / 60.0, rate, acceleration), base_dir=ROOT)
+    text = scenario_text(gpus, minutes / 60.0, rate, acceleration or 1.0)
+    if not acceleration:        # 0 = no faults: the request path alone
+        head, _, tail = text.partition("faults:\n")
+        text = head + "faults: []\n" + tail.split("\n", 1)[1]
+    return load_scenario_text(text, base_dir=ROOT)
 
 
 def counted_run(sc) -> dict:
@@ -78,7 +82,7 @@ def main() -> int:
     parser.add_argument("--gpus", default="128,512,1024", help="fleet sizes, multiples of 64 (comma-separated)")
     parser.add_argument("--minutes", type=float, default=5.0, help="simulated minutes per run")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per size (median printed)")
-    parser.add_argument("--acceleration", type=float, default=5000.0, help="random_failures acceleration")
+    parser.add_argument("--acceleration", type=float, default=5000.0, help="random_failures acceleration (0: no faults)")
     parser.add_argument("--profile", metavar="FILE", help="cProfile one run of --profile-gpus into FILE")
     parser.add_argument("--profile-gpus", type=int, default=1024)
     args = parser.parse_args()
