@@ -12,7 +12,8 @@ same traffic and only the fleet's width changes. random_failures' rate is per GP
 request stay constant too (accelerated so a short slice has a few).
 
 For each size it prints CPU seconds per 1,000 requests (median of --repeat runs, each `run()` of the
-faulted scenario in this process, `time.process_time`) and, from one extra counting run, what each
+faulted scenario in this process, `time.process_time`, less the run's setup: wiring the fabric graph,
+placements, router and supervision, a once-per-run cost that grows with the fleet) and, from one extra counting run, what each
 request costs in events: SimPy events processed, scheduler iterations begun, decode stretches priced,
 router picks. Flat columns across sizes mean the per-request cost does not depend on the fleet's width.
 """
@@ -77,6 +78,25 @@ def counted_run(sc) -> dict:
     return counts
 
 
+_setup_cpu: list[float] = []
+
+
+def _time_setup() -> None:
+    """Record the CPU seconds of wiring each run (fabric graph, placement, router, supervision): a
+    once-per-run cost that grows with the fleet, kept apart from the per-request figure."""
+    import importlib
+    run_mod = importlib.import_module("chaos.sim.run")
+    assemble = run_mod.assemble
+
+    def timed(*a, **kw):
+        c0 = time.process_time()
+        try:
+            return assemble(*a, **kw)
+        finally:
+            _setup_cpu.append(time.process_time() - c0)
+    run_mod.assemble = timed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpus", default="128,512,1024", help="fleet sizes, multiples of 64 (comma-separated)")
@@ -88,6 +108,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from chaos.sim import run
+    _time_setup()
 
     if args.profile:
         import cProfile
@@ -100,30 +121,32 @@ def main() -> int:
     rows = []
     for gpus in sizes:
         sc = build(gpus, args.minutes, args.acceleration)
-        cpu, loads = [], []
+        cpu, loads, setup = [], [], []
         n = 0
         for _ in range(args.repeat):
             c0 = time.process_time()
             result = run(sc)
             cpu.append(time.process_time() - c0)
+            setup.append(_setup_cpu[-1])
             loads.append(os.getloadavg()[0])
             n = len(result.log)
             del result
         counts = counted_run(sc)
         med = statistics.median(cpu)
-        rows.append((gpus, replicas_of(gpus), n, counts["faults"], med, cpu, counts, max(loads)))
+        wired = statistics.median(setup)
+        rows.append((gpus, replicas_of(gpus), n, counts["faults"], med, cpu, counts, max(loads), wired))
         print(f"{gpus} GPUs ({replicas_of(gpus)} replicas): {n} requests, {counts['faults']} faults, "
-              f"CPU {', '.join(f'{c:.2f}' for c in cpu)} s -> {1000 * med / n:.2f} s per 1,000 requests "
-              f"(load {max(loads):.1f})", flush=True)
+              f"CPU {', '.join(f'{c:.2f}' for c in cpu)} s (setup {wired:.2f} s) -> "
+              f"{1000 * (med - wired) / n:.3f} s per 1,000 requests (load {max(loads):.1f})", flush=True)
 
     print()
-    print("| GPUs | replicas | requests | faults | CPU s (runs) | CPU s / 1,000 req | SimPy events / req "
-          "| iterations / req | decode stretches / req | router picks / req | load avg |")
-    print("| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for gpus, reps, n, faults, med, cpu, c, load in rows:
+    print("| GPUs | replicas | requests | faults | CPU s (runs) | setup CPU s | CPU s / 1,000 req (run - setup) "
+          "| SimPy events / req | iterations / req | decode stretches / req | router picks / req | load avg |")
+    print("| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for gpus, reps, n, faults, med, cpu, c, load, wired in rows:
         per = {k: c[k] / c["requests"] for k in ("simpy events", "iterations", "decode stretches", "router picks")}
-        print(f"| {gpus} | {reps} | {n:,} | {faults} | {', '.join(f'{x:.2f}' for x in cpu)} | "
-              f"{1000 * med / n:.2f} | {per['simpy events']:.2f} | {per['iterations']:.2f} | "
+        print(f"| {gpus} | {reps} | {n:,} | {faults} | {', '.join(f'{x:.2f}' for x in cpu)} | {wired:.2f} | "
+              f"{1000 * (med - wired) / n:.3f} | {per['simpy events']:.2f} | {per['iterations']:.2f} | "
               f"{per['decode stretches']:.2f} | {per['router picks']:.2f} | {load:.1f} |")
     return 0
 
