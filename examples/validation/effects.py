@@ -90,3 +90,29 @@ def ratio(a: float, b: float) -> float:
 def fmt(values: Mapping[str, float]) -> str:
     """{"x": 1.234} -> "x=1.23" for assertion messages."""
     return ", ".join(f"{k}={v:.3g}" for k, v in values.items())
+
+
+# -- prefix reuse in a trace --------------------------------------------------------------------------------
+
+def prefix_hit_ceiling(trace: Path, until_s: float, block_tokens: int = 512) -> float:
+    """Share of prompt tokens an infinite prefix cache shared by the whole fleet would hit, over the
+    Mooncake-format requests arriving before `until_s`: each request's longest run of leading hash_ids
+    seen before (one id per `block_tokens`-token block), capped at its prompt length. No router and no
+    KV capacity can beat it."""
+    import json
+
+    seen: set[int] = set()
+    hit = total = 0
+    with open(trace, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            if r["timestamp"] / 1000.0 >= until_s:
+                break
+            ids = r.get("hash_ids") or []
+            n = 0
+            while n < len(ids) and ids[n] in seen:
+                n += 1
+            hit += min(n * block_tokens, r["input_length"])
+            total += r["input_length"]
+            seen.update(ids)
+    return hit / total if total else 0.0
