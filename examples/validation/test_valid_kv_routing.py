@@ -9,7 +9,7 @@ import pytest
 from effects import HERE, TRACES, mean_ttft_s, prefix_hit_ceiling, run
 
 TRACE = TRACES / "mooncake_conversation.jsonl"
-CAPACITY = (0.9, 0.6, 0.4)          # engine.gpu_memory_utilization: ~410k, ~240k, ~100k KV tokens/replica
+CAPACITY = (0.9, 0.6, 0.4)          # engine.gpu_memory_utilization: 450k, 255k, 125k KV tokens/replica
 
 pytestmark = pytest.mark.skipif(not TRACE.exists(), reason=f"the Mooncake trace is not at {TRACE}")
 
