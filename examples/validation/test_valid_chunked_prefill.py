@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from effects import pick, sweep
+from validation_kit import pick, sweep
 
 BUDGETS = (512, 1024, 2048, 8192)
 

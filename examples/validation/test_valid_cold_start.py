@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chaos.metrics.summary import summarize
-from effects import HERE, run
+from validation_kit import HERE, run
 
 SPIKE = (60.0, 240.0)          # the traffic_spike fault's window in cold-start.yaml
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from effects import sweep
+from validation_kit import sweep
 
 AGG = ("agg 4xTP4", "agg 2xTP8")
 SPLIT, STARVED = "3P TP4 + 1D TP4", "2P TP4 + 1D TP8"

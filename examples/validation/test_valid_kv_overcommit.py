@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from effects import pick, run, sweep
+from validation_kit import pick, run, sweep
 
 
 @pytest.fixture(scope="module")

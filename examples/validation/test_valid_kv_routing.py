@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from effects import HERE, TRACES, mean_ttft_s, prefix_hit_ceiling, run
+from validation_kit import HERE, TRACES, mean_ttft_s, prefix_hit_ceiling, run
 
 TRACE = TRACES / "mooncake_conversation.jsonl"
 CAPACITY = (0.9, 0.6, 0.4)          # engine.gpu_memory_utilization: 450k, 255k, 125k KV tokens/replica

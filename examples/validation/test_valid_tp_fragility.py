@@ -6,7 +6,7 @@ import pytest
 
 from chaos import testing
 from chaos.metrics.summary import summarize
-from effects import HERE, run
+from validation_kit import HERE, run
 
 FAULT = (70.0, 180.0)          # the crash is at 60 s for 2 min; from 70 s the router has ejected the replica
 

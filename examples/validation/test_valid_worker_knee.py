@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from effects import mean_ttft_s, mgc_wait_s, pick, run, service_time_s, sweep
+from validation_kit import mean_ttft_s, mgc_wait_s, pick, run, service_time_s, sweep
 
 RATE = 6.0
 
