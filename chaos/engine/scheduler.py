@@ -228,7 +228,8 @@ class Scheduler:
             self._drop_unservable(r, f"prompt of {prompt} tokens needs {total} KV blocks, "
                                      f"replica {self.replica_id} has {kv.total_blocks}")
             return 0
-        hits = min(m * hbt, prompt - 1)
+        parked = self._unpark_hit(r, n_full, m) if self._use_cache else 0
+        hits = min(m * hbt + parked * bs, prompt - 1)
         compute = prompt - hits
         c = compute if not self._chunked else min(compute, budget)
         r._n_full = n_full
@@ -238,16 +239,19 @@ class Scheduler:
         else:                     # the whole prompt's blocks up front
             cov = prompt
             own = total - m * bph
-        available = kv.available - (kv.evictable_among(r.hash_ids, m) if m else 0)
-        if own > available:
+        available = kv.available - (kv.evictable_among(r.hash_ids, m) if m else 0) - parked
+        if own - parked > available:
             return -1
-        if self._chunk_alloc and total - m * bph > available and self._reserved_arrived():
+        if self._chunk_alloc and total - m * bph - parked > available and self._reserved_arrived():
             return -1             # it could only finish on blocks held for arrived transfers: they go first
         if not self._chunked and not first and compute > budget:
             return -1
         self._waiting.popleft()
         if m:
             kv.acquire(r.hash_ids, m)
+        if parked:
+            kv.unpark(-1 - r.id)                 # its own blocks again, their KV intact
+            r._park = None
         kv.alloc(own)
         r._n_shared, r._own0, r._cov = m, own, max(cov, m * hbt)
         r._cap0 = n_full * hbt + tail * bs
@@ -466,9 +470,12 @@ class Scheduler:
 
     def _preempt(self, r: Request) -> None:
         """Preempt by recompute: free r's blocks and put it first in the queue (prompt = input + generated)."""
+        decoding, shared, computed = r._phase == PH_DECODE, r._n_shared, r.prefilled_tokens
         if r._phase == PH_PREFILL:
             self._pending_prefill -= r._prompt - r.prefilled_tokens
         self._drop(r)
+        if self._use_cache and shared == r._n_full:
+            self._park(r, r.input_tokens + r.generated - 1 if decoding else computed)
         r.preemptions += 1
         r._prompt = r.input_tokens + r.generated
         r.prefilled_tokens = 0
@@ -477,6 +484,29 @@ class Scheduler:
         r.status = QUEUED
         self._pending_prefill += r._prompt
         self._waiting.appendleft(r)
+
+    def _park(self, r: Request, computed: int) -> None:
+        """Keep the full blocks of r's computed KV beyond its cached prompt segments in the prefix cache,
+        evictable, as vLLM V1 does: it hashes every full block, prompt and output, so a preempted
+        request's recompute finds what was not evicted meanwhile. Modelled as one entry per request
+        (evicted whole, not block by block) so that only a preemption pays for it."""
+        seg = r._n_full * r.hash_block_tokens
+        blocks = (computed - seg) // self.block_size
+        if blocks > 0:
+            self.kv.park(-1 - r.id, blocks, r.hash_ids[:r._n_full] if r._n_full else ())
+            r._park = (self, r._n_full, blocks)
+
+    def _unpark_hit(self, r: Request, n_full: int, m: int) -> int:
+        """Blocks r parked here that line up after the m cached prompt segments now matched (0 if none)."""
+        park = r._park
+        if park is None:
+            return 0
+        if park[0] is not self or park[1] != n_full or m != n_full:
+            if park[0] is self:
+                self.kv.unpark(-1 - r.id)        # misaligned: the blocks are of no use to anyone
+            r._park = None
+            return 0
+        return self.kv.parked(-1 - r.id)
 
     def _drop_unservable(self, r: Request, reason: str) -> None:
         started = r.generated > 0 or r.preemptions > 0
