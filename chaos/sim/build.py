@@ -85,7 +85,8 @@ def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: C
     recovery = getattr(scenario, "recovery", None)
     return Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
                  on_event=on_event, kv_replication=recovery is not None and recovery.requests == "kv_replica",
-                 efficiency=backend.efficiency, latency_source=backend.latency, wrap_cost=backend.wrap_cost)
+                 efficiency=backend.efficiency, latency_source=backend.latency, wrap_cost=backend.wrap_cost,
+                 itl_window_s=scenario.metrics.window)
 
 
 def check_scenario(scenario, catalog: Catalog | None = None) -> Fleet:
