@@ -8,7 +8,8 @@ index, extra arrivals from a traffic spike come after them, so a faulted run and
 name the same requests alike). It is the engines' `on_event` callback and the fleet's `on_lost`.
 A request that reaches its final state is written to the run's columnar log (`log`, a
 RequestLogBuilder) and dropped from `requests`, which holds only requests still in flight: memory
-grows by a few columns per finished request, not by a Python object (DESIGN principle 10). A live
+grows by a few columns per finished request, not by a Python object, and not at all once the log
+spills its full chunks to disk (`metrics.spill`; DESIGN principle 10). A live
 session (`observer` set, fleetchaos serve) keeps them: it reads their objects after they end.
 
 The network, as the router and the client see it (docs/semantics.md has the whole table):
