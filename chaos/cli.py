@@ -115,6 +115,8 @@ def _print_summary(result) -> None:
     if s.get("prefix_hit_ratio") is not None:
         line += f"; prefix-cache hit ratio {100 * s['prefix_hit_ratio']:.1f}%"
     out.print(line)
+    from chaos.cli_tenants import print_tenant_table
+    print_tenant_table(result, out)
 
 
 @app.command()

@@ -160,7 +160,7 @@ class Lifecycle:
             return
         self._sync()
         while self._running and self.kv.used > self._kv_target:
-            self._preempt(self._running[-1])
+            self._preempt(self._running[-1] if self._policy is None else self._policy.victim(self._running))
         self._fit_kv()
         self._serve_prealloc()
         self._poke(maybe_admissible=False, force=True)   # a running stretch planned with the old pool: re-plan
