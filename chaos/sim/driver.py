@@ -539,8 +539,9 @@ class Driver(SilentStreams):
                 self.stats.count("rejected: " + reason)
                 self._end(req, "rejected", reason)
                 return False
-            shed_self, victim = gate.shed_victim(req, [r for r in self.fleet.pool(entry.role)
-                                                      if self.router.available(r.replica_id)])
+            # overload and victims are judged on the replicas this tenant may use (its isolation set)
+            usable = [r for r in self.fleet.pool(entry.role) if self.router.available(r.replica_id)]
+            shed_self, victim = gate.shed_victim(req, gate.allowed(req, usable, entry.role))
             if shed_self:
                 self.stats.count("rejected: shed")
                 self._end(req, "rejected", "shed: overload")

@@ -202,3 +202,34 @@ def test_a_traffic_spike_copies_each_request_with_its_tenant(tmp_path):
     extra = log.id >= base_n
     share = (log.tenant[extra] == 1).mean()
     assert extra.sum() > 100 and 0.3 < share < 0.7            # both tenants send 6/s: about half each
+
+
+def test_shedding_during_a_node_failure_never_sheds_premium_while_batch_waits(tmp_path, monkeypatch):
+    """The issue's rule, checked at every shedding decision of a run where a node dies under overload:
+    a premium arrival is shed only when no lower-priority request waits on the replicas it may use."""
+    from chaos.routing.tenancy import TenantGate
+    decisions = []
+    real = TenantGate.shed_victim
+
+    def spy(self, req, replicas):
+        waiting = [self.priority(r.tenant) for rep in replicas for r in rep.waiting_requests()]
+        out = real(self, req, replicas)
+        decisions.append((self.priority(req.tenant), waiting, out))
+        return out
+
+    monkeypatch.setattr(TenantGate, "shed_victim", spy)
+    d = doc("priority")
+    d["topology"] = {"gpu": "h100-sxm", "racks": 1, "hosts_per_rack": 2, "gpus_per_host": 4}
+    d["deployment"] = {"model": "llama-3.1-8b", "replicas": 4, "tp": 2}
+    d["tenants"][1]["workload"]["synthetic"]["rate"] = "14/s"
+    d["router"].update(shedding={"max_queue_per_replica": 4}, health={"interval": "2s", "timeout": "1s", "failures": 2})
+    d["faults"] = [{"type": "node_failure", "at": "30s", "target": {"host": "rack0/host1"}}]
+    log = run(load(d, tmp_path)).log
+    shed = [(p, w, out) for p, w, out in decisions if out != (False, None)]
+    premium_self = [w for p, w, out in shed if p == 0 and out[0]]
+    assert all(min(w) >= 0 and not any(q > 0 for q in w) for w in premium_self)   # nothing below it waited
+    victims = [out[1] for p, w, out in shed if out[1] is not None]
+    assert victims and all(v.tenant == 1 for v in victims)
+    after = log.arrival_s >= 30
+    reason = log.reason.astype(str)
+    assert np.sum(after & (log.tenant == 1) & np.char.startswith(reason, "shed")) > 20     # batch pays
