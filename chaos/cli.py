@@ -200,6 +200,12 @@ def _print_verdict(experiment, detail: bool = True) -> None:
         if detail:
             for line in score.describe():
                 typer.echo(f"  {line}")
+        from chaos.cli_tenants import tenant_resilience_lines
+        tenants = tenant_resilience_lines(experiment)
+        if tenants:
+            typer.echo("resilience per tenant against the twin:")
+            for line in tenants:
+                typer.echo(f"  {line}")
 
 
 def _print_plan(sc, catalog) -> None:

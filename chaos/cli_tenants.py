@@ -39,3 +39,16 @@ def print_tenant_table(result, console) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+def tenant_resilience_lines(experiment) -> list[str]:
+    """One line per tenant: its resilience score, output tokens lost and time to recover against the
+    twin (empty without tenants or without a twin)."""
+    from chaos.report.tenants import recover_text, resilience_facts
+
+    lines = []
+    for name, res in (experiment.tenant_resilience or {}).items():
+        score, lost, recover, never = resilience_facts(res.to_dict(curves=False))
+        lines.append(f"{name}: {score:.1f}/100, {lost:,.0f} output tokens lost, recovered in "
+                     f"{recover_text(recover, never)}")
+    return lines
