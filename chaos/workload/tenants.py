@@ -162,7 +162,7 @@ class TenantConfig(_Model):
             raise ValueError(f"expected an integer or one of {', '.join(PRIORITY_CLASSES)} but got {v!r}")
         if isinstance(v, str):
             if v not in PRIORITY_CLASSES:
-                raise ValueError(f"expected an integer or {expected_one_of(v, PRIORITY_CLASSES)}")
+                raise ValueError(f"expected an integer or one of {expected_one_of(v, PRIORITY_CLASSES)[len('expected one of '):]}")
             return PRIORITY_CLASSES[v]
         return v
 

@@ -142,6 +142,7 @@ def test_bad_tenant_input_exits_2_with_file_and_line(case, tmp_path):
     assert res.exit_code == 2, res.output
     out = " ".join(res.output.split())
     assert f"bad.yaml:" in out and field in out and words in out and "Traceback" not in out
+    assert out.count(field) == 1, out          # the field path once (it used to be doubled: "x.tenant.x.tenant")
 
 
 def test_unknown_isolation_target_exits_2(tmp_path):
