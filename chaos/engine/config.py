@@ -43,8 +43,10 @@ class EngineConfig(BaseModel):
         True, description="split long prompts over iterations; False: a prompt runs whole in one iteration")
     # Default "prompt": with "chunk" a decode replica that lost most of its KV (faults/kv-capacity-loss)
     # thrashes - a preempted re-prefill takes its first chunk, cannot get the next, preempts itself and
-    # starts over, because decode replicas keep no prefix cache and output blocks are not cached here
-    # (vLLM V1 would resume from its cached blocks). Until those are modelled, V1 admission is opt-in.
+    # starts over. vLLM V1 would resume from its own cached blocks: it hashes every full block of every
+    # request, prompt and output. Here only prompt segments with trace hash ids are cached (a decode
+    # replica caches the transferred ones too); requests without hash ids and output blocks are not.
+    # Until they are, V1 admission is opt-in.
     kv_admission: Literal["chunk", "prompt"] = Field(
         "prompt", description="chunk: blocks for each scheduled prefill chunk as it is scheduled, a partial "
                               "prefill short of blocks preempts from the running tail (vLLM V1); prompt: the "

@@ -176,7 +176,6 @@ class Lifecycle:
             raise SimulationError(f"{self.replica_id}: set_role({role!r}) needs an empty replica; it holds "
                                   f"{n} requests (cancel or drain them first)")
         self.role = role
-        self._use_cache = self.config.prefix_cache and role != "decode"
         self.kv.clear()
 
     # ---- helpers -----------------------------------------------------------------------------------

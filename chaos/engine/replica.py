@@ -118,7 +118,7 @@ class Replica(Scheduler, Lifecycle, Reservations):
         self.iterations = 0          # iterations run (stepped or fast-forwarded)
         self.wakeups = 0             # times the process resumed (events, the cost of simulating)
         self._fast = config.stepper == "fast"
-        self._use_cache = config.prefix_cache and role != "decode"
+        self._use_cache = config.prefix_cache  # a decode replica caches transferred prompts (scheduler._admit_decode)
         self._chunked = config.chunked_prefill
         self._chunk_alloc = config.kv_admission == "chunk"  # blocks per scheduled chunk (vLLM V1)
         self._max_seqs = config.max_num_seqs
@@ -230,8 +230,8 @@ class Replica(Scheduler, Lifecycle, Reservations):
 
     def match_prefix_blocks(self, hash_ids) -> int:
         """KV blocks of the longest prefix of `hash_ids` in this replica's prefix cache (no side effects)."""
-        if not self._use_cache or not hash_ids:
-            return 0
+        if not self._use_cache or self.role == "decode" or not hash_ids:
+            return 0              # a decode replica's cache serves its own recomputes, not routing
         self._sync()
         return self.kv.match_blocks(hash_ids)
 

@@ -410,6 +410,8 @@ class Scheduler:
         kv.alloc(own + extra)
         r._n_full = r._n_shared = 0
         r._own0, r._cap0 = own, own * bs
+        if self._use_cache and r.hash_ids and r.hash_block_tokens % bs == 0:
+            self._cache_transferred(r)
         r._seq = self._seq
         self._seq += 1
         r.status = RUNNING
@@ -423,6 +425,20 @@ class Scheduler:
             self._waiting.popleft()
         else:
             self._waiting.remove(r)
+
+    def _cache_transferred(self, r: Request) -> None:
+        """Decode role: the transferred prompt's full segments become prefix-cache entries r references,
+        as vLLM caches remote KV once it has landed (`cache_blocks` when a request leaves
+        WAITING_FOR_REMOTE_KVS). A segment already cached is shared, not held twice; after a preemption
+        the recompute finds them instead of starting over. Only where a segment is a whole number of
+        blocks (hash_block_tokens a multiple of block_size), so r's block layout does not change."""
+        hbt = r.hash_block_tokens
+        n_full = min(len(r.hash_ids), r.input_tokens // hbt)
+        if n_full:
+            bph = hbt // self.block_size
+            self.kv.insert(r.hash_ids, 0, n_full, bph)
+            r._own0 -= n_full * bph
+            r._n_full = r._n_shared = n_full
 
     def _enter_decode(self, r: Request, D: int, ctx: int) -> None:
         r._phase = PH_DECODE

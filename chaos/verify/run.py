@@ -77,6 +77,10 @@ def verify(measured_path: str | Path, scenario, *, tolerance: str, out: str | Pa
                                                     out / "timeseries.png")
         measured.log.to_csv(out / "measured_requests.csv")
         files["measured_requests"] = out / "measured_requests.csv"
+        points = _calibration_points(measured, scenario, result, out)
+        if points is not None:
+            files["calibration_points"], note = points
+            notes.append(note)
     result.log.to_csv(out / "requests.csv")
     files["requests"] = out / "requests.csv"
     (out / "verify.json").write_text(json.dumps({"scenario": scenario.name, "seed": scenario.seed,
@@ -88,3 +92,27 @@ def verify(measured_path: str | Path, scenario, *, tolerance: str, out: str | Pa
                            sim_label=f"{format_duration(result.horizon_s)} (seed {scenario.seed})", notes=notes)
     files.update({"html": html, "markdown": md, **figures})
     return VerifyResult(comparison, measured, files)
+
+
+def _calibration_points(measured: Measured, scenario, result, out: Path) -> tuple[Path, str] | None:
+    """The hand-off to `fleetchaos calibrate`: the step and TTFT latencies the measured log carries
+    (chaos.verify.points), written as calibrate's CSV, with the command to run; None when none qualify."""
+    from chaos.verify.points import calibration_points, write_points
+
+    dep = scenario.deployment
+    aggregated = dep.mode != "disaggregated"
+    replicas, tp = (dep.replicas, dep.tp) if aggregated else (dep.decode.replicas, dep.decode.tp)
+    rows, cov = calibration_points(measured.log, replicas, aggregated=aggregated, source=measured.path.name)
+    if not [r for r in rows if not r["held_out"]]:
+        return None
+    fleet = result.fleet
+    backend = getattr(getattr(scenario, "engine", None), "backend", None) or "vllm"
+    command = (f"fleetchaos calibrate {out / 'calibration_points.csv'} --model {fleet.model.name} "
+               f"--gpu {fleet.gpu.name} --tp {tp} --backend {backend}")
+    path = write_points(rows, out / "calibration_points.csv", header=(
+        f"step and TTFT latencies read from {measured.path.name} (see chaos/verify/points.py for how)\n"
+        f"{cov.completed} completed requests: {cov.step_requests} decoded without prefills alongside, "
+        f"{cov.mixed} overlapped prefills (left out), {cov.ttft_requests} prefilled alone\n"
+        f"fit with: {command}"))
+    return path, (f"{cov.points} calibration points ({cov.step_requests} clean decodes, {cov.ttft_requests} "
+                  f"lone prefills) written to {path.name}; fit them with: {command}")

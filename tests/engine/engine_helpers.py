@@ -144,7 +144,7 @@ def act(run: Run, name: str, arg) -> None:
 
 def simulate_disaggregated(specs, config: EngineConfig, kv_tokens: int, *, stepper: str,
                            transfer_s: float = 0.001, decode_kv_tokens: int | None = None,
-                           tenants=None, table=None) -> Run:
+                           tenants=None, table=None, observe=None) -> Run:
     """One prefill and one decode replica, as the simulation's hand-off does it: the decode replica
     reserves the KV first (queueing while it is full; the prefill side keeps holding it), the KV
     moves `transfer_s` after the reservation, then the prefill side releases it and decode admits it.
@@ -164,6 +164,8 @@ def simulate_disaggregated(specs, config: EngineConfig, kv_tokens: int, *, stepp
 
     def on_event(kind, r, t):
         run.events.append((kind, r.id, t))
+        if observe is not None:
+            observe(decode)
         if kind == "prefill_done":
             status = decode.reserve(r)
             if status == 1:
