@@ -74,6 +74,8 @@ class Lifecycle:
             container.clear()
         self._key_cnt = [0] * self.block_size
         self._n_dec = self._ctxbase_sum = self._pending_prefill = 0
+        if self._titl is not None:
+            self._titl.clear()
         self.kv.clear()
         self._stretch = None
         self._wake = None
@@ -214,7 +216,10 @@ class Lifecycle:
             gaps = st.lat[:j].copy()
             gaps[0] += self._itl_carry_s
             self._itl_carry_s = 0.0
-            self.itl.add_many(st.times[:j].copy(), gaps, st.n)
+            times = st.times[:j].copy()
+            self.itl.add_many(times, gaps, st.n)
+            if self._titl is not None:
+                self._titl.add_many(times, gaps)
             self.iterations += j
             self._progress_s = float(st.times[j - 1])
 

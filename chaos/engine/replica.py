@@ -72,7 +72,7 @@ import simpy
 
 from chaos.engine.config import EngineConfig
 from chaos.engine.cost import IterationCost
-from chaos.engine.itl import ITLArrays, ITLRecorder
+from chaos.engine.itl import ITLArrays, ITLRecorder, TenantITL
 from chaos.engine.kv import KVBlockManager
 from chaos.engine.lifecycle import Lifecycle
 from chaos.engine.request import PH_NONE, PH_WAIT, QUEUED, Request
@@ -110,6 +110,7 @@ class Replica(Scheduler, Lifecycle, Reservations):
         self._kv_target = self._blocks_of(kv_capacity_tokens)   # blocks asked for (set_kv_capacity)
         self.kv = KVBlockManager(self._kv_target, bs)
         self.itl = ITLRecorder()
+        self._titl = TenantITL() if tenants is not None else None   # ITL by tenant, with tenants: only
         self.alive = True
         # requests the router addressed to this replica that are not in its queues: a connect still in
         # progress, or a stream hung on a silent host; the router counts them as active (Envoy's per-host
@@ -254,6 +255,10 @@ class Replica(Scheduler, Lifecycle, Reservations):
         """All ITL samples so far (metrics.ItlSamples.concat accepts these)."""
         t, g, w = self.itl.arrays()
         return ITLArrays(gaps_s=g, weights=w, t_s=t)
+
+    def tenant_itl_samples(self) -> dict[int, ITLArrays]:
+        """ITL samples by tenant id (empty when the fleet has no tenants); weights sum to itl_samples'."""
+        return self._titl.arrays() if self._titl is not None else {}
 
     def waiting_requests(self) -> list[Request]:
         """Requests queued here, not yet admitted (for the router's shedding)."""

@@ -95,6 +95,8 @@ class Scheduler:
         if self._prealloc:                     # blocks a preemption or a failed head left free
             self._serve_prealloc()
         n = self._n_dec
+        if self._titl is not None and n:
+            self._titl.snapshot()             # the plan's decoders per tenant (ITL by tenant)
         if not chunks:
             if not n:
                 return None
@@ -121,6 +123,8 @@ class Scheduler:
         self._progress_s = t
         if n_dec > len(fresh):         # a fresh decoder's gap is not this iteration's latency: see _stream
             self.itl.add(t, latency + self._itl_carry_s, n_dec - len(fresh))
+            if self._titl is not None:
+                self._titl.add(t, latency + self._itl_carry_s, fresh)
         self._itl_carry_s = 0.0
         for r in fresh:
             if r._engine is self and r._phase == PH_DECODE and r._d_enter == d:
@@ -152,7 +156,10 @@ class Scheduler:
             gaps = gaps.copy()
             gaps[0] += self._itl_carry_s
             self._itl_carry_s = 0.0
-        self.itl.add_many(st.times if k == len(st.lat) else st.times[:k].copy(), gaps, st.n)
+        times = st.times if k == len(st.lat) else st.times[:k].copy()
+        self.itl.add_many(times, gaps, st.n)
+        if self._titl is not None:
+            self._titl.add_many(times, gaps)
         self._finish_due(t)
         if self._prealloc:
             self._serve_prealloc()
@@ -449,6 +456,8 @@ class Scheduler:
         r._dfin = D + r.output_tokens - r.generated
         self._key_cnt[r._key] += 1
         self._n_dec += 1
+        if self._titl is not None:
+            self._titl.enter(r.tenant)
         self._ctxbase_sum += r._ctxbase
         if self._policy is not None:
             self._policy.decode(r, D, 1)
@@ -526,6 +535,8 @@ class Scheduler:
             if self._D > r._d_enter:
                 r.last_token_s = self._last_end_s()
             self._n_dec -= 1
+            if self._titl is not None:
+                self._titl.leave(r.tenant)
             self._key_cnt[r._key] -= 1
             self._ctxbase_sum -= r._ctxbase
             if self._policy is not None:

@@ -43,6 +43,7 @@ class RunData:
     itl: Optional[ItlSamples] = None
     tenants: tuple = ()                          # chaos.metrics.tenants.TenantInfo per tenant
     fair_weights: tuple[float, float] = (1.0, 2.0)   # service per prompt / output token (fairness probes)
+    tenant_itl: Any = None                       # tenant id -> ItlSamples (runs with tenants:)
 
     @classmethod
     def of(cls, result: Any) -> "RunData":
@@ -50,7 +51,7 @@ class RunData:
         (a chaos.sim Result)."""
         return cls(result.log, float(result.horizon_s), getattr(result, "fleet_series", None),
                    getattr(result, "itl", None), tuple(getattr(result, "tenants", ()) or ()),
-                   tuple(getattr(result, "fair_weights", (1.0, 2.0))))
+                   tuple(getattr(result, "fair_weights", (1.0, 2.0))), getattr(result, "tenant_itl", None))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,16 @@
 """Per-tenant views of a run: the request log, summary, time series and probe data of one tenant.
 
 A run without `tenants:` has one tenant, "default" (id 0), whose view is the whole run. A tenant's
-latencies, throughput and request counts come from its own requests only; ITL samples are per engine
-iteration, shared by every tenant in the batch, so a tenant's summary has no itl_s (None in JSON).
+latencies, throughput and request counts come from its own requests only; its ITL from the gaps its
+own streams saw: each engine iteration's gap counted once per decoding sequence of the tenant (the
+replica keeps them by tenant, chaos.engine.itl.TenantITL), plus its gaps after stalls.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
 
 from chaos.metrics.log import RequestLog
 from chaos.metrics.series import TimeSeries, time_series
@@ -34,14 +37,20 @@ def tenant_log(log: RequestLog, tenant_id: int) -> RequestLog:
 
 
 def tenant_run(run: "RunData", info: TenantInfo) -> "RunData":
-    """`run` restricted to one tenant's requests (fleet series kept: queue depth and replicas are shared;
-    no ITL samples: they are not per tenant)."""
-    return replace(run, log=tenant_log(run.log, info.id), itl=None)
+    """`run` restricted to one tenant's requests and ITL samples (fleet series kept: queue depth and
+    replicas are shared)."""
+    itl = (run.tenant_itl or {}).get(info.id) if run.tenant_itl is not None else None
+    return replace(run, log=tenant_log(run.log, info.id), itl=itl)
 
 
-def tenant_summaries(log: RequestLog, tenants: Sequence[TenantInfo], window: tuple[float, float]) -> dict[str, Summary]:
-    """summary of each tenant's requests over `window`, with the tenant's own SLO."""
-    return {t.name: summarize(tenant_log(log, t.id), slo=t.slo, window=window) for t in tenants}
+def tenant_summaries(log: RequestLog, tenants: Sequence[TenantInfo], window: tuple[float, float],
+                     itl: dict | None = None) -> dict[str, Summary]:
+    """summary of each tenant's requests over `window`, with the tenant's own SLO and ITL samples
+    (`itl`: tenant id -> ItlSamples; a tenant without any has an empty ITL)."""
+    from chaos.metrics.quantile import ItlSamples
+    empty = ItlSamples(np.empty(0), np.empty(0), np.empty(0))
+    return {t.name: summarize(tenant_log(log, t.id), itl=(itl or {}).get(t.id, empty) if itl is not None else None,
+                              slo=t.slo, window=window) for t in tenants}
 
 
 def tenant_series(log: RequestLog, tenants: Sequence[TenantInfo], *, window_s: float,

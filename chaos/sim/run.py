@@ -40,6 +40,7 @@ class Result:
     tenants: list = field(default_factory=list)            # chaos.metrics.tenants.TenantInfo by id
     fair_weights: tuple[float, float] = (1.0, 2.0)         # engine.fair: service per prompt / output token
     tenant_summaries: dict = field(default_factory=dict)   # name -> Summary (with tenants: only)
+    tenant_itl: dict = field(default_factory=dict)         # tenant id -> ItlSamples (with tenants: only)
     tenant_series: dict = field(default_factory=dict)      # name -> TimeSeries (with tenants: only)
 
 
@@ -133,6 +134,7 @@ def run(scenario, *, catalog: Catalog | None = None,
                             + [ItlSamples(stalls.gaps_s, stalls.weights, stalls.times_s).compact(window_s)])
     slo = scenario.slo.to_slo() if scenario.slo is not None else None
     summary = summarize(log, itl=itl, slo=slo, window=(0.0, horizon_s))
+    tenant_itl = _tenant_itl(fleet, driver.streams, window_s) if getattr(scenario, "tenants", None) else {}
     series = time_series(log, window_s=window_s, t_end=horizon_s, slo=slo)
     tenants = tenant_infos(scenario, slo)
     per_tenant = getattr(scenario, "tenants", None)
@@ -145,7 +147,8 @@ def run(scenario, *, catalog: Catalog | None = None,
     return Result(scenario=scenario, log=log, itl=itl, series=series, fleet_series=fleet_series,
                   summary=summary, horizon_s=horizon_s, fleet=fleet, supervision=supervision, stats=stats,
                   tenants=tenants, fair_weights=(fair.input_weight, fair.output_weight),
-                  tenant_summaries=tenant_summaries(log, tenants, (0.0, horizon_s)) if per_tenant else {},
+                  tenant_itl=tenant_itl,
+                  tenant_summaries=tenant_summaries(log, tenants, (0.0, horizon_s), tenant_itl) if per_tenant else {},
                   tenant_series=tenant_series(log, tenants, window_s=window_s, t_end=horizon_s) if per_tenant else {})
 
 
@@ -156,3 +159,15 @@ def tenant_infos(scenario, slo) -> list[TenantInfo]:
         return [TenantInfo(DEFAULT_TENANT, 0, slo)]
     return [TenantInfo(t.name, i, t.slo.to_slo() if t.slo is not None else slo, float(t.weight), int(t.priority))
             for i, t in enumerate(tenants)]
+
+
+def _tenant_itl(fleet, streams, window_s: float) -> dict[int, ItlSamples]:
+    """ITL as each tenant's clients receive it: the replicas' per-tenant decode gaps plus the tenant's
+    gaps after stalls (tenant id -> samples; the tenants' weights sum to the fleet's)."""
+    parts: dict[int, list[ItlSamples]] = {}
+    for replica in fleet.replicas.values():
+        for tenant, a in replica.tenant_itl_samples().items():
+            parts.setdefault(tenant, []).append(ItlSamples(a.gaps_s, a.weights, a.t_s).compact(window_s))
+    for tenant, rec in streams.by_tenant.items():
+        parts.setdefault(tenant, []).append(ItlSamples(rec.gaps_s, rec.weights, rec.times_s).compact(window_s))
+    return {tenant: ItlSamples.concat(p) for tenant, p in sorted(parts.items())}

@@ -31,6 +31,16 @@ def test_fast_equals_reference_with_tenants(data, policy):
     assert fast.observations == ref.observations
     if not actions:
         assert_conserved(fast)       # every request ends: neither policy starves anyone for good
+    assert_tenant_itl(fast, ref)
+
+
+def assert_tenant_itl(fast, ref):
+    """ITL by tenant: each tenant's decode tokens agree between the steppers, and the tenants' weights
+    sum to the replica's (every decode token is some tenant's)."""
+    per_fast, per_ref = fast.replica.tenant_itl_samples(), ref.replica.tenant_itl_samples()
+    tokens = lambda per: {t: int(a.weights.sum()) for t, a in per.items() if a.weights.sum()}
+    assert tokens(per_fast) == tokens(per_ref)
+    assert sum(tokens(per_fast).values()) == int(fast.replica.itl_weights.sum())
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -50,6 +60,7 @@ def test_fast_equals_reference_disaggregated_with_tenants(data, policy, transfer
     assert_same(fast, ref)
     assert_conserved(fast)
     assert fast.replica.num_reserving == 0 and fast.replica.num_reserved == 0
+    assert_tenant_itl(fast, ref)
 
 
 def _service(requests, tenant: int) -> float:

@@ -88,8 +88,7 @@ def test_a_scenario_without_tenants_keeps_its_journal(tmp_path):
     j1 = build_journal(run(one))
     tenant = j1["summary"].pop("tenants")["default"]
     assert j1["summary"] == j0["summary"]
-    assert tenant.pop("itl_s")["p99"] is None                  # ITL is per iteration, not per tenant
-    assert tenant == {k: v for k, v in j0["summary"].items() if k != "itl_s"}
+    assert tenant == j0["summary"]                             # ITL included: the one tenant's gaps are all of them
     j1["time_series"].pop("tenants")
     for key in ("summary", "time_series", "fleet_series", "faults", "detections", "controller", "router"):
         assert j0.get(key) == j1.get(key), key
@@ -101,10 +100,16 @@ def test_probes_per_tenant_and_fairness_in_the_hypothesis(tmp_path):
     d["steady_state"] = [{"probe": "ttft_p99", "tenant": "premium", "window": "30s", "max": "60s"},
                          {"probe": "jain_index", "window": "30s", "min": 0.05},
                          {"probe": "service_gap_max", "window": "30s", "max": 1e12},
-                         {"probe": "slo_attainment", "tenant": "batch", "min": 0.0}]
+                         {"probe": "slo_attainment", "tenant": "batch", "min": 0.0},
+                         {"probe": "itl_p99", "tenant": "premium", "window": "30s", "max": "10s"}]
     exp = run_experiment(load(d, tmp_path))
     checks = exp.hypothesis.checks
     assert {c.tenant for c in checks} == {"premium", None, "batch"}
+    itl = [c for c in checks if c.probe == "itl_p99"]
+    assert sum(not c.no_data for c in itl) >= 2                  # the tenant's own ITL samples
+    assert all(0 < c.value < 1 for c in itl if not c.no_data)
+    prem, batch = (exp.result.tenant_itl[i] for i in (0, 1))
+    assert prem.weights.sum() + batch.weights.sum() == exp.result.itl.weights.sum()
     jain = [c.value for c in checks if c.probe == "jain_index" and not c.no_data]
     assert jain and all(0 < v <= 1 for v in jain)
     assert set(exp.tenant_resilience) == {"premium", "batch"}
