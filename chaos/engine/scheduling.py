@@ -14,6 +14,9 @@ and V0's `_schedule_priority_preemption` in vllm/core/scheduler.py):
   Starvation, as documented: a request waits while requests of strictly higher priority are waiting,
   and can be preempted by them any number of times; among equal priorities it is FCFS. With no
   higher-priority request waiting it is admitted exactly as under fcfs.
+  One exception on a decode replica: a transferred request whose KV blocks were reserved before the
+  transfer is admitted past a head blocked on KV whatever its priority (it brings its blocks; holding
+  them while the head waits for blocks would deadlock), after the head has preempted what it may.
 
 fair: the Virtual Token Counter (Sheng et al., "Fairness in Serving Large Language Models", OSDI 2024,
 Algorithm 2). Per tenant a counter of weighted service: + w_p x prompt tokens computed at each
