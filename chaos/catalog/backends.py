@@ -25,6 +25,7 @@ EFFICIENCY_KEYS: dict[str, dict[str, tuple[str, str]]] = {
 PREFIX_CACHES = ("hashed_blocks", "radix_lru", "none")
 PREEMPTIONS = ("recompute", "swap", "none")
 MIXINGS = ("decode_first", "prefill_first")
+KV_ADMISSIONS = ("chunk", "prompt")
 
 
 def parse_backend(name: str, f: Any) -> BackendSpec:
@@ -72,6 +73,7 @@ def parse_backend(name: str, f: Any) -> BackendSpec:
         preemption=_choice(f, sched, "preemption", PREEMPTIONS),
         mixing=_choice(f, sched, "mixing", MIXINGS),
         source=_typed(f, sched, "source", str),
+        kv_admission=_choice(f, sched, "kv_admission", KV_ADMISSIONS) if "kv_admission" in sched else "prompt",
     )
     for key in sched:
         if key not in SchedulerSpec.__slots__:
@@ -122,4 +124,4 @@ def _choice(f: Any, body: dict, key: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-__all__ = ["EFFICIENCY_KEYS", "MIXINGS", "PREEMPTIONS", "PREFIX_CACHES", "CatalogError", "parse_backend"]
+__all__ = ["EFFICIENCY_KEYS", "KV_ADMISSIONS", "MIXINGS", "PREEMPTIONS", "PREFIX_CACHES", "CatalogError", "parse_backend"]

@@ -93,6 +93,7 @@ class SchedulerSpec:
     preemption: str            # recompute | swap | none
     mixing: str                # decode_first | prefill_first
     source: str
+    kv_admission: str = "prompt"  # chunk (blocks per scheduled chunk, vLLM V1) | prompt (whole prompt up front)
 
 
 @dataclass(frozen=True, slots=True)

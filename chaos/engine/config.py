@@ -41,12 +41,9 @@ class EngineConfig(BaseModel):
     gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0, description="HBM fraction for weights + KV")
     chunked_prefill: bool = Field(
         True, description="split long prompts over iterations; False: a prompt runs whole in one iteration")
-    # Default "prompt": with "chunk" a decode replica that lost most of its KV (faults/kv-capacity-loss)
-    # thrashes - a preempted re-prefill takes its first chunk, cannot get the next, preempts itself and
-    # starts over. vLLM V1 would resume from its own cached blocks: it hashes every full block of every
-    # request, prompt and output. Here only prompt segments with trace hash ids are cached (a decode
-    # replica caches the transferred ones too); requests without hash ids and output blocks are not.
-    # Until they are, V1 admission is opt-in.
+    # The backend profile sets this (vllm: chunk; sglang, trtllm: prompt); "prompt" is the default only
+    # for an engine built without a profile. A preempted request keeps its computed blocks cached
+    # (Scheduler._park), as vLLM V1 does, so chunk admission under KV pressure makes progress.
     kv_admission: Literal["chunk", "prompt"] = Field(
         "prompt", description="chunk: blocks for each scheduled prefill chunk as it is scheduled, a partial "
                               "prefill short of blocks preempts from the running tail (vLLM V1); prompt: the "

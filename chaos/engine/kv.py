@@ -108,6 +108,35 @@ class KVBlockManager:
                 ref[h] = r + 1
                 self.free += blocks_each
 
+    def park(self, key: int, blocks: int, before: Sequence[int] = ()) -> None:
+        """Keep `blocks` just-freed private blocks of a preempted request as one evictable entry under
+        `key` (its computed KV beyond its prompt's hashed segments; see Scheduler._park). It is the tail
+        of the request's KV, so it goes before the prompt segments `before` it just released in eviction
+        order, as vLLM frees a request's blocks tail first."""
+        self.unpark(key)
+        self.free -= blocks
+        self._ref[key] = 0
+        self._size[key] = blocks
+        self._lru[key] = blocks
+        self.evictable += blocks
+        lru = self._lru
+        for h in reversed(before):
+            if h in lru:
+                lru.move_to_end(h)
+
+    def parked(self, key: int) -> int:
+        """Blocks still parked under `key` (0 once evicted). No side effects."""
+        return self._size.get(key, 0) if self._ref.get(key) == 0 else 0
+
+    def unpark(self, key: int) -> int:
+        """Free what is parked under `key` (its owner reuses the blocks or gave up on them); returns them."""
+        s = self.parked(key)
+        if s:
+            del self._ref[key], self._size[key], self._lru[key]
+            self.evictable -= s
+            self.free += s
+        return s
+
     def alloc(self, n: int) -> None:
         """Take n blocks, evicting least recently released cached entries when the free ones run out."""
         if n > self.free:

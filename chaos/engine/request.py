@@ -69,6 +69,7 @@ class Request:
     _cov: int = field(default=0, init=False, repr=False)        # prompt tokens whose blocks are held
     _d_enter: int = field(default=0, init=False, repr=False)    # replica iteration count at decode entry
     _gen0: int = field(default=0, init=False, repr=False)       # generated at decode entry
+    _park: Any = field(default=None, init=False, repr=False)     # (replica, n_full, blocks) parked at preemption
     _ctxbase: int = field(default=0, init=False, repr=False)    # context tokens = _ctxbase + iterations
     _key: int = field(default=0, init=False, repr=False)        # needs a block when iteration % bs == key
     _dfin: int = field(default=0, init=False, repr=False)       # iteration count at which decoding ends

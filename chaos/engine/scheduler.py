@@ -245,8 +245,8 @@ class Scheduler:
             held = self._reserved.get(head.id)
             blocked = total > self.kv.available + (held[1] if held is not None else 0)
         else:
-            _, m, bph, _, total, _, _, _, own, available = self._prefill_plan(head, budget)
-            blocked = self._kv_blocked(total, m, bph, own, available)
+            _, m, bph, _, total, _, _, _, own, available, parked = self._prefill_plan(head, budget)
+            blocked = self._kv_blocked(total, m, bph, own, available, parked)
         if total > self.kv.total_blocks:
             return False             # it can never fit: admission drops it, no one is preempted
         if len(self._running) < self._max_seqs and not blocked:
@@ -258,10 +258,10 @@ class Scheduler:
         self._preempt(victim)
         return True
 
-    def _prefill_plan(self, r: Request, budget: int) -> tuple[int, int, int, int, int, int, int, int, int, int]:
+    def _prefill_plan(self, r: Request, budget: int) -> tuple[int, ...]:
         """(whole hash blocks, of them cached, KV blocks per hash block, tail blocks, total blocks, cached
         tokens, first chunk, tokens its blocks cover, private blocks to allocate, blocks available for
-        them) of admitting r for prefill now with `budget` tokens left in the iteration."""
+        them, of those its own parked ones) of admitting r for prefill now with `budget` tokens left."""
         bs, kv = self.block_size, self.kv
         prompt = r._prompt
         hbt = r.hash_block_tokens
@@ -273,7 +273,9 @@ class Scheduler:
                 m = kv.match(r.hash_ids, n_full)
         tail = -(-(prompt - n_full * hbt) // bs)
         total = n_full * bph + tail
-        hits = min(m * hbt, prompt - 1)
+        # a preempted request's parked KV (vLLM V1, see _park); none for a prompt that can never fit
+        parked = self._unpark_hit(r, n_full, m) if self._use_cache and total <= kv.total_blocks else 0
+        hits = min(m * hbt + parked * bs, prompt - 1)
         compute = prompt - hits
         c = compute if not self._chunked else min(compute, budget)
         r._n_full = n_full
@@ -283,22 +285,23 @@ class Scheduler:
         else:                     # the whole prompt's blocks up front
             cov = prompt
             own = total - m * bph
-        available = kv.available - (kv.evictable_among(r.hash_ids, m) if m else 0)
-        return n_full, m, bph, tail, total, hits, c, cov, own, available
+        available = kv.available - (kv.evictable_among(r.hash_ids, m) if m else 0) - parked
+        return n_full, m, bph, tail, total, hits, c, cov, own, available, parked
 
-    def _kv_blocked(self, total: int, m: int, bph: int, own: int, available: int) -> bool:
-        """Admission's KV test: the first allocation does not fit, or (chunk admission) the prompt could
-        only finish on blocks held for transfers that already arrived (see _reserved_arrived)."""
-        if own > available:
+    def _kv_blocked(self, total: int, m: int, bph: int, own: int, available: int, parked: int) -> bool:
+        """Admission's KV test (its parked blocks come back as its own): the first allocation does not
+        fit, or (chunk admission) the prompt could only finish on blocks held for transfers that already
+        arrived (see _reserved_arrived)."""
+        if own - parked > available:
             return True
-        return self._chunk_alloc and total - m * bph > available and self._reserved_arrived()
+        return self._chunk_alloc and total - m * bph - parked > available and self._reserved_arrived()
 
     def _admit_prefill(self, r: Request, budget: int, first: bool) -> int:
         """Admit the queue head for prefill: its first chunk size, -1 if it must wait, 0 if it can never fit."""
         bs, kv = self.block_size, self.kv
         prompt = r._prompt
         hbt = r.hash_block_tokens
-        n_full, m, bph, tail, total, hits, c, cov, own, available = self._prefill_plan(r, budget)
+        n_full, m, bph, tail, total, hits, c, cov, own, available, parked = self._prefill_plan(r, budget)
         compute = prompt - hits
         if total > kv.total_blocks:
             self._waiting.popleft()
@@ -306,7 +309,7 @@ class Scheduler:
             self._drop_unservable(r, f"prompt of {prompt} tokens needs {total} KV blocks, "
                                      f"replica {self.replica_id} has {kv.total_blocks}")
             return 0
-        if self._kv_blocked(total, m, bph, own, available):
+        if self._kv_blocked(total, m, bph, own, available, parked):
             return -1
         if not self._chunked and not first and compute > budget:
             return -1
@@ -315,6 +318,9 @@ class Scheduler:
             self._policy.admitted(r, compute)
         if m:
             kv.acquire(r.hash_ids, m)
+        if parked:
+            kv.unpark(-1 - r.id)                 # its own blocks again, their KV intact
+            r._park = None
         kv.alloc(own)
         r._n_shared, r._own0, r._cov = m, own, max(cov, m * hbt)
         r._cap0 = n_full * hbt + tail * bs
@@ -552,9 +558,12 @@ class Scheduler:
 
     def _preempt(self, r: Request) -> None:
         """Preempt by recompute: free r's blocks and put it first in the queue (prompt = input + generated)."""
+        decoding, shared, computed = r._phase == PH_DECODE, r._n_shared, r.prefilled_tokens
         if r._phase == PH_PREFILL:
             self._pending_prefill -= r._prompt - r.prefilled_tokens
         self._drop(r)
+        if self._use_cache and shared == r._n_full:
+            self._park(r, r.input_tokens + r.generated - 1 if decoding else computed)
         r.preemptions += 1
         r._prompt = r.input_tokens + r.generated
         r.prefilled_tokens = 0
@@ -563,6 +572,29 @@ class Scheduler:
         r.status = QUEUED
         self._pending_prefill += r._prompt
         self._waiting.appendleft(r)
+
+    def _park(self, r: Request, computed: int) -> None:
+        """Keep the full blocks of r's computed KV beyond its cached prompt segments in the prefix cache,
+        evictable, as vLLM V1 does: it hashes every full block, prompt and output, so a preempted
+        request's recompute finds what was not evicted meanwhile. Modelled as one entry per request
+        (evicted whole, not block by block) so that only a preemption pays for it."""
+        seg = r._n_full * r.hash_block_tokens
+        blocks = (computed - seg) // self.block_size
+        if blocks > 0:
+            self.kv.park(-1 - r.id, blocks, r.hash_ids[:r._n_full] if r._n_full else ())
+            r._park = (self, r._n_full, blocks)
+
+    def _unpark_hit(self, r: Request, n_full: int, m: int) -> int:
+        """Blocks r parked here that line up after the m cached prompt segments now matched (0 if none)."""
+        park = r._park
+        if park is None:
+            return 0
+        if park[0] is not self or park[1] != n_full or m != n_full:
+            if park[0] is self:
+                self.kv.unpark(-1 - r.id)        # misaligned: the blocks are of no use to anyone
+            r._park = None
+            return 0
+        return self.kv.parked(-1 - r.id)
 
     def _drop_unservable(self, r: Request, reason: str) -> None:
         started = r.generated > 0 or r.preemptions > 0

@@ -216,7 +216,8 @@ def profile_yaml(name: str, base: BackendSpec, result: Fit, measurements: str) -
         "efficiency": groups,
         "scheduler": {"chunked_prefill": s.chunked_prefill, "max_num_batched_tokens": s.max_num_batched_tokens,
                       "max_num_seqs": s.max_num_seqs, "block_size": s.block_size, "prefix_cache": s.prefix_cache,
-                      "preemption": s.preemption, "mixing": s.mixing, "source": s.source},
+                      "preemption": s.preemption, "mixing": s.mixing, "kv_admission": s.kv_admission,
+                      "source": s.source},
         "calibration": [*base.calibration, *calibration],
     }}}
     return ("# written by `fleetchaos calibrate`; use it with `catalog: [this folder]` and "

@@ -18,7 +18,8 @@ from chaos.perf import Efficiency, PerfModel
 from chaos.perf.sources import TableCost, check_aiconfigurator, load_latency_table
 
 # Engine fields a profile may default, and how a SchedulerSpec value maps onto them.
-_ENGINE_DEFAULTS = ("chunked_prefill", "max_num_batched_tokens", "max_num_seqs", "block_size", "prefix_cache")
+_ENGINE_DEFAULTS = ("chunked_prefill", "max_num_batched_tokens", "max_num_seqs", "block_size", "prefix_cache",
+                    "kv_admission")
 # What the engine implements today (chaos/engine/scheduler.py): vLLM V1-style decode-first mixing,
 # recompute preemption, a prefix cache keyed by the workload's hash blocks with LRU eviction.
 ENGINE_PREEMPTION = "recompute"
@@ -52,7 +53,7 @@ def engine_with_defaults(engine: EngineConfig, backend: BackendSpec) -> EngineCo
     s = backend.scheduler
     profile = {"chunked_prefill": s.chunked_prefill, "max_num_batched_tokens": s.max_num_batched_tokens,
                "max_num_seqs": s.max_num_seqs, "block_size": s.block_size,
-               "prefix_cache": s.prefix_cache != "none"}
+               "prefix_cache": s.prefix_cache != "none", "kv_admission": s.kv_admission}
     unset = {k: v for k, v in profile.items() if k in _ENGINE_DEFAULTS and k not in engine.model_fields_set}
     return engine.model_copy(update=unset) if unset else engine
 
