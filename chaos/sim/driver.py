@@ -555,13 +555,14 @@ class Driver(SilentStreams):
         return True
 
     # ---- live requests (fleetchaos serve) -----------------------------------------------------------
-    def submit_live(self, input_tokens: int, output_tokens: int, hash_ids=None) -> Request:
-        """A request from a live client, arriving now; ids follow the workload's (like a spike's)."""
+    def submit_live(self, input_tokens: int, output_tokens: int, hash_ids=None, tenant: int = 0) -> Request:
+        """A request from a live client (of tenant id `tenant`), arriving now; ids follow the workload's
+        (like a spike's)."""
         rid = self._next_extra_id
         self._next_extra_id += 1
         if self._expected is not None:
             self._expected += 1
-        req = self._make_request(rid, self.env.now, input_tokens, output_tokens, hash_ids)
+        req = self._make_request(rid, self.env.now, input_tokens, output_tokens, hash_ids, tenant)
         self.arrive(req)
         return req
 
