@@ -1,7 +1,8 @@
 """`fleetchaos estimate`: a static what-if for one replica and one batch, no scenario needed.
 
 Registered on the main app from chaos/cli.py; the numbers come from chaos.perf.estimate with the
-backend profile's roofline, the same cost object the engine uses.
+backend profile's roofline or (`--latency aiconfigurator`) aiconfigurator's grids, the same cost objects
+the engine uses.
 """
 from __future__ import annotations
 
@@ -24,12 +25,15 @@ def register(app: typer.Typer, user_errors) -> None:
                  batch: int = typer.Option(..., "--batch", help="requests prefilled and decoded together"),
                  isl: int = typer.Option(..., "--isl", help="input (prompt) tokens per request"),
                  osl: int = typer.Option(..., "--osl", help="output tokens per request"),
+                 latency: str = typer.Option("roofline", "--latency",
+                                             help="latency source: roofline (the backend profile's) or "
+                                                  "aiconfigurator (pip install 'fleetchaos[aic]')"),
                  as_json: bool = typer.Option(False, "--json", help="one JSON object instead of text"),
                  catalog: List[Path] = typer.Option([], "--catalog", help="extra catalog folder (repeatable)"),
                  ) -> None:
         """Estimate TTFT, TPOT, throughput and memory of one static batch on one replica."""
         result, setup = run_estimate(model=model, gpu=gpu, tp=tp, backend=backend, batch=batch, isl=isl,
-                                     osl=osl, catalog=catalog)
+                                     osl=osl, catalog=catalog, latency=latency)
         if as_json:
             typer.echo(json.dumps(result.to_dict()))
             return
@@ -37,8 +41,11 @@ def register(app: typer.Typer, user_errors) -> None:
 
 
 def run_estimate(*, model: str, gpu: str, tp: int, backend: str, batch: int, isl: int, osl: int,
-                 catalog=()):
+                 catalog=(), latency: str = "roofline"):
     """(Estimate, description) for the command's arguments; InputError names the bad flag."""
+    from chaos.errors import InputError, expected_one_of
+    if latency not in ("roofline", "aiconfigurator"):
+        raise InputError(expected_one_of(latency, ("roofline", "aiconfigurator")), field="--latency")
     from chaos.catalog import load_catalog
     from chaos.perf import build_perf_model
     from chaos.perf.estimate import NVLINK_LATENCY_S, estimate
@@ -49,11 +56,20 @@ def run_estimate(*, model: str, gpu: str, tp: int, backend: str, batch: int, isl
     g = cat.gpu(gpu, field="--gpu")
     b = cat.backend(backend, field="--backend")
     cost = _with_field(lambda: build_perf_model(m, g, tp, g.nvlink_Bps, NVLINK_LATENCY_S, efficiency_of(b)), "--tp")
+    if latency == "aiconfigurator":
+        from chaos.perf.aiconfigurator import aiconfigurator_cost
+        try:
+            cost = aiconfigurator_cost(cost, b.name)
+        except InputError as err:
+            err.field = "--latency"
+            raise
     s = b.scheduler
     result = _with_field(lambda: estimate(cost, m, g, tp, batch=batch, isl=isl, osl=osl, block_size=s.block_size,
                                           max_num_batched_tokens=s.max_num_batched_tokens,
                                           max_num_seqs=s.max_num_seqs), "--tp")
-    return result, f"{m.name} on {tp} x {g.name}, {b.name} profile: batch {batch}, isl {isl}, osl {osl}"
+    source = "roofline" if latency == "roofline" else "aiconfigurator grids"
+    return result, (f"{m.name} on {tp} x {g.name}, {b.name} profile ({source}): batch {batch}, isl {isl}, "
+                    f"osl {osl}")
 
 
 def _with_field(make, flag: str):

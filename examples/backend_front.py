@@ -3,9 +3,10 @@
 One deployment (Llama-3.1-70B, TP4 on H100, prompts of 2,000 tokens, answers of 300) under each backend
 profile, over the batch sizes the scheduler could run: each point is output tokens/s per GPU (what the
 fleet costs) against tokens/s per user (what each user sees). A backend whose per-iteration overhead is
-lower (SGLang's overlap scheduler, TensorRT-LLM's C++ runtime) shifts the whole front outwards, most at
-small batches where the overhead is a larger share of a decode step; at large batches the GEMMs dominate
-and the fronts meet.
+lower (SGLang's overlap scheduler, TensorRT-LLM's C++ runtime) shifts the front outwards at small batches,
+where the overhead is a larger share of a decode step. The fronts cross at large batches: the trtllm
+profile, calibrated to TensorRT-LLM's published static batches (docs/calibration.md), pays ~32 us per
+scheduled sequence, so past ~64 sequences it falls behind vLLM and SGLang.
 
 Run: python examples/backend_front.py [--model M --gpu G --tp N --isl I --osl O]
 The numbers are `fleetchaos estimate` for each (backend, batch); swap a profile with --catalog and a

@@ -359,6 +359,7 @@ def _gpu(name: str, f: _Fields) -> GPUSpec:
         nvlink_Bps=f.quantity("nvlink_bandwidth", parse_bandwidth),
         nic_Bps=f.quantity("nic_bandwidth", parse_bandwidth),
         source=f.text("source"),
+        aiconfigurator=f.text("aiconfigurator", ""),
     )
 
 
@@ -390,6 +391,7 @@ def _model(name: str, f: _Fields) -> ModelSpec:
         qk_rope_head_dim=f.integer("qk_rope_head_dim", **mla),
         tie_word_embeddings=f.boolean("tie_word_embeddings", False),
         source=f.text("source"),
+        aiconfigurator=f.text("aiconfigurator", ""),
     )
     if spec.n_active_params > spec.n_params:
         raise f.error("n_active_params", f"expected at most n_params ({spec.n_params:g}) "

@@ -16,6 +16,7 @@ class GPUSpec:
     nvlink_Bps: float     # per GPU, one direction
     nic_Bps: float        # per GPU NIC, one direction
     source: str
+    aiconfigurator: str = ""   # aiconfigurator's system name (h100_sxm, ...); "" = not mapped
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class ModelSpec:
     qk_rope_head_dim: int = 0
     tie_word_embeddings: bool = False
     source: str = ""
+    aiconfigurator: str = ""   # the Hugging Face id aiconfigurator knows the model by; "" = not mapped
 
     @property
     def is_moe(self) -> bool:

@@ -54,8 +54,9 @@ class EfficiencyConfig(BaseModel):
 
 class LatencyConfig(BaseModel):
     """`latency:` where iteration latencies come from: `{source: roofline}` (default: the backend
-    profile's roofline), `{table: measured.csv}` (chaos.perf.sources), or `{source: aiconfigurator,
-    fallback: roofline}` (not available yet: refused unless the fallback is given)."""
+    profile's roofline), `{table: measured.csv}` (chaos.perf.sources), or `{source: aiconfigurator}`
+    (chaos.perf.aiconfigurator; `fallback: roofline` runs shapes it cannot price on the roofline, with
+    a warning in the journal, instead of stopping with its error)."""
 
     model_config = ConfigDict(extra="forbid")
 

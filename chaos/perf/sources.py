@@ -18,7 +18,8 @@
   slowdown     (stragglers, throttling) multiplies the table latency; KV replication adds the roofline's
                replication term
 
-`latency: {source: aiconfigurator}` is refused with a clear error: see `check_aiconfigurator`.
+`latency: {source: aiconfigurator}` builds its grids from aiconfigurator and prices them with TableCost:
+see chaos.perf.aiconfigurator.
 """
 from __future__ import annotations
 
@@ -144,7 +145,9 @@ class TableCost:
              * self._roof(np.full_like(c, t_min), c) / self._roof(t_min, c_max))
         return np.maximum(g, 1.0)
 
-    def _scalar(self, tokens: float, context: float) -> float:
+    def latency(self, tokens: float, context: float) -> float:
+        """The table's latency (seconds) at one point, extrapolated outside the grid as the module docstring
+        says, before slowdown and KV replication (for sources that sum several tables)."""
         tt, cc, L = self._t, self._c, self._L
         et = min(max(tokens, tt[0]), tt[-1])
         ec = min(max(context, cc[0]), cc[-1])
@@ -157,7 +160,10 @@ class TableCost:
                + ft * fc * L[i1][j1])
         if et != tokens or ec != context:
             lat *= self._growth(tokens, context)
-        return self.slowdown * lat + tokens * self.roofline.kv_replication_s_per_token
+        return lat
+
+    def _scalar(self, tokens: float, context: float) -> float:
+        return self.slowdown * self.latency(tokens, context) + tokens * self.roofline.kv_replication_s_per_token
 
     def iteration_time(self, n_decode, decode_ctx_sum, prefill_tokens, prefill_attn_ctx=0.0, prefill_kv_read=0.0,
                        prefill_seqs=None):
@@ -181,30 +187,22 @@ class TableCost:
         interpolate along context in one np.interp call (the same bilinear value, rearranged)."""
         if n_decode <= 0:
             return np.zeros(k)
-        ctx = ctx_sum0 + np.arange(k, dtype=np.float64) * n_decode
-        tt, L = self._t, self.table.latency_s
         t = float(n_decode)
+        lat = self.row(t, ctx_sum0 + np.arange(k, dtype=np.float64) * n_decode)
+        return self.slowdown * lat + t * self.roofline.kv_replication_s_per_token
+
+    def row(self, tokens: float, context: np.ndarray) -> np.ndarray:
+        """latency(tokens, c) for every c of the increasing array `context` at once (the stretch path)."""
+        tt, L = self._t, self.table.latency_s
+        t = float(tokens)
         et = min(max(t, tt[0]), tt[-1])
         i = min(max(bisect_right(tt, et) - 1, 0), max(len(tt) - 2, 0))
         i1 = min(i + 1, len(tt) - 1)
         ft = (et - tt[i]) / (tt[i1] - tt[i]) if tt[i1] > tt[i] else 0.0
-        lat = np.interp(ctx, self.table.context, (1 - ft) * L[i] + ft * L[i1])
-        if t > tt[-1] or ctx[-1] > self._c[-1]:
-            lat = lat * self._growth(np.full(k, t), ctx)
-        return self.slowdown * lat + t * self.roofline.kv_replication_s_per_token
+        lat = np.interp(context, self.table.context, (1 - ft) * L[i] + ft * L[i1])
+        if t > tt[-1] or context[-1] > self._c[-1]:
+            lat = lat * self._growth(np.full(len(context), t), context)
+        return lat
 
     def with_slowdown(self, slowdown: float) -> "TableCost":
         return TableCost(self.table, self.roofline.with_slowdown(slowdown), float(slowdown))
-
-
-def check_aiconfigurator(fallback: str | None) -> str:
-    """`latency: {source: aiconfigurator}`: fleetchaos has no aiconfigurator adapter yet, so this always
-    refuses (or falls back to the roofline when asked). Returns the warning text for the journal."""
-    reason = ("latency.source aiconfigurator is not available: fleetchaos does not ship an aiconfigurator "
-              "adapter yet (aiconfigurator 0.12.0 on PyPI is a shim over aiconfigurator-core with pandas, "
-              "pyarrow and plotting dependencies; querying its per-op databases per replica shape is not "
-              "built). Use latency: {table: measured.csv} with a grid exported from aiconfigurator, or add "
-              "fallback: roofline to run on the backend profile's roofline")
-    if fallback != "roofline":
-        raise InputError(reason, field="latency.source")
-    return reason + "; using the roofline (fallback: roofline)"

@@ -15,7 +15,7 @@ from chaos.catalog import BackendSpec, Catalog
 from chaos.engine.config import EngineConfig
 from chaos.errors import InputError
 from chaos.perf import Efficiency, PerfModel
-from chaos.perf.sources import TableCost, check_aiconfigurator, load_latency_table
+from chaos.perf.sources import TableCost, load_latency_table
 
 # Engine fields a profile may default, and how a SchedulerSpec value maps onto them.
 _ENGINE_DEFAULTS = ("chunked_prefill", "max_num_batched_tokens", "max_num_seqs", "block_size", "prefix_cache",
@@ -105,8 +105,7 @@ def _latency_source(scenario, latency: dict) -> Callable[[PerfModel], object]:
     if cfg is None or cfg.source == "roofline":
         return lambda perf: perf
     if cfg.source == "aiconfigurator":
-        latency["warnings"] = [check_aiconfigurator(cfg.fallback)]
-        return lambda perf: perf
+        return _aiconfigurator_source(latency, latency["backend"], cfg.fallback)
     table = load_latency_table(scenario.resolve_path(cfg.table))
     latency.update(source="table", table=table.path, roofline_backend=latency.get("backend"),
                    extrapolation="outside the table's grid: the backend profile's roofline growth along each "
@@ -116,3 +115,30 @@ def _latency_source(scenario, latency: dict) -> Callable[[PerfModel], object]:
     if table.adjusted:
         latency["warnings"] = [f"{table.adjusted} table values raised to make latency monotone in tokens and context"]
     return lambda perf: TableCost(table, perf, perf.slowdown)
+
+
+def _aiconfigurator_source(latency: dict, backend: str, fallback: str | None) -> Callable[[PerfModel], object]:
+    """`latency: {source: aiconfigurator}`: each replica shape's grids (built or read from the cache the
+    first time the shape is seen); where aiconfigurator cannot serve a shape, its error, or with
+    `fallback: roofline` the roofline and a warning in the journal."""
+    from chaos.perf.aiconfigurator import AiconfiguratorUnavailable, aiconfigurator_cost, record
+
+    latency.update(source="aiconfigurator", shapes={})
+
+    def wrap(perf: PerfModel):
+        name = f"{perf.model.name} on {perf.tp} x {perf.gpu.name}"
+        try:
+            cost = aiconfigurator_cost(perf, backend)
+        except AiconfiguratorUnavailable as err:
+            if fallback != "roofline":
+                raise
+            warning = f"{name}: {err.message}; using the roofline (fallback: roofline)"
+            if warning not in latency.setdefault("warnings", []):
+                latency["warnings"].append(warning)
+            latency["shapes"][name] = {"source": "roofline", "reason": err.message}
+            return perf
+        if name not in latency["shapes"]:
+            latency["shapes"][name] = record(cost.tables)
+        return cost
+
+    return wrap

@@ -17,8 +17,9 @@ def catalog():
 
 
 def test_bundled_names(catalog):
-    assert set(catalog.gpus) == {"a100-sxm-80gb", "h100-sxm", "h200-sxm", "b200", "gb200"}
-    assert set(catalog.models) == {"llama-3.1-8b", "llama-3.1-70b", "qwen3-32b", "mixtral-8x7b", "deepseek-v3"}
+    assert set(catalog.gpus) == {"a100-sxm-40gb", "a100-sxm-80gb", "h100-sxm", "h200-sxm", "b200", "gb200"}
+    assert set(catalog.models) == {"llama-3.1-8b", "llama-3.1-70b", "llama-2-7b", "llama-2-70b", "qwen3-32b",
+                                   "mixtral-8x7b", "deepseek-v3"}
 
 
 def test_h100_numbers(catalog):
@@ -78,7 +79,7 @@ def test_lookup_is_case_insensitive(catalog):
     ("gpu", "h100", "did you mean h100-sxm?"),
     ("gpu", "H200", "did you mean h200-sxm?"),
     ("model", "llama3.1-8b", "did you mean llama-3.1-8b?"),
-    ("model", "gpt-5", "expected one of deepseek-v3, llama-3.1-70b"),
+    ("model", "gpt-5", "expected one of deepseek-v3, llama-2-70b"),
 ], ids=["gpu-missing-suffix", "gpu-uppercase", "model-typo", "model-unknown"])
 def test_unknown_name(catalog, kind, name, expected):
     with pytest.raises(CatalogError, match="expected one of") as info:

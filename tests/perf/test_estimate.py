@@ -111,8 +111,9 @@ def test_bad_combinations_exit_2(args, fragment):
 
 
 def test_backend_front_example_orders_the_fronts():
-    """examples/backend_front.py: the lower-overhead backends dominate vLLM at every batch; each front
-    trades per-user speed for per-GPU throughput as the batch grows."""
+    """examples/backend_front.py: each front trades per-user speed for per-GPU throughput as the batch grows;
+    SGLang's lower step overhead dominates vLLM at every batch; TensorRT-LLM's (lowest) wins at small batches
+    and its calibrated per-sequence cost (docs/calibration.md) makes it fall behind at 64 sequences and more."""
     import importlib.util
     from pathlib import Path
 
@@ -125,5 +126,9 @@ def test_backend_front_example_orders_the_fronts():
         gpu = [p[1] for p in points]
         user = [p[2] for p in points]
         assert gpu == sorted(gpu) and user == sorted(user, reverse=True)
-    for (_, v_gpu, v_user), (_, s_gpu, s_user), (_, t_gpu, t_user) in zip(*fronts.values()):
-        assert v_gpu < s_gpu < t_gpu and v_user < s_user < t_user
+    for (batch, v_gpu, v_user), (_, s_gpu, s_user), (_, t_gpu, t_user) in zip(*fronts.values()):
+        assert v_gpu < s_gpu and v_user < s_user
+        if batch <= 4:
+            assert s_gpu < t_gpu and s_user < t_user
+        if batch >= 64:
+            assert t_gpu < v_gpu and t_user < v_user

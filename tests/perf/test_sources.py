@@ -1,4 +1,4 @@
-"""Latency sources behind IterationCost: the measured table (monotone, roofline-scaled outside), aiconfigurator."""
+"""Latency sources behind IterationCost: the measured table (monotone, roofline-scaled outside)."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,7 @@ from chaos.catalog import load_catalog
 from chaos.cli import app
 from chaos.errors import InputError
 from chaos.perf import build_perf_model
-from chaos.perf.sources import TableCost, check_aiconfigurator, load_latency_table
+from chaos.perf.sources import TableCost, load_latency_table
 from chaos.sim.backend import efficiency_of
 
 CAT = load_catalog()
@@ -104,24 +104,10 @@ def test_bad_tables_are_named(tmp_path, body, fragment):
         load_latency_table(path)
 
 
-def test_aiconfigurator_is_refused_clearly_or_falls_back():
-    with pytest.raises(InputError, match="aiconfigurator is not available") as info:
-        check_aiconfigurator(None)
-    assert info.value.field == "latency.source"
-    assert "using the roofline" in check_aiconfigurator("roofline")
-
-
-def test_scenarios_with_a_table_or_aiconfigurator(tmp_path):
+def test_scenario_with_a_table(tmp_path):
     doc = dict(SMALL, latency={"table": _write(tmp_path)})
     res = runner.invoke(app, ["run", str(write(tmp_path, doc)), "--out", str(tmp_path / "o"), "-q", "--no-baseline"])
     assert res.exit_code == 0, res.output
     lat = json.loads((tmp_path / "o" / "journal.json").read_text())["fleet"]["latency"]
     assert lat["source"] == "table" and lat["table"].endswith("measured.csv") and "scaled" in lat["extrapolation"]
-    doc["latency"] = {"source": "aiconfigurator"}
-    res = runner.invoke(app, ["run", str(write(tmp_path, doc)), "--out", str(tmp_path / "a"), "-q", "--no-baseline"])
-    assert res.exit_code == 2 and "latency.source" in res.output and "not available" in res.output
-    doc["latency"] = {"source": "aiconfigurator", "fallback": "roofline"}
-    res = runner.invoke(app, ["run", str(write(tmp_path, doc)), "--out", str(tmp_path / "f"), "-q", "--no-baseline"])
-    assert res.exit_code == 0, res.output
-    lat = json.loads((tmp_path / "f" / "journal.json").read_text())["fleet"]["latency"]
-    assert lat["source"] == "roofline" and "using the roofline" in lat["warnings"][0]
+

@@ -2,8 +2,9 @@
 trace against it with the official async openai client on its schedule (streaming), save the client's
 own timings as AIPerf's profile_export.jsonl, and `fleetchaos verify` them against `fleetchaos run`.
 
-Stated tolerance: TTFT, TPOT and E2E p50 within 15%, at --speed 4 (the replay takes a quarter of the
-scenario's simulated time). At --speed S a client's own per-request overhead d (openai client + HTTP:
+Stated tolerance: TTFT, TPOT and E2E p50 within 15%, at --speed 2 (the replay takes half of the
+scenario's simulated time; 2 rather than 4 so that a CI machine busy with the rest of the suite stays
+well inside the tolerance). At --speed S a client's own per-request overhead d (openai client + HTTP:
 about 9 ms on the 2-core development machine at load average 3) becomes S x d simulated seconds, so
 the error on TTFT grows with S. Measured there (load 3-4), TTFT / TPOT / E2E p50 error: --speed 1:
 -1.6% / -0.1% / -0.8%; --speed 4: -4.4% / -1.5% / -2.7%; --speed 10: -14.8% / +2.2% / -5.2%;
@@ -27,7 +28,7 @@ from tests.serve.replay import read_trace, replay
 pytest.importorskip("openai")
 runner = CliRunner()
 SCENARIO = Path(__file__).resolve().parents[2] / "examples" / "serve-70b.yaml"
-SPEED = 4.0
+SPEED = 2.0
 TOLERANCE = "ttft_p50=15%,tpot_p50=15%,e2e_p50=15%"
 
 
