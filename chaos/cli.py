@@ -131,6 +131,9 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
                                                 help="also run the fault-free twin (default: when there are faults "
                                                      "or a probe compares with the baseline)"),
         report: bool = typer.Option(True, "--report/--no-report", help="write report.html, report.md and figures"),
+        parallel: Optional[bool] = typer.Option(None, "--parallel/--no-parallel",
+                                                help="run the twin in a second process when two cores are "
+                                                     "usable (default: the scenario's experiment.parallel_twin, on)"),
         quiet: bool = typer.Option(False, "--quiet", "-q",
                                    help="print only the verdict, the score and where the report is")) -> None:
     """Simulate a scenario as an experiment and print a summary, the verdict and the resilience score.
@@ -155,7 +158,8 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
         return
     bar = _Progress(f"{sc.name}")
     try:
-        experiment = run_experiment(sc, baseline=baseline, catalog=scenario_catalog(sc, catalog), progress=bar)
+        experiment = run_experiment(sc, baseline=baseline, catalog=scenario_catalog(sc, catalog), progress=bar,
+                                    parallel=parallel)
     except InputError as err:
         raise locate_error(sc, err)
     finally:

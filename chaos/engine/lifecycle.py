@@ -6,7 +6,7 @@ the current instant `env.now`, in the middle of whatever iteration is in progres
   * a request taken out of it (cancel, KV-capacity preemption, crash) does not get that iteration's
     token: its generated count is the tokens of the iterations that ended before now;
   * the next iteration starts from the changed state. A fast-forward stretch is cut after the
-    iteration in progress (the same `_poke(force=True)` interrupt a submission uses), so the fast
+    iteration in progress (the same `_poke(force=True)` cut a submission uses), so the fast
     stepper stays equal to the per-iteration reference stepper.
 Nothing here fires an `on_event` callback: the caller asked for the change and decides what happens to
 the requests it gets back (crash, restart) or took out (cancel). The requests a KV-capacity loss
@@ -79,6 +79,7 @@ class Lifecycle:
         self.kv.clear()
         self._stretch = None
         self._wake = None
+        self._load_changed()
         return lost
 
     def restart(self, cost: IterationCost | None = None, kv_capacity_tokens: int | None = None) -> list[Request]:
@@ -146,6 +147,7 @@ class Lifecycle:
         else:
             return False
         self._detach(r)
+        self._load_changed()
         self._fit_kv()
         self._serve_prealloc()
         self._poke(maybe_admissible=True, force=True)
@@ -227,5 +229,4 @@ class Lifecycle:
         """End a running decode stretch after the iteration in progress (no-op otherwise)."""
         st = self._stretch
         if st is not None and not st.interrupted:
-            st.interrupted = True
-            self._proc.interrupt()
+            self._cut_stretch(st)

@@ -56,7 +56,10 @@ event (a submission, release, cost change or any lifecycle call). k = min(a, b) 
 priced in one call, `cost.decode_stretch(n, ctx_sum0, k)`, their end times are a cumulative sum
 from `_t`, and the process sleeps until the last one. A submission at
 tw inside the stretch interrupts it: j = searchsorted(times, tw, "left") is the iteration in
-progress; it completes and the newcomer joins iteration j+1 at times[j]. Views during a stretch are
+progress; it completes and the newcomer joins iteration j+1 at times[j]. The cut moves the process's
+wake-up from the stretch's end to times[j] (`_cut_stretch`: a new timeout takes over the old one's
+callbacks) rather than interrupting it, which spared a SimPy Interrupt, its exception and a second
+timeout per arrival; the process still resumes straight from a timeout at times[j]. Views during a stretch are
 materialised lazily (`_sync`): iterations ending before now are done, the one in progress has its
 blocks. A lifecycle call cuts a stretch the same way (`_cut`/`_poke(force=True)`) after
 materialising it with `_sync`; a crash counts the iterations that ended (`_settle_stretch`).
@@ -106,6 +109,8 @@ class Replica(Scheduler, Lifecycle, Reservations):
         self.cost = cost
         self.config = config
         self.on_event = on_event
+        self.on_load: Callable[["Replica"], None] | None = None
+        """Called with the replica whenever `outstanding` changes (the router's load index listens)."""
         self.block_size = bs = config.block_size
         self._kv_target = self._blocks_of(kv_capacity_tokens)   # blocks asked for (set_kv_capacity)
         self.kv = KVBlockManager(self._kv_target, bs)
@@ -115,7 +120,7 @@ class Replica(Scheduler, Lifecycle, Reservations):
         # requests the router addressed to this replica that are not in its queues: a connect still in
         # progress, or a stream hung on a silent host; the router counts them as active (Envoy's per-host
         # rq_active), so least-outstanding routing does not pour traffic into a black hole
-        self.in_network = 0
+        self._in_network = 0
         self.iterations = 0          # iterations run (stepped or fast-forwarded)
         self.wakeups = 0             # times the process resumed (events, the cost of simulating)
         self._fast = config.stepper == "fast"
@@ -146,6 +151,7 @@ class Replica(Scheduler, Lifecycle, Reservations):
         self._stalled = False
         self._epoch = 0                         # bumped by crash: an older process exits when it wakes
         self._stretch: Stretch | None = None
+        self._stretch_wait: simpy.Event | None = None   # the timeout a running stretch's process waits on
         self._wake: simpy.Event | None = None
         self._proc = env.process(self._run(self._epoch))
 
@@ -205,9 +211,20 @@ class Replica(Scheduler, Lifecycle, Reservations):
         return len(self._held)
 
     @property
+    def in_network(self) -> int:
+        """Requests the router addressed here that sit in the network (see __init__); setting it reports
+        the load change to `on_load`, as every other change of `outstanding` does."""
+        return self._in_network
+
+    @in_network.setter
+    def in_network(self, n: int) -> None:
+        self._in_network = n
+        self._load_changed()
+
+    @property
     def outstanding(self) -> int:
         """Requests queued or running here, plus those the router sent that sit in the network."""
-        return len(self._waiting) + len(self._running) + self.in_network
+        return len(self._waiting) + len(self._running) + self._in_network
 
     @property
     def kv_blocks_total(self) -> int:
@@ -256,6 +273,12 @@ class Replica(Scheduler, Lifecycle, Reservations):
         t, g, w = self.itl.arrays()
         return ITLArrays(gaps_s=g, weights=w, t_s=t)
 
+    def bin_itl_by(self, window_s: float) -> None:
+        """Keep ITL samples (the replica's and its tenants') as histograms per metrics window."""
+        self.itl.bin_by(window_s)
+        if self._titl is not None:
+            self._titl.bin_by(window_s)
+
     def tenant_itl_samples(self) -> dict[int, ITLArrays]:
         """ITL samples by tenant id (empty when the fleet has no tenants); weights sum to itl_samples'."""
         return self._titl.arrays() if self._titl is not None else {}
@@ -291,14 +314,11 @@ class Replica(Scheduler, Lifecycle, Reservations):
                     self._t = env.now
                 continue
             if isinstance(work, Stretch):
-                try:
-                    yield env.timeout(max(0.0, float(work.times[-1]) - env.now))
-                except simpy.Interrupt:
-                    j = int(work.times.searchsorted(env.now, side="left"))
-                    work.k = min(work.k, j + 1)
-                    yield env.timeout(max(0.0, float(work.times[work.k - 1]) - env.now))
+                self._stretch_wait = env.timeout(max(0.0, float(work.times[-1]) - env.now))
+                yield self._stretch_wait          # or the earlier timeout `_cut_stretch` moved it to
                 if epoch != self._epoch:
                     return
+                self._stretch_wait = None
                 self.wakeups += 1
                 self._end_stretch(work)
             else:
@@ -335,12 +355,17 @@ class Replica(Scheduler, Lifecycle, Reservations):
         if pol is not None:            # fair: the lift on joining reads counters as of now
             self._sync()
         self._waiting.append(r)
+        self._load_changed()
         # a request with reserved blocks is admitted past a head blocked on KV (scheduler._admit_reserved)
         if pol is None:
             self._poke(maybe_admissible=len(self._waiting) == 1 or r.id in self._reserved)
         else:
             self._poke(maybe_admissible=self._waiting[0] is r or r.id in self._reserved,
                        force=pol.preempts(r, self._running))
+
+    def _load_changed(self) -> None:
+        if self.on_load is not None:
+            self.on_load(self)
 
     def _check_submittable(self, r: Request) -> None:
         if not self.alive:
@@ -360,8 +385,21 @@ class Replica(Scheduler, Lifecycle, Reservations):
             return
         if not force and len(self._running) >= self._max_seqs:
             return                                  # nothing can join before a finish ends the stretch
+        self._cut_stretch(st)
+
+    def _cut_stretch(self, st: Stretch) -> None:
+        """End the running stretch after the iteration in progress at now: the process, waiting on the
+        stretch's end, now wakes at that iteration's end (its resume callback moves to a new timeout)."""
         st.interrupted = True
-        self._proc.interrupt()
+        env = self.env
+        j = int(st.times.searchsorted(env.now, side="left"))
+        if j + 1 >= st.k:
+            return                                  # the iteration in progress is the last one anyway
+        st.k = j + 1
+        old = self._stretch_wait
+        new = env.timeout(max(0.0, float(st.times[j]) - env.now))
+        new.callbacks, old.callbacks = old.callbacks, []
+        self._stretch_wait = new
 
     def _generated_now(self, r: Request) -> int:
         self._sync()

@@ -505,6 +505,7 @@ class Scheduler:
         self._prefilling.remove(r)
         if self.role == "prefill":
             self._running.remove(r)
+            self._load_changed()
             r._phase = PH_HELD
             r.status = TRANSFERRING
             r.last_token_s = t
@@ -523,6 +524,7 @@ class Scheduler:
 
     def _finish(self, r: Request, t: float) -> None:
         self._drop(r)
+        self._load_changed()
         self._complete(r, t)
 
     def _complete(self, r: Request, t: float) -> None:
@@ -602,4 +604,5 @@ class Scheduler:
         r.reason = reason
         r._phase = PH_DONE
         r._engine = None
+        self._load_changed()
         self.on_event(r.status, r, self._t)

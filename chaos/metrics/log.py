@@ -1,6 +1,7 @@
 """The request log: one row per request, numpy columns, every request in exactly one final state."""
 from __future__ import annotations
 
+import array
 import csv
 import enum
 import math
@@ -99,28 +100,10 @@ class RequestLog:
         """Build from objects with the column attributes (an engine Request works: `replicas` lists are
         joined with "+", string statuses are mapped, missing retries/preemptions/hits default to 0,
         a missing generated_tokens means output_tokens when completed else 0)."""
-        cols: dict[str, list] = {name: [] for name in COLUMNS}
-        for r in records:
-            status = _status_code(getattr(r, "status"))
-            cols["id"].append(r.id)
-            cols["arrival_s"].append(r.arrival_s)
-            for name in ("first_token_s", "finish_s"):
-                cols[name].append(getattr(r, name, math.nan))
-            cols["input_tokens"].append(r.input_tokens)
-            cols["output_tokens"].append(r.output_tokens)
-            gen = getattr(r, "generated_tokens", None)
-            if gen is None:
-                gen = r.output_tokens if status == Status.COMPLETED else 0
-            cols["generated_tokens"].append(gen)
-            cols["status"].append(status)
-            cols["reason"].append(getattr(r, "reason", "") or "")
-            rep = getattr(r, "replica", None)
-            if rep is None:
-                rep = getattr(r, "replicas", "")
-            cols["replica"].append(rep if isinstance(rep, str) else "+".join(map(str, rep)))
-            for name in ("retries", "preemptions", "prefix_hit_tokens", "tenant"):
-                cols[name].append(getattr(r, name, 0) or 0)
-        return cls(**cols)
+        rows = [_row(r) for r in records]
+        if not rows:
+            return cls(**{name: [] for name in COLUMNS})
+        return cls(**dict(zip(COLUMNS, zip(*rows))))
 
     def counts(self) -> dict[str, int]:
         """arrived/completed/failed/rejected/in_flight; raises SimulationError if they do not add up."""
@@ -198,6 +181,70 @@ class RequestLog:
         data = {name: getattr(self, name) for name in COLUMNS}
         data["status"] = [Status(int(s)).name for s in self.status]
         return pd.DataFrame(data)
+
+
+def _row(r: Any) -> tuple:
+    """One record's values in COLUMNS order (see RequestLog.from_records for the defaults)."""
+    status = _status_code(getattr(r, "status"))
+    gen = getattr(r, "generated_tokens", None)
+    if gen is None:
+        gen = r.output_tokens if status == Status.COMPLETED else 0
+    rep = getattr(r, "replica", None)
+    if rep is None:
+        rep = getattr(r, "replicas", "")
+    return (r.id, r.arrival_s, getattr(r, "first_token_s", math.nan), getattr(r, "finish_s", math.nan),
+            r.input_tokens, r.output_tokens, gen, status, getattr(r, "reason", "") or "",
+            rep if isinstance(rep, str) else "+".join(map(str, rep)),
+            getattr(r, "retries", 0) or 0, getattr(r, "preemptions", 0) or 0,
+            getattr(r, "prefix_hit_tokens", 0) or 0, getattr(r, "tenant", 0) or 0)
+
+
+_TYPECODES = {np.int64: "q", np.float64: "d", np.uint8: "B"}
+
+
+class RequestLogBuilder:
+    """A RequestLog filled one finished request at a time: numeric columns in compact typed arrays
+    (8 bytes a value, not a Python object), reason and replica strings shared between rows, so a run
+    can drop each Request object as soon as it reaches its final state (DESIGN principle 10)."""
+
+    __slots__ = ("_cols", "_strings")
+
+    def __init__(self) -> None:
+        self._cols: list = [array.array(_TYPECODES[d]) if d is not object else [] for d in COLUMNS.values()]
+        self._strings: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._cols[0])
+
+    def append(self, record: Any) -> None:
+        """Add a record as RequestLog.from_records reads it (its values are copied now)."""
+        row = _row(record)
+        c, strings = self._cols, self._strings
+        for i in _NUMERIC:
+            c[i].append(row[i])
+        for i in _STRINGS:
+            c[i].append(strings.setdefault(row[i], row[i]))
+
+    def build(self, more: Iterable[Any] = (), *, sort_by_id: bool = False) -> RequestLog:
+        """The log of the appended records plus `more` (read now, not kept); rows in order of
+        appending, or by id (stable) with `sort_by_id`."""
+        rows = [_row(r) for r in more]
+        extra = list(zip(*rows)) if rows else [()] * len(COLUMNS)
+        columns = {}
+        for (name, dtype), col, tail in zip(COLUMNS.items(), self._cols, extra):
+            if dtype is object:
+                columns[name] = np.array(col + list(tail), dtype=object)
+            else:
+                head = np.frombuffer(col, dtype=dtype) if len(col) else np.empty(0, dtype=dtype)
+                columns[name] = np.concatenate([head, np.asarray(tail, dtype=dtype)]) if tail else head.copy()
+        if sort_by_id:
+            order = np.argsort(columns["id"], kind="stable")
+            columns = {name: arr[order] for name, arr in columns.items()}
+        return RequestLog(**columns)
+
+
+_STRINGS = tuple(i for i, d in enumerate(COLUMNS.values()) if d is object)
+_NUMERIC = tuple(i for i, d in enumerate(COLUMNS.values()) if d is not object)
 
 
 def _needs_mapping(value: Any) -> bool:

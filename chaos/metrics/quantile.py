@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chaos.engine.itl import bin_samples
+
 
 @dataclass(slots=True)
 class ItlSamples:
@@ -49,14 +51,8 @@ class ItlSamples:
         window's midpoint, so summaries over window-aligned spans stay exact to `resolution_s`."""
         if len(self.gaps_s) == 0:
             return self
-        q = np.rint(self.gaps_s / resolution_s).astype(np.int64)
-        span = int(q.max()) + 1
-        win = (np.floor(self.t_s / window_s).astype(np.int64) if self.t_s is not None
-               else np.zeros(len(q), dtype=np.int64))
-        keys, inverse = np.unique(win * span + q, return_inverse=True)
-        weights = np.bincount(inverse, weights=self.weights)
-        t_s = (keys // span + 0.5) * window_s if self.t_s is not None else None
-        return ItlSamples(np.round((keys % span) * resolution_s, 12), weights, t_s)
+        t_s, gaps_s, weights = bin_samples(self.t_s, self.gaps_s, self.weights, window_s, resolution_s)
+        return ItlSamples(gaps_s, weights, t_s)
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float | np.ndarray) -> float | np.ndarray:

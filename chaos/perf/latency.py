@@ -127,11 +127,9 @@ class PerfModel:
 
     def decode_stretch(self, n_decode: int, ctx_sum0: float, k: int) -> np.ndarray:
         """Latencies of k consecutive pure-decode iterations; iteration i has ctx sum ctx_sum0 + i*n_decode."""
-        dctx = ctx_sum0 + np.arange(k, dtype=np.float64) * n_decode
         if n_decode <= 0:
             return np.zeros(k)
-        tokens = float(n_decode)
-        return _latency(self, tokens, tokens, dctx, dctx + 0.0, 0.0, self.overhead_s, np.maximum)
+        return _decode_latencies(self, float(n_decode), ctx_sum0, k)
 
     def breakdown(self, n_decode: float, decode_ctx_sum: float, prefill_tokens: float,
                   prefill_attn_ctx: float = 0.0, prefill_kv_read: float = 0.0,
@@ -175,6 +173,31 @@ def _latency(p: PerfModel, tokens, sampled, dctx, ctx_read, pattn, overhead, max
     return (p.slowdown * (maximum(compute, memory) + p.moe_floor_s) + p.allreduce_fixed_s
             + tokens * (p.allreduce_s_per_token + p.kv_replication_s_per_token) + overhead
             + sampled * p.overhead_per_seq_s)
+
+
+def _decode_latencies(p: PerfModel, tokens: float, ctx_sum0: float, k: int) -> np.ndarray:
+    """`_latency` for k pure-decode iterations (sampled = tokens, no prefill), the same float operations
+    in the same order, done in place on two buffers: the engine prices a stretch after every arrival
+    and finish, so the dozen temporaries of the general path were most of its cost. Terms the general
+    path adds as exact zeros (+ 0.0) are left out, which changes no value (all terms are positive)."""
+    dctx = np.arange(k, dtype=np.float64)
+    dctx *= tokens
+    dctx += ctx_sum0                                   # ctx_sum0 + i * n_decode
+    lat = dctx * p.compute_s_per_decode_ctx
+    lat += p.compute_fixed_s + tokens * p.compute_s_per_token + tokens * p.compute_s_per_sampled
+    mem = dctx
+    mem += tokens
+    mem *= p.kv_s_per_token
+    mem += p.dense_weights_s + p.routed_experts_s * (1.0 - p.expert_miss ** tokens)
+    mem += tokens * p.embed_s_per_token
+    np.maximum(lat, mem, out=lat)                      # the roofline: compute vs memory
+    lat += p.moe_floor_s
+    lat *= p.slowdown
+    lat += p.allreduce_fixed_s
+    lat += tokens * (p.allreduce_s_per_token + p.kv_replication_s_per_token)
+    lat += p.overhead_s
+    lat += tokens * p.overhead_per_seq_s
+    return lat
 
 
 def attention_flops_per_ctx(model: ModelSpec, *, prefill: bool) -> float:

@@ -44,6 +44,9 @@ ROUTERS: Registry[type["Router"]] = Registry("router policy")
 class Router:
     """Base of routing policies. Subclasses implement `_pick(request, replicas, pool) -> index`."""
 
+    uses_load_index = False
+    """The policy reads `replicas.load_index` (routing/view.py) when the resilience layer provides one."""
+
     def __init__(self, config: "RouterConfig", rng: np.random.Generator) -> None:
         self.config = config
         self.rng = rng

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from chaos.routing.base import ROUTERS, ReplicaView, Router, fewest_outstanding
+from chaos.routing.pairs import DistinctPairs
 
 
 @ROUTERS.register("round_robin")
@@ -30,21 +31,34 @@ class Random(Router):
 
 @ROUTERS.register("least_outstanding")
 class LeastOutstanding(Router):
-    """Fewest queued + running requests; ties -> lowest index."""
+    """Fewest queued + running requests; ties -> lowest index. O(log n) on a view with a load index
+    (the resilience layer's UsableView of replicas that report load changes), else a scan."""
+
+    uses_load_index = True
 
     def _pick(self, request, replicas, pool) -> int:
+        index = getattr(replicas, "load_index", None)
+        if index is not None:
+            return index.argmin()
         return fewest_outstanding(replicas, range(len(replicas)))
 
 
 @ROUTERS.register("power_of_two")
 class PowerOfTwo(Router):
-    """Two distinct replicas sampled at random; the one with fewer outstanding requests (tie -> lower index)."""
+    """Two distinct replicas sampled at random (the draws of `rng.choice(n, 2, replace=False)`, replayed
+    in O(1) by routing/pairs.py, not a pass over the pool); the one with fewer outstanding requests
+    (tie -> lower index)."""
+
+    def __init__(self, config, rng) -> None:
+        super().__init__(config, rng)
+        self._pairs = DistinctPairs(rng)
 
     def _pick(self, request, replicas, pool) -> int:
         if len(replicas) == 1:
             return 0
-        a, b = self.rng.choice(len(replicas), size=2, replace=False)
-        return fewest_outstanding(replicas, (int(a), int(b)))
+        a, b = self._pairs.draw(len(replicas))
+        la, lb = replicas[a].outstanding, replicas[b].outstanding   # fewest_outstanding of the pair
+        return a if la < lb or (la == lb and a < b) else b
 
 
 @ROUTERS.register("kv_aware")
@@ -52,7 +66,8 @@ class KVAware(Router):
     """Lowest cost = overlap_weight * prefill blocks still to compute on that replica (its queued and
     partial prompts, plus this prompt's blocks not in its prefix cache) + KV blocks in use, as NVIDIA
     Dynamo's KV router scores workers; ties -> fewer outstanding, then lower index. On a decode pool:
-    KV blocks in use. Counting the queued prompts keeps cache affinity from piling work on one replica."""
+    KV blocks in use. Counting the queued prompts keeps cache affinity from piling work on one replica.
+    Every replica's prefix cache is consulted, so a pick costs O(replicas), as Dynamo's router does."""
 
     def _pick(self, request, replicas, pool) -> int:
         w = self.config.overlap_weight

@@ -26,6 +26,11 @@ Semantics, each after the proxy that made it common:
   silent stall detectable through latency.
 * Pools: the replica lists given to `pick`/`admit` (or `set_pool`) define each pool's members, which
   the ejection limit is computed against; the last list seen wins (replicas come and go).
+* Views (routing/view.py): `pick` hands the policy a `UsableView` of the pool's usable replicas. When
+  the pool is given as a tuple (the fleet's pools are: a new tuple whenever membership changes), the
+  view is kept between requests and rebuilt only when that tuple or a health mark or ejection changes,
+  so a dispatch costs O(1) plus the policy's own work; least_outstanding then reads a load index the
+  replicas keep current through their `on_load` hook. A list is filtered afresh on every call.
 * Retries (`retry_delay`): the router counts the retries it granted each request (by request id;
   `retries_granted`); it does not write request.retries, which the driver owns (it also counts
   recoveries that do not go through the router). Retry k (0-based) waits
@@ -64,6 +69,7 @@ import numpy as np
 from chaos.errors import SimulationError
 from chaos.routing.base import ReplicaView, Router
 from chaos.routing.config import RouterConfig
+from chaos.routing.view import UsableView, reports_load
 
 if TYPE_CHECKING:
     from chaos.engine.request import Request
@@ -103,6 +109,9 @@ class ResilientRouter:
         self._rejections: Counter[str] = Counter()
         self._refusals: Counter[str] = Counter()
         self._events: list[dict] = []
+        self._views: dict[str, tuple[object, int, UsableView]] = {}   # pool -> (source, version, view)
+        self._version = 0                         # bumped when a mark or an ejection changes
+        self._next_expiry = float("inf")          # earliest ejection end
 
     # ---- settings the driver's timers read ----
     @property
@@ -124,8 +133,7 @@ class ResilientRouter:
     def pick(self, request: "Request", replicas: Sequence[R], pool: str = "aggregated") -> R | None:
         """The policy's choice among the replicas that are neither marked down nor ejected; None if none is."""
         self._active.add(request.id)
-        self.set_pool(pool, replicas)
-        ok = self._usable(replicas)
+        ok = self._view(pool, replicas)
         if not ok:
             self._counts["no_replica"] += 1
             return None
@@ -136,9 +144,7 @@ class ResilientRouter:
         """(prefill, decode) as the policy's route_disaggregated would pick among usable replicas; None
         (and no policy call) when either pool has none."""
         self._active.add(request.id)
-        self.set_pool("prefill", prefill_replicas)
-        self.set_pool("decode", decode_replicas)
-        pre, dec = self._usable(prefill_replicas), self._usable(decode_replicas)
+        pre, dec = self._view("prefill", prefill_replicas), self._view("decode", decode_replicas)
         if not pre or not dec:
             self._counts["no_replica"] += 1
             return None
@@ -149,8 +155,33 @@ class ResilientRouter:
         ids = tuple(r if isinstance(r, str) else r.replica_id for r in replicas)
         if self._pools.get(pool) != ids:
             self._pools[pool] = ids
+            self._views.pop(pool, None)
             for rid in ids:
                 self._pool_of[rid] = pool
+
+    def _view(self, pool: str, replicas: Sequence[R]) -> Sequence[R]:
+        """The usable replicas of `pool` for the policy: the kept view when `replicas` is the tuple it was
+        built from and no mark or ejection changed since; else declared (`set_pool`) and filtered."""
+        self._expire(self.now())
+        kept = self._views.get(pool)
+        if kept is not None and kept[0] is replicas and kept[1] == self._version:
+            return kept[2]
+        self.set_pool(pool, replicas)
+        ok = self._usable(replicas)
+        if not isinstance(replicas, tuple):
+            return ok                             # a list may change under us: nothing is kept
+        indexed = self.policy.uses_load_index and all(reports_load(r) for r in ok)
+        view = UsableView.of(ok, indexed)
+        if indexed:
+            for r in ok:
+                r.on_load = self._on_load
+        self._views[pool] = (replicas, self._version, view)
+        return view
+
+    def _on_load(self, replica: ReplicaView) -> None:
+        kept = self._views.get(self._pool_of.get(replica.replica_id, ""))
+        if kept is not None and kept[2].load_index is not None:
+            kept[2].load_index.update(replica)
 
     def available(self, replica_id: str) -> bool:
         """Neither marked down nor ejected at now()."""
@@ -178,10 +209,12 @@ class ResilientRouter:
         if not healthy:
             if replica_id not in self._down:
                 self._down[replica_id] = reason
+                self._version += 1
                 self._counts["marked_down"] += 1
                 self._log(t, replica_id, "down", reason)
             return
         if self._down.pop(replica_id, None) is not None:
+            self._version += 1
             self._counts["marked_up"] += 1
             self._log(t, replica_id, "up", reason)
         self._expire(t)
@@ -223,6 +256,8 @@ class ResilientRouter:
         self._times_ejected[replica_id] = times
         until = t + min(out.ejection_time * times, out.max_ejection_time_s)
         self._ejected[replica_id] = until
+        self._next_expiry = min(self._next_expiry, until)
+        self._version += 1
         self._errors[replica_id] = 0
         self._counts["ejections"] += 1
         self._log(t, replica_id, "eject", f"{n} consecutive errors", until=until)
@@ -231,15 +266,18 @@ class ResilientRouter:
         """Forget everything about a replica (a fresh engine took its id): marks, ejection, error streak."""
         for table in (self._down, self._ejected, self._errors, self._times_ejected, self._readmitted_s):
             table.pop(replica_id, None)
+        self._version += 1
 
     def _expire(self, t: float) -> None:
-        if self._ejected:
+        if self._ejected and t >= self._next_expiry:
             for rid, until in list(self._ejected.items()):
                 if until <= t:
                     del self._ejected[rid]
                     self._readmit(rid, until, "ejection time passed")
+            self._next_expiry = min(self._ejected.values(), default=float("inf"))
 
     def _readmit(self, replica_id: str, t: float, reason: str) -> None:
+        self._version += 1
         self._readmitted_s[replica_id] = t
         self._counts["readmissions"] += 1
         self._log(t, replica_id, "readmit", reason)

@@ -205,6 +205,13 @@ class MetricsConfig(_Section):
         return v
 
 
+class ExperimentConfig(_Section):
+    """`experiment:` — how a run and its fault-free twin are executed (chaos.sim.experiment)."""
+    parallel_twin: bool = True
+    """Run the twin in a second process while the faulted run goes on, when this process may use two
+    cores or more (results are byte-identical to running them one after the other); false = one process."""
+
+
 class Scenario(_Section):
     """A validated scenario. Build it with `chaos.scenario.load_scenario(path)` so paths resolve
     against the scenario file and errors carry file:line.
@@ -252,6 +259,7 @@ class Scenario(_Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     tenants: Optional[list[ScenarioTenantConfig]] = None
     """Who sends which requests (chaos.workload.tenants); omitted = one tenant, "default"."""
+    experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
 
     _source_file: Optional[str] = PrivateAttr(default=None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -375,5 +383,5 @@ def find_position(positions: PositionMap, path: tuple) -> Position | None:
     return None
 
 
-__all__ = ["Scenario", "DeploymentConfig", "PoolConfig", "MetricsConfig", "Duration", "dotted",
+__all__ = ["Scenario", "DeploymentConfig", "ExperimentConfig", "PoolConfig", "MetricsConfig", "Duration", "dotted",
            "parse_field_path", "find_position"]

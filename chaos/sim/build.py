@@ -88,7 +88,7 @@ def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: C
     fleet = Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
                  on_event=on_event, kv_replication=recovery is not None and recovery.requests == "kv_replica",
                  efficiency=backend.efficiency, latency_source=backend.latency, wrap_cost=backend.wrap_cost,
-                 tenants=tenant_table(scenario))
+                 itl_window_s=scenario.metrics.window, tenants=tenant_table(scenario))
     fleet.tenant_names = scenario.tenant_names() if hasattr(scenario, "tenant_names") else ["default"]
     return fleet
 

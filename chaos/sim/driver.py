@@ -6,6 +6,10 @@ its replica fails (the request fate, `recovery.requests`).
 The driver owns every Request of the run (ids belong to the run: base arrivals keep their workload
 index, extra arrivals from a traffic spike come after them, so a faulted run and its fault-free twin
 name the same requests alike). It is the engines' `on_event` callback and the fleet's `on_lost`.
+A request that reaches its final state is written to the run's columnar log (`log`, a
+RequestLogBuilder) and dropped from `requests`, which holds only requests still in flight: memory
+grows by a few columns per finished request, not by a Python object (DESIGN principle 10). A live
+session (`observer` set, fleetchaos serve) keeps them: it reads their objects after they end.
 
 Tenants (chaos.routing.tenancy, `tenancy`): at a request's first dispatch its tenant's token buckets and
 concurrency cap may reject it, and under overload the shedding rule may shed it or a lower-priority
@@ -28,6 +32,7 @@ A reset stream is recovered per `recovery:` — except that a started response c
 """
 from __future__ import annotations
 
+import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -36,6 +41,7 @@ import simpy
 
 from chaos.engine.events import UrgentTimeout
 from chaos.engine.request import Request
+from chaos.metrics.log import RequestLog, RequestLogBuilder
 from chaos.routing.resilience import NO_REPLICA
 from chaos.sim.delivery import ClientStreams
 from chaos.sim.disagg import KVHandoff
@@ -44,6 +50,36 @@ from chaos.sim.silence import SilentStreams
 from chaos.workload import Workload
 
 REFUSED_S = 1e-3       # a connection refused by a host whose engine is gone comes back within a RTT
+RECENT_ROWS = 50_000   # arrivals recent_arrivals looks back over, at most
+
+
+def _append_rows(columns: tuple, row: tuple) -> None:
+    """Append one row to typed columns; past 2 x RECENT_ROWS rows the oldest RECENT_ROWS go (the
+    recent_* views read at most the last RECENT_ROWS)."""
+    for col, value in zip(columns, row):
+        col.append(value)
+    if len(columns[0]) >= 2 * RECENT_ROWS:
+        for col in columns:
+            del col[:RECENT_ROWS]
+
+
+class IdSet:
+    """A set of a run's request ids (dense from 0) as one byte per id, not a Python int in a hash set."""
+
+    __slots__ = ("_bits",)
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+
+    def add(self, rid: int) -> None:
+        if rid >= len(self._bits):
+            self._bits.extend(bytes(max(rid + 1 - len(self._bits), len(self._bits) // 2 + 1024)))
+        self._bits[rid] = 1
+
+    def __contains__(self, rid: int) -> bool:
+        return rid < len(self._bits) and self._bits[rid] == 1
+
+
 NO_REPLICA_REASON = f"{NO_REPLICA} (503)"
 
 
@@ -88,7 +124,9 @@ class Driver(SilentStreams):
         self.workload = workload
         self.horizon_s = horizon_s
         self.recovery = recovery
-        self.requests: dict[int, Request] = {}
+        self.requests: dict[int, Request] = {}          # in flight (and ended ones when observed live)
+        self.log = RequestLogBuilder()                   # requests in a final state, as columns
+        self._created = 0                                # requests made so far (closed-loop ids)
         self.finished = 0
         self.last_finish_s = 0.0
         self.all_done = env.event()
@@ -98,7 +136,7 @@ class Driver(SilentStreams):
         self.streams = ClientStreams()        # what reaches the client (TTFT, ITL after stalls)
         self.handoff = KVHandoff(self)        # disaggregated: decode KV reservation and transfer
         self._attempt: dict[int, Attempt] = {}
-        self._ended: set[int] = set()
+        self._ended = IdSet()                                     # ids of requests in a final state
         self._failed_on: dict[int, set[str]] = defaultdict(set)   # replicas that failed a request
         self._hedges: dict[int, Hedge] = {}                        # request id -> its hedged copy
         self._started: set[int] = set()            # requests whose client has received a first token
@@ -108,9 +146,11 @@ class Driver(SilentStreams):
         cl = workload.closed_loop
         # how many requests end the run when it has no duration (extra arrivals raise it)
         self._expected = self._n_base if cl is None else cl.max_requests
-        self._arrival_log: list[tuple[float, int, int]] = []
         self.tenancy = None      # chaos.routing.tenancy.TenantGate: tenant limits, isolation, shedding
-        self._completion_log: list[tuple[float, int]] = []    # (finish_s, output tokens) of completions
+        # (arrival_s, input) of the last arrivals and (finish_s, output) of the last completions, as
+        # columns (at most 2 x RECENT_ROWS rows each)
+        self._arrival_log = (array.array("d"), array.array("q"))
+        self._completion_log = (array.array("d"), array.array("q"))
         self.observer = None       # live clients (fleetchaos serve): .first_token(rid, t), .ended(rid)
 
     # ---- wiring --------------------------------------------------------------------------------------
@@ -137,7 +177,8 @@ class Driver(SilentStreams):
                       output_tokens=int(output_tokens), hash_ids=hash_ids,
                       hash_block_tokens=self.workload.hash_block_tokens, tenant=tenant)
         self.requests[rid] = req
-        self._arrival_log.append((req.arrival_s, req.input_tokens, req.output_tokens))
+        self._created += 1
+        _append_rows(self._arrival_log, (req.arrival_s, req.input_tokens))
         return req
 
     def _arrivals(self):
@@ -179,7 +220,7 @@ class Driver(SilentStreams):
 
     def _new_closed_loop_request(self, delay_s: float) -> None:
         cl = self.workload.closed_loop
-        if cl.max_requests is not None and len(self.requests) >= cl.max_requests:
+        if cl.max_requests is not None and self._created >= cl.max_requests:
             return
         if delay_s > 0:
             def later():
@@ -193,7 +234,7 @@ class Driver(SilentStreams):
         if drawn is None:
             return
         input_tokens, output_tokens, hash_ids = drawn
-        self.arrive(self._make_request(len(self.requests), self.env.now, input_tokens, output_tokens, hash_ids))
+        self.arrive(self._make_request(self._created, self.env.now, input_tokens, output_tokens, hash_ids))
 
     # ---- dispatch ------------------------------------------------------------------------------------
     def arrive(self, req: Request) -> None:
@@ -519,12 +560,15 @@ class Driver(SilentStreams):
         self.finished += 1
         self.last_finish_s = max(self.last_finish_s, self.env.now)
         if status == "completed":
-            self._completion_log.append((self.env.now, req.output_tokens))
+            _append_rows(self._completion_log, (self.env.now, req.output_tokens))
         self.router.on_done(req)
         if self.tenancy is not None:
             self.tenancy.release(req)
+        self.log.append(req)                     # final: its row is written now
         if self.observer is not None:
-            self.observer.ended(req.id)
+            self.observer.ended(req.id)          # a live session reads ended requests' objects: kept
+        else:
+            self.requests.pop(req.id, None)      # a simulated run drops the object
         if self.workload.closed_loop is not None:
             self._new_closed_loop_request(self.workload.closed_loop.think_time_s)
         if self.finished == self._expected and not self.all_done.triggered:
@@ -585,17 +629,22 @@ class Driver(SilentStreams):
         """(arrival_s, input) rows of requests that arrived in the last `window_s`: what a frontend sees
         of a request when it arrives (its output length is not known until it ends)."""
         t0 = self.env.now - window_s
-        rows = [r[:2] for r in self._arrival_log[-50_000:] if r[0] >= t0]
-        return np.asarray(rows, dtype=float).reshape(-1, 2)
+        cols = [np.asarray(c[-RECENT_ROWS:], dtype=float) for c in self._arrival_log]
+        return np.column_stack(cols)[cols[0] >= t0].reshape(-1, 2)
 
     def recent_output_tokens(self, window_s: float) -> np.ndarray:
         """Output tokens of the requests that completed in the last `window_s` (the planner's observed
         output length, as Dynamo's planner reads it from the frontend's metrics); when none completed
         then, the last 1,000 completions before."""
         t0 = self.env.now - window_s
-        done = self._completion_log
-        rows = [n for t, n in done[-50_000:] if t >= t0]
-        return np.asarray(rows if rows else [n for _, n in done[-1000:]], dtype=float)
+        t, n = (np.asarray(c[-RECENT_ROWS:], dtype=float) for c in self._completion_log)
+        rows = n[t >= t0]
+        return rows if len(rows) else n[-1000:]
 
-    def ordered_requests(self) -> list[Request]:
-        return [self.requests[k] for k in sorted(self.requests)]
+    def request_log(self, horizon_s: float) -> RequestLog:
+        """Every request of the run, by id: the finished ones' rows plus those still in flight, closed
+        at the horizon (state "in_flight", tokens generated by then)."""
+        in_flight = [self.requests[k] for k in sorted(self.requests) if k not in self._ended]
+        for req in in_flight:
+            req.close(horizon_s)
+        return self.log.build(in_flight, sort_by_id=True)

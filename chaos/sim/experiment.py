@@ -4,12 +4,24 @@ can give: an exact counterfactual).
 
 The twin is the same scenario with `faults: []` and nothing else changed. Every random stream is
 named by purpose (chaos.rng), so the twin sees the same arrivals and lengths: the difference between
-the two runs is the faults' effect alone.
+the two runs is the faults' effect alone. The twin keeps only what the comparison reads (request log,
+ITL, series, summary, stats: `Result.slim`), not its fleet.
+
+The two runs are independent, so with `experiment.parallel_twin` (default on) and two cores the twin
+runs in a forked child process while this one runs the faulted scenario; the child sends its slim
+Result back. Both paths give byte-identical results (the same code on the same seed; a fork keeps the
+interpreter's hash seed).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import multiprocessing
+import os
+import pickle
+import traceback
+from dataclasses import dataclass, replace
 from typing import Callable
+
+from chaos.errors import SimulationError
 
 from chaos.metrics import (Detection, FaultWindow, HypothesisResult, ResilienceConfig, ResilienceReport, RunData,
                            analyze_resilience, evaluate_hypothesis)
@@ -58,13 +70,87 @@ def detections(result: Result) -> list[Detection]:
     return [Detection(d.t_s, d.replica, d.healthy, d.reason) for d in result.supervision.detections]
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, so `taskset -c 0` counts as one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                      # not Linux
+        return os.cpu_count() or 1
+
+
+def twin_in_parallel(scenario, parallel: bool | None = None) -> bool:
+    """Whether the twin runs in a second process: `parallel` (None = the scenario's
+    experiment.parallel_twin), two usable cores, and the fork start method (Linux)."""
+    wanted = scenario.experiment.parallel_twin if parallel is None else parallel
+    return bool(wanted) and usable_cores() >= 2 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _twin_child(conn, scenario, catalog) -> None:
+    """In the forked child: run the twin and send back its slim Result (or the error) as pickle bytes."""
+    try:
+        twin = run(scenario, catalog=catalog).slim()
+        payload = pickle.dumps(("ok", replace(twin, scenario=None)), protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:                # noqa: BLE001 - the parent re-raises it
+        try:
+            payload = pickle.dumps(("error", exc))
+        except Exception:                       # an unpicklable exception: send its text
+            payload = pickle.dumps(("error", SimulationError(traceback.format_exc())))
+    conn.send_bytes(payload)
+    conn.close()
+
+
+class _ParallelTwin:
+    """The twin running in a forked child; `result()` waits for it."""
+
+    def __init__(self, scenario, catalog) -> None:
+        self.scenario = scenario
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child_conn = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_twin_child, args=(child_conn, scenario, catalog), daemon=True,
+                                 name=f"{scenario.name}-twin")
+        self._proc.start()
+        child_conn.close()
+
+    def result(self) -> Result:
+        try:
+            status, value = pickle.loads(self._conn.recv_bytes())
+        except EOFError:
+            self._proc.join()
+            raise SimulationError(f"the baseline twin's process died (exit code {self._proc.exitcode}), "
+                                  f"perhaps out of memory; run it in this process with "
+                                  f"experiment.parallel_twin: false (or --no-parallel)") from None
+        finally:
+            self._conn.close()
+        self._proc.join()
+        if status == "error":
+            raise value
+        return replace(value, scenario=self.scenario)
+
+    def cancel(self) -> None:
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+        self._conn.close()
+
+
 def run_experiment(scenario, *, baseline: bool | None = None, catalog=None,
-                   progress: Callable[[float, float], None] | None = None) -> Experiment:
+                   progress: Callable[[float, float], None] | None = None,
+                   parallel: bool | None = None) -> Experiment:
     """Run `scenario` (and its twin when `baseline` is True, or None and `needs_baseline`), evaluate the
-    steady-state hypothesis and, with a baseline, the resilience metrics."""
-    result = run(scenario, catalog=catalog, progress=progress)
+    steady-state hypothesis and, with a baseline, the resilience metrics. `parallel` (None = the
+    scenario's experiment.parallel_twin) runs the twin in a second process when two cores are usable."""
     want_baseline = needs_baseline(scenario) if baseline is None else baseline
-    twin = run(baseline_twin(scenario), catalog=catalog, progress=progress) if want_baseline else None
+    if want_baseline and twin_in_parallel(scenario, parallel):
+        pending = _ParallelTwin(baseline_twin(scenario), catalog)
+        try:
+            result = run(scenario, catalog=catalog, progress=progress)
+        except BaseException:
+            pending.cancel()
+            raise
+        twin = pending.result()
+    else:
+        result = run(scenario, catalog=catalog, progress=progress)
+        twin = run(baseline_twin(scenario), catalog=catalog, progress=progress).slim() if want_baseline else None
     slo = scenario.slo.to_slo() if scenario.slo is not None else None
     faults = fault_windows(result)
     hypothesis = None

@@ -68,7 +68,7 @@ class Fleet(Reconfiguration):
                  placements: Sequence[Placement], engine: EngineConfig, on_event: Callable,
                  kv_replication: bool = False, efficiency: Efficiency | None = None,
                  latency_source: dict | None = None, wrap_cost: Callable | None = None,
-                 tenants: TenantTable | None = None) -> None:
+                 itl_window_s: float | None = None, tenants: TenantTable | None = None) -> None:
         self.env = env
         self.model = model
         self.gpu = gpu
@@ -82,6 +82,7 @@ class Fleet(Reconfiguration):
         self.wrap_cost = wrap_cost or (lambda perf: perf)   # roofline -> the run's latency source
         self.latency_source = latency_source or {"source": "roofline", "efficiency": (
             efficiency or Efficiency()).to_dict()}   # what the journal records (DESIGN principle 9)
+        self.itl_window_s = itl_window_s      # replicas keep ITL binned per this metrics window
         self.tenant_table = tenants   # tenant priorities and weights every engine schedules by
         self.tenant_names: list[str] = ["default"]   # by id; set by build_fleet from tenants:
         self.cost_shifts: list[tuple[int, float, float, str]] = []   # active cost_shift faults
@@ -89,6 +90,7 @@ class Fleet(Reconfiguration):
         self.replicas: dict[str, Replica] = {}
         self.state: dict[str, ReplicaState] = {}
         self.pools: dict[str, list[Replica]] = {}
+        self._pool_tuples: dict[str, tuple[Replica, ...]] = {}   # pool() answers; dropped on membership change
         self.spares: list[str] = [p.replica_id for p in placements if p.role == "spare"]
         self.gpu_slowdown: dict[str, list[float]] = {}
         self.actions: list[ActionRecord] = []
@@ -148,6 +150,8 @@ class Fleet(Reconfiguration):
         if replica is None:
             replica = Replica(self.env, rid, role, self._cost(rid), self.kv_capacity(p.tp), self.engine_config,
                               self.on_event, tenants=self.tenant_table)
+            if self.itl_window_s is not None:
+                replica.bin_itl_by(self.itl_window_s)
             self.replicas[rid] = replica
         else:
             lost = replica.restart(cost=self._cost(rid), kv_capacity_tokens=self._kv_now(rid))
@@ -163,6 +167,7 @@ class Fleet(Reconfiguration):
         members = self.pools.setdefault(self.state[replica_id].role, [])
         if replica not in members:
             members.append(replica)
+            self._pool_tuples.clear()
             self.on_membership(replica_id, True)
 
     def _share_ring(self, replica_id: str) -> None:
@@ -186,6 +191,7 @@ class Fleet(Reconfiguration):
         for members in self.pools.values():
             if replica in members:
                 members.remove(replica)
+                self._pool_tuples.clear()
                 self.on_membership(replica_id, False)
 
     # ---- what the request path may ask (truth the network would reveal) --------------------------
@@ -193,8 +199,13 @@ class Fleet(Reconfiguration):
     def disaggregated(self) -> bool:
         return "prefill" in self.pools
 
-    def pool(self, role: str) -> list[Replica]:
-        return self.pools.get(role, [])
+    def pool(self, role: str) -> tuple[Replica, ...]:
+        """The members of a pool as a tuple that stays the same object until membership changes, so the
+        router keeps its view of the pool between requests (routing/view.py)."""
+        members = self._pool_tuples.get(role)
+        if members is None:
+            members = self._pool_tuples[role] = tuple(self.pools.get(role, ()))
+        return members
 
     def reachable(self, replica_id: str) -> bool:
         """The router's packets get through (not partitioned, not cut off by the fabric). A dead engine

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 import simpy
 
 from chaos.catalog import Catalog
+from chaos.engine.itl import bin_samples
 from chaos.metrics import FleetSeries, ItlSamples, RequestLog, Summary, TimeSeries, summarize, time_series
 from chaos.metrics.tenants import TenantInfo, tenant_series, tenant_summaries
 from chaos.routing import build_resilient_router
@@ -34,7 +35,7 @@ class Result:
     fleet_series: FleetSeries
     summary: Summary
     horizon_s: float
-    fleet: Fleet
+    fleet: Fleet | None
     supervision: Supervision | None = None
     stats: dict = field(default_factory=dict)
     tenants: list = field(default_factory=list)            # chaos.metrics.tenants.TenantInfo by id
@@ -42,6 +43,11 @@ class Result:
     tenant_summaries: dict = field(default_factory=dict)   # name -> Summary (with tenants: only)
     tenant_itl: dict = field(default_factory=dict)         # tenant id -> ItlSamples (with tenants: only)
     tenant_series: dict = field(default_factory=dict)      # name -> TimeSeries (with tenants: only)
+
+    def slim(self) -> "Result":
+        """The same result without the live fleet and supervision (what a baseline twin keeps: the
+        comparison reads only the log, ITL, series, summary and stats)."""
+        return replace(self, fleet=None, supervision=None)
 
 
 def _sample_fleet(env: simpy.Environment, fleet: Fleet, series: FleetSeries, window_s: float):
@@ -59,6 +65,41 @@ def _sample_fleet(env: simpy.Environment, fleet: Fleet, series: FleetSeries, win
             replica_load={rid: r.outstanding for rid, r in fleet.replicas.items()},
         )
         yield env.timeout(window_s)
+
+
+ITL_FOLD_S = 600.0
+"""Simulated seconds between folds of every replica's ITL bins into the fleet's one histogram."""
+
+
+class _FleetItl:
+    """The fleet's ITL histogram: every replica's binned samples merged per (window, gap), so a long run
+    holds one set of bins, not one per replica (the metrics read the fleet's distribution only)."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def fold(self, fleet: Fleet) -> None:
+        for replica in fleet.replicas.values():
+            t, g, w = replica.itl.drain()
+            if len(g):
+                self._parts.append((t, g, w))
+        if len(self._parts) > 1:
+            t, g, w = (np.concatenate(c) for c in zip(*self._parts))
+            self._parts = [bin_samples(t, g, w, self.window_s)]
+
+    def samples(self, fleet: Fleet) -> ItlSamples:
+        self.fold(fleet)
+        if not self._parts:
+            return ItlSamples(np.empty(0), np.empty(0), np.empty(0))
+        t, g, w = self._parts[0]
+        return ItlSamples(g, w, t)
+
+
+def _fold_itl(env: simpy.Environment, fleet: Fleet, itl: _FleetItl, every_s: float):
+    while True:
+        yield env.timeout(every_s)
+        itl.fold(fleet)
 
 
 @dataclass
@@ -93,7 +134,7 @@ def assemble(scenario, env: simpy.Environment, workload, horizon_s: float | None
 def run(scenario, *, catalog: Catalog | None = None,
         progress: Callable[[float, float], None] | None = None) -> Result:
     """Simulate `scenario`; `progress(sim_now_s, sim_end_s)` is called every simulated minute or so."""
-    wall0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     env = simpy.Environment()
     horizon = scenario.duration
     workload = build_tenant_workload(scenario.workload, getattr(scenario, "tenants", None), seed=scenario.seed,
@@ -102,6 +143,9 @@ def run(scenario, *, catalog: Catalog | None = None,
     driver, fleet, router = wired.driver, wired.fleet, wired.router
     supervision, fleet_series = wired.supervision, wired.fleet_series
     window_s = scenario.metrics.window
+    driver.streams.bin_by(window_s)          # gaps after stalls: binned as they come, like the replicas'
+    fleet_itl = _FleetItl(window_s)
+    env.process(_fold_itl(env, fleet, fleet_itl, max(ITL_FOLD_S, window_s)))
 
     if horizon is not None:
         end = shown_end = horizon
@@ -123,15 +167,12 @@ def run(scenario, *, catalog: Catalog | None = None,
     else:
         horizon_s = driver.last_finish_s if driver.all_done.triggered else env.now
 
-    requests = driver.ordered_requests()
-    for req in requests:
-        req.close(horizon_s)
-    log = RequestLog.from_records(requests)
-    # ITL as the client receives it: replicas' uninterrupted decode gaps plus the gaps after stalls
+    log = driver.request_log(horizon_s)
+    # ITL as the client receives it: replicas' uninterrupted decode gaps (the fleet's histogram) plus
+    # the gaps after stalls
     stalls = driver.streams.gaps
-    itl = ItlSamples.concat([ItlSamples(a.gaps_s, a.weights, a.t_s).compact(window_s)
-                             for a in (r.itl_samples() for r in fleet.replicas.values())]
-                            + [ItlSamples(stalls.gaps_s, stalls.weights, stalls.times_s).compact(window_s)])
+    itl = ItlSamples.concat([fleet_itl.samples(fleet),
+                             ItlSamples(stalls.gaps_s, stalls.weights, stalls.times_s).compact(window_s)])
     slo = scenario.slo.to_slo() if scenario.slo is not None else None
     summary = summarize(log, itl=itl, slo=slo, window=(0.0, horizon_s))
     tenant_itl = _tenant_itl(fleet, driver.streams, window_s) if getattr(scenario, "tenants", None) else {}
@@ -139,7 +180,8 @@ def run(scenario, *, catalog: Catalog | None = None,
     tenants = tenant_infos(scenario, slo)
     per_tenant = getattr(scenario, "tenants", None)
     wall = time.perf_counter() - wall0
-    stats = {"wall_s": wall, "sim_s": horizon_s, "requests": len(requests), "router": router.stats(),
+    stats = {"wall_s": wall, "cpu_s": time.process_time() - cpu0, "sim_s": horizon_s, "requests": len(log),
+             "router": router.stats(),
              "request_path": dict(driver.stats)}
     if driver.tenancy is not None:
         stats["tenancy"] = driver.tenancy.stats()

@@ -268,6 +268,22 @@ def test_decode_stretch_equals_iteration_time(name, tp, n, ctx0, k):
 
 
 @settings(max_examples=100, deadline=None)
+@given(name=st.sampled_from(sorted(MODELS)), tp=st.sampled_from([1, 4, 8]), n=st.integers(1, 1024),
+       ctx0=st.integers(0, 10**7), k=st.integers(1, 600), slowdown=st.sampled_from([1.0, 2.7]),
+       replicate=st.booleans())
+def test_decode_stretch_is_bit_for_bit_the_general_array_path(name, tp, n, ctx0, k, slowdown, replicate):
+    """The in-place stretch pricing (issue #12) does the general path's float operations in the same
+    order: the same bits, so a run's timings do not move."""
+    from chaos.perf.latency import _latency
+    gpu = CAT.gpu("b200")
+    p = build_perf_model(MODELS[name], gpu, tp, gpu.nvlink_Bps, LAT, slowdown=slowdown,
+                         kv_replication_Bps=50e9 if replicate else None)
+    dctx = float(ctx0) + np.arange(k, dtype=np.float64) * n
+    general = _latency(p, float(n), float(n), dctx, dctx + 0.0, 0.0, p.overhead_s, np.maximum)
+    assert np.array_equal(p.decode_stretch(n, float(ctx0), k), general)
+
+
+@settings(max_examples=100, deadline=None)
 @given(name=st.sampled_from(sorted(MODELS)), w=work)
 def test_array_path_equals_scalar_path(name, w):
     p = _perf(name, 8)

@@ -28,6 +28,15 @@ def _order(run: RunView, ids: list[str]) -> list[str]:
     return sorted(ids, key=key)
 
 
+def _band_mean(block: np.ndarray) -> np.ndarray:
+    """Per window, the mean over the band's replicas that existed then (a spare activated later is NaN
+    before); NaN where none did, shown blank, without numpy's empty-slice warning."""
+    present = ~np.isnan(block)
+    n = present.sum(axis=0)
+    total = np.where(present, block, 0.0).sum(axis=0)
+    return np.divide(total, n, out=np.full(block.shape[1], np.nan), where=n > 0)
+
+
 def rows(run: RunView) -> tuple[np.ndarray, list[str], list[list[str]]]:
     """(matrix rows x windows, row labels, replica ids of each row) after grouping to at most MAX_ROWS
     rows (consecutive replicas of one pool per band)."""
@@ -45,7 +54,7 @@ def rows(run: RunView) -> tuple[np.ndarray, list[str], list[list[str]]]:
         end = start
         while end < len(ids) and end - start < per_band and roles[end] == role:
             end += 1
-        mats.append(np.nanmean(np.vstack([load[i] for i in ids[start:end]]), axis=0))
+        mats.append(_band_mean(np.vstack([load[i] for i in ids[start:end]])))
         labels.append(ids[start] if end - start == 1 else f"{ids[start]}..{ids[end - 1].rsplit('-', 1)[-1]}")
         members.append(ids[start:end])
         start = end
