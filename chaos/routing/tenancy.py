@@ -145,9 +145,9 @@ class TenantGate:
         """Under overload: (shed the arrival?, a waiting request to shed instead). Not overloaded: (False, None)."""
         if self.shedding is None or not replicas:
             return False, None
+        if sum(rep.num_waiting for rep in replicas) < self.shedding.max_queue_per_replica * len(replicas):
+            return False, None                   # counted first: the queues are read only under overload
         waiting = [r for rep in replicas for r in rep.waiting_requests()]
-        if len(waiting) < self.shedding.max_queue_per_replica * len(replicas):
-            return False, None
         mine = self.priority(req.tenant)
         worst = max(waiting, key=lambda r: (self.priority(r.tenant), r.arrival_s, r.id), default=None)
         if worst is not None and self.priority(worst.tenant) > mine:

@@ -583,6 +583,8 @@ class Driver(SilentStreams):
                 self.stats.count("rejected: " + reason)
                 self._end(req, "rejected", reason)
                 return False
+            if gate.shedding is None:
+                return True
             # overload and victims are judged on the replicas this tenant may use (its isolation set)
             usable = [r for r in self.fleet.pool(entry.role) if self.router.available(r.replica_id)]
             shed_self, victim = gate.shed_victim(req, gate.allowed(req, usable, entry.role))

@@ -82,6 +82,10 @@ class Rep:
     def waiting_requests(self):
         return list(self.waiting)
 
+    @property
+    def num_waiting(self):
+        return len(self.waiting)
+
 
 def test_isolation_set_by_pool_or_replica():
     gate = TenantGate([rules(isolation=["r1", "r2"]), rules(name="all"), rules(name="pool", isolation=["aggregated"])])
