@@ -115,6 +115,8 @@ def _print_summary(result) -> None:
     if s.get("prefix_hit_ratio") is not None:
         line += f"; prefix-cache hit ratio {100 * s['prefix_hit_ratio']:.1f}%"
     out.print(line)
+    from chaos.cli_tenants import print_tenant_table
+    print_tenant_table(result, out)
 
 
 @app.command()
@@ -201,6 +203,12 @@ def _print_verdict(experiment, detail: bool = True) -> None:
         typer.echo(f"resilience score: {score.text} against the fault-free twin (100: no loss)")
         if detail:
             for line in score.describe():
+                typer.echo(f"  {line}")
+        from chaos.cli_tenants import tenant_resilience_lines
+        tenants = tenant_resilience_lines(experiment)
+        if tenants:
+            typer.echo("resilience per tenant against the twin:")
+            for line in tenants:
                 typer.echo(f"  {line}")
 
 

@@ -8,10 +8,9 @@ is not wrapped at 80 columns: `console()` and the help formatter use the full li
 """
 from __future__ import annotations
 
-import sys
-
-import click
 import re
+import sys
+from typing import Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -36,7 +35,7 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, width=None if tty else 400, soft_wrap=not tty, highlight=False)
 
 
-def _metavar(param: click.Parameter) -> str:
+def _metavar(param: Any) -> str:
     name = (param.name or "value").rstrip("_")
     if name in _NAMED:
         return _NAMED[name]
@@ -56,17 +55,19 @@ def _metavar(param: click.Parameter) -> str:
         if annotation is float:
             return "X"
         return "TEXT"
+    # a click-style parameter type (typer before 0.29 used click's; 0.29 vendors click without them):
+    # read by duck typing, so fleetchaos needs no click of its own
     t = getattr(param, "type", None)
-    if argument or isinstance(t, click.Choice):
+    if argument or hasattr(t, "choices"):
         return name.upper()
-    if isinstance(t, click.Path):
+    if type(t).__name__ == "Path":
         return "PATH"
-    if isinstance(t, click.types.IntParamType):
+    if getattr(t, "name", "") == "integer":
         return "N"
     return "TEXT"
 
 
-def plain_params(command: click.Command) -> None:
+def plain_params(command: Any) -> None:
     """Give each parameter of `command` a plain metavar (flags none), recursively for groups."""
     for p in command.params:
         if p.metavar is not None:
@@ -75,7 +76,7 @@ def plain_params(command: click.Command) -> None:
             p.metavar = ""
         else:
             p.metavar = _metavar(p)
-    if isinstance(command, click.Group):
+    if isinstance(getattr(command, "commands", None), dict):     # a group
         for sub in command.commands.values():
             plain_params(sub)
 
@@ -114,11 +115,11 @@ class HelpGroup(TyperGroup):
         super().__init__(*args, **kwargs)
         plain_params(self)
 
-    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+    def add_command(self, cmd: Any, name: str | None = None) -> None:
         super().add_command(cmd, name)
         plain_params(cmd)
 
-    def get_command(self, ctx: click.Context, cmd_name: str):
+    def get_command(self, ctx: Any, cmd_name: str):
         cmd = super().get_command(ctx, cmd_name)
         if cmd is not None:
             plain_params(cmd)

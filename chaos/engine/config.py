@@ -14,6 +14,18 @@ from chaos.units import parse_duration
 KV_TRANSFER_SETUP_S = 6.7e-3
 
 
+class FairConfig(BaseModel):
+    """Token weights of the Virtual Token Counter (engine.scheduling: fair). Sheng et al., "Fairness in
+    Serving Large Language Models", OSDI 2024, weigh a client's service as w_p x input + w_q x output
+    tokens; their experiments and S-LoRA's VTC queue use w_p = 1, w_q = 2 (an output token costs about
+    twice an input token)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_weight: float = Field(1.0, gt=0, description="service per prompt token computed (w_p)")
+    output_weight: float = Field(2.0, gt=0, description="service per output token generated (w_q)")
+
+
 class EngineConfig(BaseModel):
     """Scheduler limits and KV-cache settings of one replica (the names follow vLLM's flags)."""
 
@@ -42,3 +54,8 @@ class EngineConfig(BaseModel):
                                          "bytes move, seconds (default: vLLM NixlConnector's measured post time)")
     stepper: Literal["fast", "reference"] = Field(
         "fast", description="fast: decode stretches in one numpy call; reference: one event per iteration")
+    scheduling: Literal["fcfs", "priority", "fair"] = Field(
+        "fcfs", description="waiting-queue order: fcfs (arrival); priority (tenant priority, then arrival; a "
+                            "higher-priority request may preempt a lower-priority running one); fair (VTC: the "
+                            "backlogged tenant with the least weighted service first)")
+    fair: FairConfig = Field(default_factory=FairConfig, description="VTC token weights (scheduling: fair)")

@@ -163,3 +163,72 @@ class ITLRecorder:
     def tokens(self) -> int:
         """Decode tokens recorded (sum of weights)."""
         return int(self.weights.sum())
+
+
+class TenantITL:
+    """ITL samples of one replica split by tenant (kept only when the fleet has tenants): an iteration's
+    gap counts once per decoding sequence of each tenant, so the tenants' weights sum to the replica's.
+
+    The replica reports decoders entering and leaving (`enter`/`leave`) and takes a `snapshot` of the
+    per-tenant counts when it plans an iteration or a stretch; the samples use that snapshot, as the
+    replica's own samples use the decoder count of the plan."""
+
+    __slots__ = ("_dec", "_snap", "recorders", "_bin_s")
+
+    def __init__(self) -> None:
+        self._dec: dict[int, int] = {}
+        self._snap: dict[int, int] = {}
+        self.recorders: dict[int, ITLRecorder] = {}
+        self._bin_s: float | None = None
+
+    def bin_by(self, window_s: float) -> None:
+        """Every tenant's recorder keeps a histogram per window (ITLRecorder.bin_by)."""
+        self._bin_s = float(window_s)
+        for rec in self.recorders.values():
+            rec.bin_by(window_s)
+
+    def enter(self, tenant: int) -> None:
+        self._dec[tenant] = self._dec.get(tenant, 0) + 1
+
+    def leave(self, tenant: int) -> None:
+        self._dec[tenant] -= 1
+
+    def clear(self) -> None:
+        """A crash: no one decodes."""
+        self._dec.clear()
+        self._snap = {}
+
+    def snapshot(self) -> None:
+        self._snap = {t: n for t, n in self._dec.items() if n}
+
+    def _rec(self, tenant: int) -> ITLRecorder:
+        rec = self.recorders.get(tenant)
+        if rec is None:
+            rec = self.recorders[tenant] = ITLRecorder()
+            if self._bin_s is not None:
+                rec.bin_by(self._bin_s)
+        return rec
+
+    def add(self, t_end_s: float, gap_s: float, fresh) -> None:
+        """One iteration: its decoders of the snapshot less those in `fresh` (requests whose token here
+        follows a gap, recorded by the client side)."""
+        snap = self._snap
+        if fresh:
+            snap = dict(snap)
+            for r in fresh:
+                snap[r.tenant] -= 1
+        for tenant, n in snap.items():
+            if n > 0:
+                self._rec(tenant).add(t_end_s, gap_s, n)
+
+    def add_many(self, t_end_s: np.ndarray, gap_s: np.ndarray) -> None:
+        """A decode stretch (its batch is the snapshot's)."""
+        for tenant, n in self._snap.items():
+            self._rec(tenant).add_many(t_end_s, gap_s, n)
+
+    def arrays(self) -> dict[int, ITLArrays]:
+        out = {}
+        for tenant, rec in sorted(self.recorders.items()):
+            t, g, w = rec.arrays()
+            out[tenant] = ITLArrays(gaps_s=g, weights=w, t_s=t)
+        return out

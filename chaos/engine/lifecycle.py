@@ -74,6 +74,8 @@ class Lifecycle:
             container.clear()
         self._key_cnt = [0] * self.block_size
         self._n_dec = self._ctxbase_sum = self._pending_prefill = 0
+        if self._titl is not None:
+            self._titl.clear()
         self.kv.clear()
         self._stretch = None
         self._wake = None
@@ -162,7 +164,7 @@ class Lifecycle:
             return
         self._sync()
         while self._running and self.kv.used > self._kv_target:
-            self._preempt(self._running[-1])
+            self._preempt(self._running[-1] if self._policy is None else self._policy.victim(self._running))
         self._fit_kv()
         self._serve_prealloc()
         self._poke(maybe_admissible=False, force=True)   # a running stretch planned with the old pool: re-plan
@@ -216,7 +218,10 @@ class Lifecycle:
             gaps = st.lat[:j].copy()
             gaps[0] += self._itl_carry_s
             self._itl_carry_s = 0.0
-            self.itl.add_many(st.times[:j].copy(), gaps, st.n)
+            times = st.times[:j].copy()
+            self.itl.add_many(times, gaps, st.n)
+            if self._titl is not None:
+                self._titl.add_many(times, gaps)
             self.iterations += j
             self._progress_s = float(st.times[j - 1])
 

@@ -6,8 +6,10 @@ Iteration (starts at the replica's own clock `_t`, iteration number D = iteratio
      is preempted by recompute (blocks freed, back to the front of the queue with prompt = input +
      generated tokens); no admissions in an iteration that preempted;
   2. the token budget left (max_num_batched_tokens - decoders) goes to prefill chunks: partial
-     prefills first, then waiting requests FCFS while running < max_num_seqs and the whole prompt's
-     blocks (minus prefix-cache hits) can be allocated; a blocked head blocks the queue;
+     prefills first, then waiting requests in the queue's order (FCFS; by priority or VTC counter with
+     engine.scheduling, chaos/engine/scheduling.py) while running < max_num_seqs and the whole prompt's
+     blocks (minus prefix-cache hits) can be allocated; a blocked head blocks the queue (priority: it
+     may first preempt lower-priority running sequences);
   3. at the iteration's end (time `_t + L`, L from the cost model): decoders that joined from a
      transferred or moved KV stream their token ("first_token", or "token" after a gap), decoders
      that reached their output length finish ("finished"), then prompts that completed emit a token
@@ -73,12 +75,13 @@ import simpy
 
 from chaos.engine.config import EngineConfig
 from chaos.engine.cost import IterationCost
-from chaos.engine.itl import ITLArrays, ITLRecorder
+from chaos.engine.itl import ITLArrays, ITLRecorder, TenantITL
 from chaos.engine.kv import KVBlockManager
 from chaos.engine.lifecycle import Lifecycle
 from chaos.engine.request import PH_NONE, PH_WAIT, QUEUED, Request
 from chaos.engine.reservation import Reservations
 from chaos.engine.scheduler import Scheduler
+from chaos.engine.scheduling import TenantTable, make_scheduling
 from chaos.engine.stretch import Stretch
 from chaos.errors import SimulationError
 
@@ -96,7 +99,8 @@ class Replica(Scheduler, Lifecycle, Reservations):
     crash/restart/stall/resume/cancel/set_kv_capacity/set_role (lifecycle.py) are for faults and control."""
 
     def __init__(self, env: simpy.Environment, replica_id: str, role: Role, cost: IterationCost,
-                 kv_capacity_tokens: int, config: EngineConfig, on_event: EventCallback) -> None:
+                 kv_capacity_tokens: int, config: EngineConfig, on_event: EventCallback,
+                 tenants: TenantTable | None = None) -> None:
         if role not in ROLES:
             raise ValueError(f"role: expected one of {', '.join(ROLES)} but got {role!r}")
         self.env = env
@@ -111,6 +115,7 @@ class Replica(Scheduler, Lifecycle, Reservations):
         self._kv_target = self._blocks_of(kv_capacity_tokens)   # blocks asked for (set_kv_capacity)
         self.kv = KVBlockManager(self._kv_target, bs)
         self.itl = ITLRecorder()
+        self._titl = TenantITL() if tenants is not None else None   # ITL by tenant, with tenants: only
         self.alive = True
         # requests the router addressed to this replica that are not in its queues: a connect still in
         # progress, or a stream hung on a silent host; the router counts them as active (Envoy's per-host
@@ -124,7 +129,9 @@ class Replica(Scheduler, Lifecycle, Reservations):
         self._chunk_alloc = config.kv_admission == "chunk"  # blocks per scheduled chunk (vLLM V1)
         self._max_seqs = config.max_num_seqs
         self._max_tokens = config.max_num_batched_tokens
-        self._waiting: deque[Request] = deque()
+        # waiting queue and the policy's hooks (None for fcfs): chaos.engine.scheduling
+        self._waiting: deque[Request]
+        self._waiting, self._policy = make_scheduling(config, tenants, clock=lambda: self._D)
         self._running: list[Request] = []       # admission order; the tail is preempted first
         self._prefilling: list[Request] = []    # running requests still in prefill, admission order
         self._held: dict[int, Request] = {}     # prefill role: prompt done, KV awaiting transfer
@@ -266,6 +273,20 @@ class Replica(Scheduler, Lifecycle, Reservations):
         t, g, w = self.itl.arrays()
         return ITLArrays(gaps_s=g, weights=w, t_s=t)
 
+    def bin_itl_by(self, window_s: float) -> None:
+        """Keep ITL samples (the replica's and its tenants') as histograms per metrics window."""
+        self.itl.bin_by(window_s)
+        if self._titl is not None:
+            self._titl.bin_by(window_s)
+
+    def tenant_itl_samples(self) -> dict[int, ITLArrays]:
+        """ITL samples by tenant id (empty when the fleet has no tenants); weights sum to itl_samples'."""
+        return self._titl.arrays() if self._titl is not None else {}
+
+    def waiting_requests(self) -> list[Request]:
+        """Requests queued here, not yet admitted (for the router's shedding)."""
+        return list(self._waiting)
+
     def requests(self) -> list[Request]:
         """Requests on this replica (queued, running, held), for inspection; reservations for KV still
         on a prefill replica are `reservations()`."""
@@ -330,10 +351,17 @@ class Replica(Scheduler, Lifecycle, Reservations):
         r.prefilled_tokens = 0
         r.status = QUEUED
         r.replicas.append(self.replica_id)
+        pol = self._policy
+        if pol is not None:            # fair: the lift on joining reads counters as of now
+            self._sync()
         self._waiting.append(r)
         self._load_changed()
         # a request with reserved blocks is admitted past a head blocked on KV (scheduler._admit_reserved)
-        self._poke(maybe_admissible=len(self._waiting) == 1 or r.id in self._reserved)
+        if pol is None:
+            self._poke(maybe_admissible=len(self._waiting) == 1 or r.id in self._reserved)
+        else:
+            self._poke(maybe_admissible=self._waiting[0] is r or r.id in self._reserved,
+                       force=pol.preempts(r, self._running))
 
     def _load_changed(self) -> None:
         if self.on_load is not None:

@@ -2,7 +2,7 @@
 
 The metrics room builds its RequestLog from these attributes: id, arrival_s, first_token_s,
 finish_s, input_tokens, output_tokens, generated_tokens, status, reason, replica, retries,
-preemptions, prefix_hit_tokens. Fields starting with `_` are the engine's bookkeeping.
+preemptions, prefix_hit_tokens, tenant. Fields starting with `_` are the engine's bookkeeping.
 
 `last_token_s` is when the engine produced the request's latest token. The engine writes it where a
 decode segment ends (finish, preemption, cancel, crash) and after every "first_token"/"token" event,
@@ -55,6 +55,7 @@ class Request:
     retries: int = 0
     preemptions: int = 0
     prefix_hit_tokens: int = 0       # prompt tokens served from the prefix cache (summed over admissions)
+    tenant: int = 0                  # tenant id (position in the scenario's tenants:; 0 without them)
     # --- engine bookkeeping (see replica.py) ---
     _engine: Any = field(default=None, init=False, repr=False)
     _phase: int = field(default=PH_NONE, init=False, repr=False)

@@ -32,6 +32,7 @@ class Scheduler:
                     self.kv.alloc(need)
                 else:
                     preempted = self._grow_with_preemption(D)
+        pol = self._policy
         budget = self._max_tokens - self._n_dec
         chunks: list[tuple[Request, int]] = []
         fresh: list[Request] = []                 # decoders whose first token here follows a gap
@@ -56,13 +57,19 @@ class Scheduler:
             attn += c * p + c * (c + 1) / 2
             kv_read += p
         if not preempted or not (chunks or self._n_dec):   # vLLM skips admissions after a preemption
-            while self._waiting and len(self._running) < self._max_seqs:
+            while self._waiting:
+                if len(self._running) >= self._max_seqs:
+                    if pol is not None and self._preempt_for_head(pol, chunks, budget):
+                        continue
+                    break
                 r = self._waiting[0]
                 if r._kv_ready:
                     if budget < 1:
                         break
                     admitted = self._admit_decode(r, D)
                     if admitted < 0:
+                        if pol is not None and self._preempt_for_head(pol, chunks, budget):
+                            continue
                         break
                     if admitted:
                         fresh.append(r)
@@ -72,6 +79,8 @@ class Scheduler:
                     break
                 c = self._admit_prefill(r, budget, first=not p_tokens)
                 if c < 0:
+                    if pol is not None and self._preempt_for_head(pol, chunks, budget):
+                        continue
                     if self._reserved:             # blocks already held for them: they never wait for KV
                         budget -= self._admit_reserved(D, budget, fresh)
                     break
@@ -86,11 +95,14 @@ class Scheduler:
         if self._prealloc:                     # blocks a preemption or a failed head left free
             self._serve_prealloc()
         n = self._n_dec
+        if self._titl is not None and n:
+            self._titl.snapshot()             # the plan's decoders per tenant (ITL by tenant)
         if not chunks:
             if not n:
                 return None
             # a preempted head may be admitted next iteration; a fresh decoder's token is an event
-            if self._fast and not preempted and not fresh:
+            if self._fast and not preempted and not fresh and (pol is None or pol.stretch_ok(
+                    len(self._waiting), len(self._running), self._max_seqs)):
                 k = self._plan_k(D)
                 if k > 1:
                     lat = np.asarray(self.cost.decode_stretch(n, self._ctxbase_sum + n * D, k), dtype=float)
@@ -111,6 +123,8 @@ class Scheduler:
         self._progress_s = t
         if n_dec > len(fresh):         # a fresh decoder's gap is not this iteration's latency: see _stream
             self.itl.add(t, latency + self._itl_carry_s, n_dec - len(fresh))
+            if self._titl is not None:
+                self._titl.add(t, latency + self._itl_carry_s, fresh)
         self._itl_carry_s = 0.0
         for r in fresh:
             if r._engine is self and r._phase == PH_DECODE and r._d_enter == d:
@@ -142,7 +156,10 @@ class Scheduler:
             gaps = gaps.copy()
             gaps[0] += self._itl_carry_s
             self._itl_carry_s = 0.0
-        self.itl.add_many(st.times if k == len(st.lat) else st.times[:k].copy(), gaps, st.n)
+        times = st.times if k == len(st.lat) else st.times[:k].copy()
+        self.itl.add_many(times, gaps, st.n)
+        if self._titl is not None:
+            self._titl.add_many(times, gaps)
         self._finish_due(t)
         if self._prealloc:
             self._serve_prealloc()
@@ -197,20 +214,54 @@ class Scheduler:
             if s._phase == PH_DECODE and s._key == key:
                 victim = None
                 while kv.available < 1:
-                    victim = running[-1]
+                    if self._policy is None:
+                        victim = running[-1]
+                    else:        # a policy's victim may precede s: s and the rest shift left
+                        victim = self._policy.victim(running)
+                        if running.index(victim) < i:
+                            i -= 1
+                            if victim._phase == PH_DECODE and victim._key == key:
+                                kv.give_back(1)      # the block it got this iteration (_drop counts to D - 1)
                     self._preempt(victim)
                     preempted = True
                     if victim is s:
                         break
                 if victim is s:
-                    break
+                    if self._policy is None:
+                        break            # the tail: nothing after it
+                    continue             # running[i] is now the one after s
                 kv.alloc(1)
             i += 1
         self._alloc_D = D
         return preempted
 
-    def _admit_prefill(self, r: Request, budget: int, first: bool) -> int:
-        """Admit the queue head for prefill: its first chunk size, -1 if it must wait, 0 if it can never fit."""
+    def _preempt_for_head(self, pol, chunks, budget: int) -> bool:
+        """Priority scheduling: when the waiting head cannot get in for want of a batch slot or KV blocks
+        (as admission counts them), preempt the running sequence of lowest priority below the head's,
+        if any, other than those with a prefill chunk in this iteration. True when one was preempted."""
+        head = self._waiting[0]
+        if head._kv_ready:             # a decode admission: its reserved blocks, if any, come with it
+            total = self._decode_blocks(head)
+            held = self._reserved.get(head.id)
+            blocked = total > self.kv.available + (held[1] if held is not None else 0)
+        else:
+            _, m, bph, _, total, _, _, _, own, available, parked = self._prefill_plan(head, budget)
+            blocked = self._kv_blocked(total, m, bph, own, available, parked)
+        if total > self.kv.total_blocks:
+            return False             # it can never fit: admission drops it, no one is preempted
+        if len(self._running) < self._max_seqs and not blocked:
+            return False             # blocked by the token budget: preempting would not help
+        busy = {id(r) for r, _ in chunks}
+        victim = pol.preempt_victim(head, [r for r in self._running if id(r) not in busy])
+        if victim is None:
+            return False
+        self._preempt(victim)
+        return True
+
+    def _prefill_plan(self, r: Request, budget: int) -> tuple[int, ...]:
+        """(whole hash blocks, of them cached, KV blocks per hash block, tail blocks, total blocks, cached
+        tokens, first chunk, tokens its blocks cover, private blocks to allocate, blocks available for
+        them, of those its own parked ones) of admitting r for prefill now with `budget` tokens left."""
         bs, kv = self.block_size, self.kv
         prompt = r._prompt
         hbt = r.hash_block_tokens
@@ -222,13 +273,8 @@ class Scheduler:
                 m = kv.match(r.hash_ids, n_full)
         tail = -(-(prompt - n_full * hbt) // bs)
         total = n_full * bph + tail
-        if total > kv.total_blocks:
-            self._waiting.popleft()
-            self._pending_prefill -= prompt
-            self._drop_unservable(r, f"prompt of {prompt} tokens needs {total} KV blocks, "
-                                     f"replica {self.replica_id} has {kv.total_blocks}")
-            return 0
-        parked = self._unpark_hit(r, n_full, m) if self._use_cache else 0
+        # a preempted request's parked KV (vLLM V1, see _park); none for a prompt that can never fit
+        parked = self._unpark_hit(r, n_full, m) if self._use_cache and total <= kv.total_blocks else 0
         hits = min(m * hbt + parked * bs, prompt - 1)
         compute = prompt - hits
         c = compute if not self._chunked else min(compute, budget)
@@ -240,13 +286,36 @@ class Scheduler:
             cov = prompt
             own = total - m * bph
         available = kv.available - (kv.evictable_among(r.hash_ids, m) if m else 0) - parked
+        return n_full, m, bph, tail, total, hits, c, cov, own, available, parked
+
+    def _kv_blocked(self, total: int, m: int, bph: int, own: int, available: int, parked: int) -> bool:
+        """Admission's KV test (its parked blocks come back as its own): the first allocation does not
+        fit, or (chunk admission) the prompt could only finish on blocks held for transfers that already
+        arrived (see _reserved_arrived)."""
         if own - parked > available:
+            return True
+        return self._chunk_alloc and total - m * bph - parked > available and self._reserved_arrived()
+
+    def _admit_prefill(self, r: Request, budget: int, first: bool) -> int:
+        """Admit the queue head for prefill: its first chunk size, -1 if it must wait, 0 if it can never fit."""
+        bs, kv = self.block_size, self.kv
+        prompt = r._prompt
+        hbt = r.hash_block_tokens
+        n_full, m, bph, tail, total, hits, c, cov, own, available, parked = self._prefill_plan(r, budget)
+        compute = prompt - hits
+        if total > kv.total_blocks:
+            self._waiting.popleft()
+            self._pending_prefill -= prompt
+            self._drop_unservable(r, f"prompt of {prompt} tokens needs {total} KV blocks, "
+                                     f"replica {self.replica_id} has {kv.total_blocks}")
+            return 0
+        if self._kv_blocked(total, m, bph, own, available, parked):
             return -1
-        if self._chunk_alloc and total - m * bph - parked > available and self._reserved_arrived():
-            return -1             # it could only finish on blocks held for arrived transfers: they go first
         if not self._chunked and not first and compute > budget:
             return -1
         self._waiting.popleft()
+        if self._policy is not None:
+            self._policy.admitted(r, compute)
         if m:
             kv.acquire(r.hash_ids, m)
         if parked:
@@ -279,16 +348,17 @@ class Scheduler:
         return nf * bph + -(-(tokens - seg) // bs)
 
     def _grow_chunk(self, r: Request, c: int) -> int:
-        """Blocks for r's next chunk of c tokens (chunk admission), preempting from the running tail as
-        vLLM V1 does when they are short. Returns the sequences preempted, -1 when r itself had to go."""
+        """Blocks for r's next chunk of c tokens (chunk admission), preempting from the running tail (the
+        policy's victim with engine.scheduling) as vLLM V1 does when they are short. Returns the sequences preempted, -1 when r itself had to go."""
         end = r.prefilled_tokens + c
         if end <= r._cov:
             return 0
         need = self._blocks_upto(r, end) - self._blocks_upto(r, r._cov)
         kv = self.kv
         victims = 0
+        pol = self._policy
         while need > kv.available:
-            victim = self._running[-1]
+            victim = self._running[-1] if pol is None else pol.victim(self._running)
             self._preempt(victim)
             victims += 1
             if victim is r:
@@ -323,15 +393,16 @@ class Scheduler:
         for r in [r for r in self._waiting if r._kv_ready and r.id in self._reserved]:
             if len(self._running) >= self._max_seqs or budget - used < 1:
                 break
-            self._waiting.remove(r)
-            self._waiting.appendleft(r)
+            if self._policy is None:        # fcfs: it becomes the head (a policy queue keeps its key order)
+                self._waiting.remove(r)
+                self._waiting.appendleft(r)
             if self._admit_decode(r, D) == 1:
                 fresh.append(r)
                 used += 1
         return used
 
     def _admit_decode(self, r: Request, D: int) -> int:
-        """Decode role: give the head its transferred prompt's blocks and decode it from iteration D.
+        """Decode role: give r (the head, or a reserved request behind it) its transferred prompt's blocks and decode it from iteration D.
 
         1 admitted, -1 must wait, 0 can never fit (dropped)."""
         bs, kv = self.block_size, self.kv
@@ -342,13 +413,13 @@ class Scheduler:
         if held is not None:                  # its blocks were reserved before the transfer
             kv.give_back(held[1])
         if own + extra > kv.total_blocks:
-            self._waiting.popleft()
+            self._unqueue(r)
             self._drop_unservable(r, f"context of {ctx + 1} tokens needs {own + extra} KV blocks, "
                                      f"replica {self.replica_id} has {kv.total_blocks}")
             return 0
         if own + extra > kv.available:
             return -1
-        self._waiting.popleft()
+        self._unqueue(r)
         kv.alloc(own + extra)
         r._n_full = r._n_shared = 0
         r._own0, r._cap0 = own, own * bs
@@ -360,6 +431,13 @@ class Scheduler:
         self._running.append(r)
         self._enter_decode(r, D, ctx)
         return 1
+
+    def _unqueue(self, r: Request) -> None:
+        """Take r out of the waiting queue: the head by popleft, else by remove."""
+        if self._waiting[0] is r:
+            self._waiting.popleft()
+        else:
+            self._waiting.remove(r)
 
     def _cache_transferred(self, r: Request) -> None:
         """Decode role: the transferred prompt's full segments become prefix-cache entries r references,
@@ -384,7 +462,11 @@ class Scheduler:
         r._dfin = D + r.output_tokens - r.generated
         self._key_cnt[r._key] += 1
         self._n_dec += 1
+        if self._titl is not None:
+            self._titl.enter(r.tenant)
         self._ctxbase_sum += r._ctxbase
+        if self._policy is not None:
+            self._policy.decode(r, D, 1)
         heapq.heappush(self._heap, (r._dfin, r._seq, r))
 
     def _stream(self, r: Request, t: float) -> None:
@@ -409,6 +491,8 @@ class Scheduler:
         """The iteration ending at t computed r's last prompt token: it emits a token. On a prefill
         replica the token travels with the KV: the client sees it when the decode replica streams it."""
         r.generated += 1
+        if self._policy is not None:
+            self._policy.first_token(r)
         if self._use_cache and r._n_full > r._n_shared:
             bph = -(-r.hash_block_tokens // self.block_size)
             self.kv.insert(r.hash_ids, r._n_shared, r._n_full, bph)
@@ -459,8 +543,12 @@ class Scheduler:
             if self._D > r._d_enter:
                 r.last_token_s = self._last_end_s()
             self._n_dec -= 1
+            if self._titl is not None:
+                self._titl.leave(r.tenant)
             self._key_cnt[r._key] -= 1
             self._ctxbase_sum -= r._ctxbase
+            if self._policy is not None:
+                self._policy.decode(r, self._D, -1)
         else:
             own = r._own0
             self._prefilling.remove(r)

@@ -14,12 +14,13 @@ from chaos.faults.replica_faults import KvCapacityLoss, NetworkPartition, Schedu
 from chaos.faults.run import FAULT_PRIORITY, start_faults
 from chaos.faults.straggler import Straggler
 from chaos.faults.target import FleetControl, TargetSpec
+from chaos.faults.tenant_faults import CostShift, TenantSpike
 from chaos.faults.traffic_spike import TrafficSpike
 
 __all__ = [
     "FAULTS", "FAULT_PRIORITY", "FaultBase", "FaultConfig", "FaultError", "FaultsConfig", "FleetControl",
     "GpuCrash", "KvCapacityLoss", "LLAMA3_MIX", "LLAMA3_RATE_PER_GPU_S", "Lifetime", "LinkDegradation",
     "LinkFailure", "NetworkPartition", "NodeFailure", "PlannedFault", "RackFailure", "RandomFailures",
-    "RepairTime", "SchedulerStall", "Straggler", "SwitchFailure", "TargetSpec", "TimedFault", "TrafficSpike",
+    "RepairTime", "CostShift", "TenantSpike", "SchedulerStall", "Straggler", "SwitchFailure", "TargetSpec", "TimedFault", "TrafficSpike",
     "describe", "load_faults", "plan", "start_faults",
 ]

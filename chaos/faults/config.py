@@ -13,7 +13,8 @@ from typing import Annotated, Any, Union
 from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError
 
 from chaos.errors import expected_one_of
-from chaos.faults import elements, link_degradation, random_failures, replica_faults, straggler, traffic_spike  # noqa: F401  (register)
+from chaos.faults import (elements, link_degradation, random_failures, replica_faults, straggler,  # noqa: F401
+                          tenant_faults, traffic_spike)  # (register)
 from chaos.faults.base import FAULTS, FaultBase
 from chaos.faults.errors import FaultError
 

@@ -63,9 +63,14 @@ class FleetControl(Protocol):
     def partition(self, replica_ids: Sequence[str], cause: str) -> None: ...
     def heal_partition(self, replica_ids: Sequence[str], cause: str) -> None: ...
     def add_arrivals(self, arrival_s: np.ndarray, input_tokens: np.ndarray, output_tokens: np.ndarray,
-                     hash_ids: Optional[list], cause: str) -> None: ...            # spike
-    def workload_lengths(self) -> tuple[np.ndarray, np.ndarray]: ...          # to resample spike lengths
-    def workload_rate(self, t0: float, t1: float) -> float: ...               # arrivals/s in [t0, t1)
+                     hash_ids: Optional[list], cause: str, tenant: Optional[np.ndarray] = None) -> None: ...  # spike
+    def workload_lengths(self, tenant: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]: ...  # spike lengths
+    def workload_rate(self, t0: float, t1: float, tenant: Optional[int] = None) -> float: ...  # arrivals/s in [t0, t1)
+    # added with tenants (chaos.faults.tenant_faults):
+    def tenant_id(self, name: str) -> int: ...                                # a tenants: name -> its id
+    def workload_tenants(self) -> Optional[np.ndarray]: ...                   # tenant id per workload request
+    def shift_cost(self, tenant: int, prompt_factor: float, output_factor: float, cause: str) -> None: ...
+    def unshift_cost(self, tenant: int, cause: str) -> None: ...
     # added by the faults room (the software share of random_failures):
     def crash_replica(self, replica_id: str, cause: str) -> None:
         """The engine process dies (a software fault: hardware stays healthy); its requests meet their

@@ -6,7 +6,7 @@ linearly from 0 over `ramp_up` and back to 0 over `ramp_down`; the base rate is 
 Arrivals are a non-homogeneous Poisson process drawn by thinning (Lewis & Shedler): candidates at the
 peak rate, each kept with probability rate(t) / peak. Lengths are resampled with replacement from
 the workload's own (FleetControl.workload_lengths), prompt lengths x `prompt_factor` (rounded, >= 1).
-Spike requests carry no prefix hashes. Every draw comes from the stream "spike:<i>:<occurrence>".
+Spike requests carry no prefix hashes; with tenants each keeps the tenant of the request it copies. Every draw comes from the stream "spike:<i>:<occurrence>".
 """
 from __future__ import annotations
 
@@ -133,4 +133,8 @@ class TrafficSpike(TimedFault):
         pick = rng.integers(0, len(inputs), size=len(times))
         prompt = np.maximum(1, np.rint(np.asarray(inputs, dtype=float)[pick] * self.prompt_factor)).astype(np.int64)
         output = np.asarray(outputs, dtype=np.int64)[pick]
-        fleet.add_arrivals(times, prompt, output, None, pf.cause)
+        tenants = fleet.workload_tenants()
+        if tenants is None:
+            fleet.add_arrivals(times, prompt, output, None, pf.cause)
+        else:                        # a resampled request belongs to the tenant of the one it copies
+            fleet.add_arrivals(times, prompt, output, None, pf.cause, tenant=np.asarray(tenants)[pick])

@@ -20,10 +20,20 @@ from chaos.units import parse_duration, parse_rate
 _ALIASES = {"ttft_p99": "ttft", "tpot_p99": "tpot", "ttft": "ttft", "tpot": "tpot"}
 
 
+def _slo_aliases_in_schema(schema: dict) -> None:
+    """The JSON schema accepts what the validator accepts: durations as text and the `_p99` spellings."""
+    props = schema.get("properties", {})
+    for name in ("ttft", "tpot"):
+        if name in props:        # a duration like "2s" or a number of seconds (the validator parses both)
+            props[name] = {"anyOf": [{"type": "string", "examples": ["250ms", "2s"]}, {"type": "number", "minimum": 0},
+                                     {"type": "null"}], "default": None}
+            props[f"{name}_p99"] = dict(props[name])
+
+
 class SloConfig(BaseModel):
     """Per-request latency targets in seconds (None = no target). A request meets the SLO when its
     TTFT and TPOT are within them; `_p99` in the key is the usual name, the check is per request."""
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_slo_aliases_in_schema)
 
     ttft: Optional[float] = None
     tpot: Optional[float] = None
@@ -124,6 +134,8 @@ class ProbeConfig(BaseModel):
         {"type": "array", "items": _NUMBER_OR_TEXT, "minItems": 2, "maxItems": 2})]] = None
     max_ratio_to_baseline: Optional[Annotated[float, Field(gt=0)]] = None
     min_ratio_to_baseline: Optional[Annotated[float, Field(gt=0)]] = None
+    tenant: Optional[str] = None
+    """Judge only this tenant's requests (a name from tenants:), with its own slo:."""
 
     @model_validator(mode="before")
     @classmethod
@@ -178,6 +190,8 @@ class ProbeConfig(BaseModel):
             raise ValueError(f"min_ratio_to_baseline: {lo_r!r} is above max_ratio_to_baseline {hi_r!r}")
         if not self.phases:
             raise ValueError("phases: expected at least one of before, during, after")
+        if self.tenant is not None and PROBES[self.probe].needs == "tenants":
+            raise ValueError(f"tenant: {self.probe} compares tenants with each other; it takes no tenant:")
         if len(set(self.phases)) != len(self.phases):
             raise ValueError(f"phases: each phase once, got {list(self.phases)}")
         return self

@@ -33,7 +33,7 @@ COLUMNS: dict[str, Any] = {
     "id": np.int64, "arrival_s": np.float64, "first_token_s": np.float64, "finish_s": np.float64,
     "input_tokens": np.int64, "output_tokens": np.int64, "generated_tokens": np.int64,
     "status": np.uint8, "reason": object, "replica": object, "retries": np.int64,
-    "preemptions": np.int64, "prefix_hit_tokens": np.int64,
+    "preemptions": np.int64, "prefix_hit_tokens": np.int64, "tenant": np.int64,
 }
 _FLOATS = ("arrival_s", "first_token_s", "finish_s")
 
@@ -67,6 +67,7 @@ class RequestLog:
     retries: np.ndarray
     preemptions: np.ndarray
     prefix_hit_tokens: np.ndarray
+    tenant: np.ndarray              # tenant id (chaos.workload.tenants); 0 without tenants
 
     def __init__(self, **columns: Any) -> None:
         unknown = set(columns) - set(COLUMNS)
@@ -115,6 +116,10 @@ class RequestLog:
             raise SimulationError(f"request counts do not add up: {out} (status codes present: "
                                   f"{sorted(set(self.status.tolist()))})")
         return out
+
+    def select(self, mask: np.ndarray) -> "RequestLog":
+        """The rows where `mask` is True (one tenant's requests, say), as a RequestLog."""
+        return RequestLog(**{name: getattr(self, name)[mask] for name in COLUMNS})
 
     # derived per-request metrics -------------------------------------------------------------
     def ttft_s(self) -> np.ndarray:
@@ -193,7 +198,7 @@ def _row(r: Any) -> tuple:
             r.input_tokens, r.output_tokens, gen, status, getattr(r, "reason", "") or "",
             rep if isinstance(rep, str) else "+".join(map(str, rep)),
             getattr(r, "retries", 0) or 0, getattr(r, "preemptions", 0) or 0,
-            getattr(r, "prefix_hit_tokens", 0) or 0)
+            getattr(r, "prefix_hit_tokens", 0) or 0, getattr(r, "tenant", 0) or 0)
 
 
 _TYPECODES = {np.int64: "q", np.float64: "d", np.uint8: "B"}

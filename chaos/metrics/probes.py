@@ -13,7 +13,8 @@ exactly the horizon, like `time_series`) follows summary.py and series.py:
     upstream_cx_none_healthy); REJECTED is deliberate shedding only (admission control, rate limits);
     requests_lost is both: the client did not get a complete answer, whatever the reason;
   * queue_depth_max / replicas_up_min: max / min of the fleet series samples taken in the window
-    (replicas_up sums every pool's column).
+    (replicas_up sums every pool's column);
+  * jain_index / service_gap_max: fairness between tenants (chaos.metrics.fairness).
 Rates divide by the window's length. Latencies and slo_attainment are NaN for a window with no
 samples ("no data"); rates and counts are 0 there, never NaN.
 """
@@ -40,12 +41,17 @@ class RunData:
     horizon_s: float
     fleet_series: Optional[FleetSeries] = None
     itl: Optional[ItlSamples] = None
+    tenants: tuple = ()                          # chaos.metrics.tenants.TenantInfo per tenant
+    fair_weights: tuple[float, float] = (1.0, 2.0)   # service per prompt / output token (fairness probes)
+    tenant_itl: Any = None                       # tenant id -> ItlSamples (runs with tenants:)
 
     @classmethod
     def of(cls, result: Any) -> "RunData":
-        """From anything with log, horizon_s and optionally fleet_series and itl (a chaos.sim Result)."""
+        """From anything with log, horizon_s and optionally fleet_series, itl, tenants and fair_weights
+        (a chaos.sim Result)."""
         return cls(result.log, float(result.horizon_s), getattr(result, "fleet_series", None),
-                   getattr(result, "itl", None))
+                   getattr(result, "itl", None), tuple(getattr(result, "tenants", ()) or ()),
+                   tuple(getattr(result, "fair_weights", (1.0, 2.0))), getattr(result, "tenant_itl", None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +62,7 @@ class Probe:
     unit: str
     doc: str
     needs_slo: bool = False
-    needs: str = "log"  # log | fleet | itl
+    needs: str = "log"  # log | fleet | itl | tenants
 
     @property
     def is_count(self) -> bool:
@@ -87,6 +93,10 @@ _PROBES = [
           needs="fleet"),
     Probe("replicas_up_min", "gauge", "replicas", "fewest replicas up (all pools) in the window's samples",
           needs="fleet"),
+    Probe("jain_index", "fraction", "", "Jain's fairness index over the active tenants' weighted service "
+          "(1 = fair)", needs="tenants"),
+    Probe("service_gap_max", "gauge", "tokens", "largest difference of weighted service between active tenants "
+          "(VTC's measure)", needs="tenants"),
 ]
 PROBES: dict[str, Probe] = {p.name: p for p in _PROBES}
 
@@ -215,7 +225,17 @@ _COMPUTE: dict[str, Callable] = {
     "requests_lost": lambda run, t0, t1, slo: _left(run, t0, t1, (Status.FAILED, Status.REJECTED)),
     "queue_depth_max": _fleet("queue_depth", "max"),
     "replicas_up_min": _fleet("replicas_up", "min"),
+    "jain_index": lambda run, t0, t1, slo: _fairness("jain_index", run, t0, t1),
+    "service_gap_max": lambda run, t0, t1, slo: _fairness("service_gap_max", run, t0, t1),
 }
+
+
+def _fairness(name: str, run: RunData, t0, t1) -> np.ndarray:
+    from chaos.metrics import fairness
+    if len(run.tenants) < 2:
+        return np.full(len(t0), np.nan)
+    return getattr(fairness, name)(run, t0, t1)
+
 
 def probe_values(name: str, run: RunData, t0: np.ndarray, t1: np.ndarray, *, slo: Slo | None = None) -> np.ndarray:
     """Value of probe `name` in each window [t0[i], t1[i]) (sorted, disjoint, positive length), as a

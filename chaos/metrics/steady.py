@@ -115,6 +115,7 @@ class ProbeCheck:
     index: int = 0
     rule: str = ""
     """The tolerance as written (">= 0.7 x baseline"), the same for every window of the probe."""
+    tenant: Optional[str] = None
 
     def describe(self) -> str:
         """"steady_state[0] ttft_p99 = 4.10s in during window [3m00s, 3m30s) while faults[0] gpu_crash:
@@ -122,10 +123,13 @@ class ProbeCheck:
         where = f"{self.phase} window [{format_time(self.t0)}, {format_time(self.t1)})"
         during = f" while {', '.join(self.faults_active)}" if self.faults_active else ""
         value = "no data" if self.no_data else format_value(self.probe, self.value)
-        return f"steady_state[{self.index}] {self.probe} = {value} in {where}{during}: tolerance {self.tolerance_text}"
+        who = f"[{self.tenant}]" if self.tenant else ""
+        return (f"steady_state[{self.index}] {self.probe}{who} = {value} in {where}{during}: "
+                f"tolerance {self.tolerance_text}")
 
     def to_dict(self) -> dict:
-        return nan_to_none({"index": self.index, "probe": self.probe, "phase": self.phase, "t0_s": self.t0,
+        extra = {"tenant": self.tenant} if self.tenant else {}
+        return nan_to_none({**extra, "index": self.index, "probe": self.probe, "phase": self.phase, "t0_s": self.t0,
                             "t1_s": self.t1, "value": self.value, "baseline_value": self.baseline_value,
                             "tolerance": self.tolerance_text, "rule": self.rule, "ok": self.ok, "no_data": self.no_data,
                             "faults_active": list(self.faults_active)})
@@ -166,6 +170,19 @@ class HypothesisResult:
                 "checks": [c.to_dict() for c in self.checks]}
 
 
+def _tenant_view(cfg: ProbeConfig, i: int, run: RunData, baseline: RunData | None, slo: Slo | None):
+    """(run, baseline, slo) a probe judges: one tenant's requests and SLO when it names a tenant."""
+    if cfg.tenant is None:
+        return run, baseline, slo
+    from chaos.metrics.tenants import find_tenant, tenant_run
+    try:
+        info = find_tenant(run.tenants, cfg.tenant)
+    except ValueError as exc:
+        raise InputError(str(exc), field=f"steady_state[{i}].tenant") from None
+    return (tenant_run(run, info), tenant_run(baseline, info) if baseline is not None else None,
+            info.slo if info.slo is not None else slo)
+
+
 def evaluate_hypothesis(probes: Sequence[ProbeConfig], run: RunData, *, faults: Sequence[FaultWindow] = (),
                         baseline: RunData | None = None, slo: Slo | None = None,
                         settings: HypothesisConfig | None = None) -> HypothesisResult:
@@ -177,11 +194,12 @@ def evaluate_hypothesis(probes: Sequence[ProbeConfig], run: RunData, *, faults: 
     naming steady_state[i] when a probe needs a baseline or an SLO that is missing."""
     settings = settings or HypothesisConfig()
     horizon = float(run.horizon_s)
+    views = [_tenant_view(cfg, i, run, baseline, slo) for i, cfg in enumerate(probes)]
     for i, cfg in enumerate(probes):
         if cfg.relative and baseline is None:
             raise InputError(f"{cfg.probe} with a *_ratio_to_baseline tolerance needs the baseline twin; "
                              f"run with --baseline", field=f"steady_state[{i}]")
-        if PROBES[cfg.probe].needs_slo and slo is None:
+        if PROBES[cfg.probe].needs_slo and views[i][2] is None:
             raise InputError(f"{cfg.probe} needs per-request targets: add slo: {{ttft_p99: ..., tpot_p99: ...}}",
                              field=f"steady_state[{i}].probe")
     faults = unique_names(faults)
@@ -206,8 +224,9 @@ def evaluate_hypothesis(probes: Sequence[ProbeConfig], run: RunData, *, faults: 
                 summary["notes"].append(f"steady_state[{i}] {cfg.probe}: {note}")
             if len(win.t0) == 0:
                 continue
-            values = probe_values(cfg.probe, run, win.t0, win.t1, slo=slo)
-            base = probe_values(cfg.probe, baseline, win.t0, win.t1, slo=slo) if baseline is not None else None
+            run_i, base_i, slo_i = views[i]
+            values = probe_values(cfg.probe, run_i, win.t0, win.t1, slo=slo_i)
+            base = probe_values(cfg.probe, base_i, win.t0, win.t1, slo=slo_i) if base_i is not None else None
             lo, hi = _bounds(cfg, base if cfg.relative else None, len(values))
             no_data = np.isnan(values) | np.isnan(lo) | np.isnan(hi)
             with np.errstate(invalid="ignore"):
@@ -218,7 +237,7 @@ def evaluate_hypothesis(probes: Sequence[ProbeConfig], run: RunData, *, faults: 
                     probe=cfg.probe, phase=name, t0=float(win.t0[k]), t1=float(win.t1[k]), value=float(values[k]),
                     baseline_value=b, tolerance_text=tolerance_text(cfg, b if cfg.relative else None),
                     ok=bool(ok[k]), faults_active=list(win.faults[k]), no_data=bool(no_data[k]), index=i,
-                    rule=tolerance_text(cfg)))
+                    rule=tolerance_text(cfg), tenant=cfg.tenant))
             summary["checks"] += len(values)
             summary["failed"] += int((~ok).sum())
             summary["no_data"] += int(no_data.sum())

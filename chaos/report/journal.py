@@ -58,10 +58,12 @@ def build_journal(result, experiment=None) -> dict:
         },
         "horizon_s": result.horizon_s,
         **_supervision(result),
-        "summary": result.summary.to_dict(),
-        "time_series": result.series.to_dict(),
+        "summary": _with_tenants(result.summary.to_dict(), getattr(result, "tenant_summaries", {})),
+        "time_series": _with_tenants(result.series.to_dict(), getattr(result, "tenant_series", {})),
         "fleet_series": result.fleet_series.to_dict(),
     })
+    if result.stats.get("tenancy"):
+        journal["tenancy"] = _plain(result.stats["tenancy"])
     if experiment is not None:
         journal.update(_plain(_experiment(experiment)))
     return journal
@@ -73,14 +75,28 @@ def _experiment(experiment) -> dict:
     twin = experiment.baseline
     if twin is not None:
         faulted, base = experiment.result.summary.to_dict(), twin.summary.to_dict()
-        out["baseline"] = {"summary": base, "time_series": twin.series.to_dict(),
+        base = _with_tenants(base, getattr(twin, "tenant_summaries", {}))
+        faulted = _with_tenants(faulted, getattr(experiment.result, "tenant_summaries", {}))
+        out["baseline"] = {"summary": base,
+                           "time_series": _with_tenants(twin.series.to_dict(), getattr(twin, "tenant_series", {})),
                            "fleet_series": twin.fleet_series.to_dict()}
         out["difference"] = _difference(faulted, base)
     if experiment.hypothesis is not None:
         out["hypothesis"] = experiment.hypothesis.to_dict()
     if experiment.resilience is not None:
         out["resilience"] = experiment.resilience.to_dict(curves=True)
+        tenants = getattr(experiment, "tenant_resilience", None)
+        if tenants:
+            out["resilience"]["tenants"] = {name: rep.to_dict(curves=False) for name, rep in tenants.items()}
     return out
+
+
+def _with_tenants(section: dict, per_tenant: dict) -> dict:
+    """`section` (a summary or time series dict) with `tenants: {name: same shape}` when there are tenants."""
+    if per_tenant:
+        section = dict(section)
+        section["tenants"] = {name: value.to_dict() for name, value in per_tenant.items()}
+    return section
 
 
 def _difference(faulted: dict, base: dict) -> dict:

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from chaos.errors import InputError
 from chaos.report import tables
+from chaos.report.tenants import tenant_table
 from chaos.report.view import RunView, read_journal
 
 HTML_NAME = "report.html"
@@ -29,6 +30,8 @@ FIGURES = {
     "fabric": ("fabric.png", "The fabric: GPUs coloured by pool, failed elements outlined, blast radius in red "
                              "(lost) and orange (degraded)."),
     "load": ("load_heatmap.png", "Load per replica over time (outstanding requests); fault starts in red."),
+    "tenants": ("tenants.png", "Per tenant: TTFT p99 and output tokens/s per window, each tenant's TTFT target "
+                               "dash-dotted; fault windows shaded."),
 }
 COMPARE_FIGURES = {
     "compare_timeline": ("compare_timeline.png", "TTFT p99, TPOT p99 and throughput of every run overlaid."),
@@ -82,7 +85,7 @@ def _requests(path: Path | None):
 
 def draw_figures(run: RunView, out: Path) -> dict[str, Path]:
     """Every figure the run's data allows, as name -> PNG path."""
-    from chaos.report.figures import capacity, distributions, fabric, heatmap, timeline
+    from chaos.report.figures import capacity, distributions, fabric, heatmap, tenants, timeline
 
     figs: dict[str, Path | None] = {
         "timeline": timeline.draw(run, out / FIGURES["timeline"][0]),
@@ -91,6 +94,7 @@ def draw_figures(run: RunView, out: Path) -> dict[str, Path]:
                                             run.slo, out / FIGURES["distributions"][0]),
         "fabric": fabric.draw(run, out / FIGURES["fabric"][0]),
         "load": heatmap.draw(run, out / FIGURES["load"][0]),
+        "tenants": tenants.draw(run, out / FIGURES["tenants"][0]),
     }
     return {k: v for k, v in figs.items() if v is not None}
 
@@ -125,8 +129,9 @@ def run_context(run: RunView, figures: dict[str, Path], out: Path) -> dict:
         "score_table": tables.score_table(run),
         "cliffs": tables.cliff_rows(run),
         "router": tables.router_rows(run),
+        "tenants": tenant_table(run),
         "figures": [(name, _link(path, out), FIGURES[name][1]) for name, path in figures.items()],
-        "missing_figures": [name for name in FIGURES if name not in figures],
+        "missing_figures": [name for name in FIGURES if name not in figures and (name != "tenants" or run.tenant_series)],
         "journal_name": _link(run.path, out),
         "not_evaluated": tables.NOT_EVALUATED,
         "horizon": tables.dur(run.horizon_s),

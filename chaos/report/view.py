@@ -245,6 +245,9 @@ class RunView:
     requests_csv: Path | None = None
     baseline_csv: Path | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    tenant_series: dict[str, Any] = field(default_factory=dict)      # tenant -> Windows (time_series.tenants)
+    tenant_resilience: dict[str, Any] = field(default_factory=dict)  # tenant -> resilience dict (no curves)
+    tenancy: dict[str, Any] = field(default_factory=dict)            # tenant -> {rejection reason: count}
 
     @property
     def slo(self) -> dict[str, float]:
@@ -405,4 +408,6 @@ def read_journal(path: str | Path) -> RunView:
         router=_dict(raw.get("router")), request_path=_dict(raw.get("request_path")),
         baseline=baseline, hypothesis=hyp, resilience=_resilience(raw.get("resilience")),
         verdict=verdict, verdict_reason=reason,
-        requests_csv=req if req.is_file() else None, baseline_csv=base_req if base_req.is_file() else None)
+        requests_csv=req if req.is_file() else None, baseline_csv=base_req if base_req.is_file() else None,
+        tenant_series={str(k): Windows.read(v) for k, v in _dict(_dict(raw.get("time_series")).get("tenants")).items()},
+        tenant_resilience=_dict(_dict(raw.get("resilience")).get("tenants")), tenancy=_dict(raw.get("tenancy")))

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from chaos.errors import expected_one_of
 from chaos.routing.base import ROUTERS
+from chaos.routing.tenancy import SheddingConfig
 from chaos.units import format_duration, parse_duration
 
 
@@ -174,6 +175,8 @@ class RouterConfig(BaseModel):
                                                           "stream_idle_timeout default is 5 minutes")
     hedging: Optional[HedgingConfig] = Field(None, description="hedged second copy (off when omitted)")
     admission: Optional[AdmissionConfig] = Field(None, description="admission control (off when omitted)")
+    shedding: Optional[SheddingConfig] = Field(None, description="priority-aware load shedding of tenants' "
+                                                                 "requests (off when omitted)")
 
     @field_validator("policy")
     @classmethod

@@ -19,6 +19,7 @@ from chaos.errors import ScenarioError, expected_one_of
 from chaos.topology.config import FabricSpec
 from chaos.units import parse_duration
 from chaos.workload.config import WorkloadConfig
+from chaos.workload.tenants import DEFAULT_TENANT, TenantConfig, check_tenants
 
 from chaos.control.config import ControllerConfig, HealthConfig, WatchdogConfig
 from chaos.engine.config import EngineConfig
@@ -172,6 +173,18 @@ class ScenarioRouterConfig(RouterConfig):
     """Progress watchdog that finds silent stalls; omitted = off."""
 
 
+class ScenarioTenantConfig(TenantConfig):
+    """One entry of `tenants:` (chaos.workload.tenants) plus its own `slo:` targets (chaos.metrics)."""
+    slo: Optional[SloConfig] = None
+    """The tenant's per-request targets; omitted = the scenario's slo:."""
+
+
+# keys added after journal v2 that a scenario without them must not gain in resolved_dict (same hash)
+_NEW_WHEN_DEFAULT = ((("tenants",), None), (("engine", "scheduling"), "fcfs"),
+                     (("engine", "fair"), {"input_weight": 1.0, "output_weight": 2.0}),
+                     (("router", "shedding"), None))
+
+
 class RecoveryConfig(_Section):
     """`recovery:` — what happens to the requests on a replica that fails (see chaos.sim.fate)."""
     requests: Literal["fail", "retry", "migrate", "kv_replica"] = "fail"
@@ -254,6 +267,8 @@ class Scenario(_Section):
     resilience: Optional[ResilienceConfig] = None
     """Resilience analysis settings; omitted = defaults with the metrics window."""
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    tenants: Optional[list[ScenarioTenantConfig]] = None
+    """Who sends which requests (chaos.workload.tenants); omitted = one tenant, "default"."""
     experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
 
     _source_file: Optional[str] = PrivateAttr(default=None)
@@ -274,6 +289,30 @@ class Scenario(_Section):
         if v is not None and not v > 0:
             raise ValueError(f'expected a positive duration like "30m" but got {v!r}')
         return v
+
+    @model_validator(mode="after")
+    def _tenants_consistent(self) -> "Scenario":
+        tenants = self.tenants or []
+        if self.tenants is not None:
+            if not tenants:
+                raise ScenarioError("expected at least one tenant (drop tenants: for a single-tenant run)",
+                                    field="tenants")
+            for field, message in check_tenants(tenants):
+                raise ScenarioError(message, field=field)
+        names = self.tenant_names()
+        for i, fault in enumerate(self.faults):
+            tenant = getattr(fault, "tenant", None)
+            if tenant is not None and tenant not in names:
+                raise ScenarioError(f"unknown tenant: {expected_one_of(tenant, names)}", field=f"faults[{i}].tenant")
+        for i, probe in enumerate(self.steady_state):
+            if probe.tenant is not None and probe.tenant not in names:
+                raise ScenarioError(f"unknown tenant: {expected_one_of(probe.tenant, names)}",
+                                    field=f"steady_state[{i}].tenant")
+        return self
+
+    def tenant_names(self) -> list[str]:
+        """Tenant names by id: the `tenants:` names, or ["default"] without them."""
+        return [t.name for t in self.tenants] if self.tenants else [DEFAULT_TENANT]
 
     # -- where it came from ---------------------------------------------------------------------
     @property
@@ -311,7 +350,17 @@ class Scenario(_Section):
     # -- journal ----------------------------------------------------------------------------------
     def resolved_dict(self) -> dict:
         """JSON-ready dict of the validated scenario: defaults filled in, quantities as SI floats."""
-        return self.model_dump(mode="json")
+        out = self.model_dump(mode="json")
+        for path, default in _NEW_WHEN_DEFAULT:
+            parent = out
+            for key in path[:-1]:
+                parent = parent.get(key) if isinstance(parent, dict) else None
+            if isinstance(parent, dict) and path[-1] in parent and parent[path[-1]] == default:
+                del parent[path[-1]]
+        for probe in out.get("steady_state", []):
+            if probe.get("tenant", 0) is None:
+                del probe["tenant"]
+        return out
 
     def scenario_hash(self) -> str:
         """sha256 hex of the canonical JSON of `resolved_dict()` (sorted keys, no whitespace)."""

@@ -146,10 +146,12 @@ def _message(err: dict, path: tuple, data: Any, root: type = Scenario) -> tuple[
         return f"expected {ctx.get('expected', 'an allowed value')}{got}", path
     if kind in ("value_error", "assertion_error"):
         exc = ctx.get("error")
+        named = False                   # the validator named the field itself: no leaf search under it
         if isinstance(exc, InputError):
             text = exc.message
             if exc.field:
                 path = path + parse_field_path(exc.field)
+                named = True
         else:
             text = str(exc) if exc is not None else err["msg"]
         section_path = path
@@ -161,7 +163,7 @@ def _message(err: dict, path: tuple, data: Any, root: type = Scenario) -> tuple[
             elif path and sub[0] == path[-1] and _is_written(data, path[:-1] + sub):
                 path, text = path[:-1] + sub, m.group(2)
         if isinstance(value, dict):
-            if path == section_path:
+            if path == section_path and not named:
                 path = path + _leaf_named(value, text)
         elif not isinstance(value, list) and _short(value) not in text:
             text += f" (got {_short(value)})"

@@ -79,9 +79,12 @@ def build_app(live, *, model_name: str, max_model_len: int, default_max_tokens: 
         try:
             p = parse(await body_of(request), kind, models=models, max_model_len=max_model_len,
                       default_max_tokens=default_max_tokens, hash_block_tokens=live.hash_block_tokens)
+            tenant = live.tenant_id(request.headers.get("x-tenant"))
         except ApiError as err:
             return error(err)
-        stream = live.submit(p.prompt_tokens, p.max_tokens, p.hash_ids)
+        except ValueError as err:          # an unknown tenant name
+            return error(ApiError(400, str(err), param="X-Tenant"))
+        stream = live.submit(p.prompt_tokens, p.max_tokens, p.hash_ids, tenant)
         try:
             while not (stream.first_token or stream.ended):
                 await wait_change(stream)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from chaos.errors import InputError
+from chaos.errors import InputError, expected_one_of
 from chaos.faults import FaultError
 from chaos.faults.base import PlanContext
 from chaos.faults.config import load_faults
@@ -33,6 +33,7 @@ class LiveStream:
     input_tokens: int
     max_tokens: int
     arrival_s: float
+    tenant: int = 0               # tenant id (the X-Tenant header; 0 without tenants:)
     available: int = 0            # tokens the simulation has produced so far (<= max_tokens)
     first_token: bool = False
     ended: bool = False
@@ -80,11 +81,22 @@ class LiveFleet:
         return 512
 
     # ---- requests -------------------------------------------------------------------------------
-    def submit(self, input_tokens: int, max_tokens: int, hash_ids=None) -> LiveStream:
+    def tenant_id(self, name: str | None) -> int:
+        """The id of the tenant a client names (X-Tenant header): the first tenant when it names none;
+        ValueError for a name the scenario's tenants: does not have."""
+        names = self.fleet.tenant_names
+        if name is None:
+            return 0
+        if name not in names:
+            raise ValueError(f"X-Tenant: {expected_one_of(name, names)}")
+        return names.index(name)
+
+    def submit(self, input_tokens: int, max_tokens: int, hash_ids=None, tenant: int = 0) -> LiveStream:
         """Bring the simulation to now and let the request arrive; it may end at once (rejected)."""
         self.clock.catch_up()
-        req = self.driver.submit_live(input_tokens, max_tokens, tuple(hash_ids) if hash_ids else None)
-        stream = LiveStream(rid=req.id, input_tokens=input_tokens, max_tokens=max_tokens, arrival_s=req.arrival_s)
+        req = self.driver.submit_live(input_tokens, max_tokens, tuple(hash_ids) if hash_ids else None, tenant)
+        stream = LiveStream(rid=req.id, input_tokens=input_tokens, max_tokens=max_tokens, arrival_s=req.arrival_s,
+                            tenant=tenant)
         self.streams[req.id] = stream
         self.active[req.id] = stream
         if req.status in ("rejected", "failed"):     # ended during its arrival (admission, no replica)

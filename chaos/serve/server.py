@@ -174,7 +174,8 @@ class FleetServer:
     # ---- the journal of what clients experienced ------------------------------------------------------
     def _finish(self) -> ServeResult:
         from chaos.metrics import ItlSamples, RequestLog, summarize, time_series
-        from chaos.sim.run import Result
+        from chaos.metrics.tenants import tenant_series, tenant_summaries
+        from chaos.sim.run import Result, tenant_infos
 
         live, sc = self.live, self.scenario
         horizon = float(live.env.now)
@@ -182,8 +183,8 @@ class FleetServer:
         requests = live.driver.requests
         cols = {k: [] for k in ("id", "arrival_s", "first_token_s", "finish_s", "input_tokens", "output_tokens",
                                 "generated_tokens", "status", "reason", "replica", "retries", "preemptions",
-                                "prefix_hit_tokens")}
-        gaps, weights, times = [], [], []
+                                "prefix_hit_tokens", "tenant")}
+        gaps, weights, times, gap_tenant = [], [], [], []
         for s in streams:
             req = requests.get(s.rid)
             status = {"completed": "completed", "rejected": "rejected", "failed": "failed",
@@ -201,11 +202,13 @@ class FleetServer:
             cols["retries"].append(req.retries if req is not None else 0)
             cols["preemptions"].append(req.preemptions if req is not None else 0)
             cols["prefix_hit_tokens"].append(req.prefix_hit_tokens if req is not None else 0)
+            cols["tenant"].append(s.tenant)
             for (a, b), k in zip(zip(s.chunk_s, s.chunk_s[1:]), s.chunk_tokens[1:]):
                 if k > 0:
                     gaps.append((b - a) / k)
                     weights.append(k)
                     times.append(b)
+                    gap_tenant.append(s.tenant)
         cols["reason"] = np.array(cols["reason"], dtype=object)
         cols["replica"] = np.array(cols["replica"], dtype=object)
         log = RequestLog(**cols)
@@ -219,9 +222,21 @@ class FleetServer:
                  "request_path": dict(live.driver.stats),
                  "serve": {"speed": self.options.speed, "wall_s": self.wall_s, "event_loop_lag_s": lag,
                            "live_faults": live.live_faults}}
+        if live.driver.tenancy is not None:
+            stats["tenancy"] = live.driver.tenancy.stats()
+        tenants = tenant_infos(sc, slo)
+        per_tenant = bool(getattr(sc, "tenants", None))
+        tenant_itl = {}
+        if per_tenant:            # the clients' gaps, by the tenant each stream belongs to
+            tid = np.asarray(gap_tenant, dtype=np.int64)
+            tenant_itl = {t.id: ItlSamples(itl.gaps_s[tid == t.id], itl.weights[tid == t.id], itl.t_s[tid == t.id])
+                          for t in tenants}
         result = Result(scenario=sc, log=log, itl=itl, series=series, fleet_series=live.wired.fleet_series,
                         summary=summary, horizon_s=horizon, fleet=live.fleet, supervision=live.wired.supervision,
-                        stats=stats)
+                        stats=stats, tenants=tenants, tenant_itl=tenant_itl,
+                        tenant_summaries=tenant_summaries(log, tenants, (0.0, horizon), tenant_itl) if per_tenant else {},
+                        tenant_series=tenant_series(log, tenants, window_s=window_s, t_end=max(horizon, window_s))
+                        if per_tenant else {})
         out = self.options.out
         files: dict[str, Path] = {}
         if out is not None:

@@ -11,7 +11,8 @@ from typing import Callable
 import simpy
 
 from chaos.catalog import Catalog, GPUSpec, ModelSpec, load_catalog
-from chaos.errors import CatalogError, InputError
+from chaos.engine.scheduling import TenantTable
+from chaos.errors import CatalogError, InputError, expected_one_of
 from chaos.perf import kv_capacity_tokens
 from chaos.sim.backend import setup_backend
 from chaos.sim.fleet import Fleet
@@ -82,20 +83,42 @@ def build_fleet(scenario, env: simpy.Environment, on_event: Callable, catalog: C
         raise InputError("hedging is built for aggregated deployments only; a disaggregated deployment "
                          "cannot hedge yet: remove router.hedging or use mode: aggregated",
                          field="router.hedging")
+    check_isolation(scenario, placements)
     recovery = getattr(scenario, "recovery", None)
-    return Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
+    fleet = Fleet(env, model=model, gpu=gpu, fabric=fabric, placements=placements, engine=engine,
                  on_event=on_event, kv_replication=recovery is not None and recovery.requests == "kv_replica",
                  efficiency=backend.efficiency, latency_source=backend.latency, wrap_cost=backend.wrap_cost,
-                 itl_window_s=scenario.metrics.window)
+                 itl_window_s=scenario.metrics.window, tenants=tenant_table(scenario))
+    fleet.tenant_names = scenario.tenant_names() if hasattr(scenario, "tenant_names") else ["default"]
+    return fleet
+
+
+def check_isolation(scenario, placements) -> None:
+    """Every name in a tenant's isolation set is a pool of the deployment or one of its replicas."""
+    known = {p.replica_id for p in placements if p.role != "spare"} | {role for role, _, _ in pool_groups(scenario)}
+    for i, t in enumerate(getattr(scenario, "tenants", None) or ()):
+        for j, name in enumerate(t.isolation or ()):
+            if name not in known:
+                raise InputError(f"isolation: {expected_one_of(name, known)}", field=f"tenants[{i}].isolation[{j}]")
+
+
+def tenant_table(scenario) -> TenantTable | None:
+    """Priorities and weights of the scenario's tenants by id (None without tenants:)."""
+    tenants = getattr(scenario, "tenants", None)
+    if not tenants:
+        return None
+    return TenantTable(priorities=tuple(int(t.priority) for t in tenants),
+                       weights=tuple(float(t.weight) for t in tenants))
 
 
 def check_scenario(scenario, catalog: Catalog | None = None) -> Fleet:
     """Everything `run` would refuse, without simulating: specs, placement, HBM fit, workload files."""
-    from chaos.workload import build_workload
+    from chaos.workload.tenants import build_tenant_workload
 
     from chaos.sim.supervision import plan_faults
 
-    build_workload(scenario.workload, seed=scenario.seed, base_dir=scenario.base_dir, duration_s=scenario.duration)
+    build_tenant_workload(scenario.workload, getattr(scenario, "tenants", None), seed=scenario.seed,
+                          base_dir=scenario.base_dir, duration_s=scenario.duration)
     fleet = build_fleet(scenario, simpy.Environment(), lambda *a: None, catalog)
     plan_faults(scenario, fleet)
     return fleet

@@ -26,11 +26,19 @@ from chaos.engine.request import Request
 class ClientStreams:
     """Client-side token arrivals of one run: TTFT as the client sees it and the gaps after stalls."""
 
-    __slots__ = ("gaps", "_last")
+    __slots__ = ("gaps", "by_tenant", "_last", "_bin_s")
 
     def __init__(self) -> None:
         self.gaps = ITLRecorder()            # (arrival s, gap s, weight 1) per token after a stall
+        self.by_tenant: dict[int, ITLRecorder] = {}   # the same samples split by the request's tenant
         self._last: dict[int, float] = {}    # request id -> arrival of its latest token after a gap
+        self._bin_s: float | None = None
+
+    def bin_by(self, window_s: float) -> None:
+        """Keep the gaps (all and by tenant) as histograms per metrics window (ITLRecorder.bin_by)."""
+        self._bin_s = float(window_s)
+        for rec in (self.gaps, *self.by_tenant.values()):
+            rec.bin_by(window_s)
 
     def deliver(self, req: Request, kind: str, t_client_s: float, prev_token_s: float) -> None:
         """A token of `req` reaches the client at `t_client_s`. kind "first_token" sets the client's
@@ -43,7 +51,14 @@ class ClientStreams:
             if prev_token_s == prev_token_s and prev_token_s > prev:   # NaN-safe max
                 prev = prev_token_s
             if prev > -math.inf:
-                self.gaps.add(t_client_s, max(0.0, t_client_s - prev), 1)
+                gap = max(0.0, t_client_s - prev)
+                self.gaps.add(t_client_s, gap, 1)
+                rec = self.by_tenant.get(req.tenant)
+                if rec is None:
+                    rec = self.by_tenant[req.tenant] = ITLRecorder()
+                    if self._bin_s is not None:
+                        rec.bin_by(self._bin_s)
+                rec.add(t_client_s, gap, 1)
         self._last[req.id] = t_client_s
 
     def close(self, request_id: int) -> None:

@@ -12,6 +12,10 @@ grows by a few columns per finished request, not by a Python object, and not at 
 spills its full chunks to disk (`metrics.spill`; DESIGN principle 10). A live
 session (`observer` set, fleetchaos serve) keeps them: it reads their objects after they end.
 
+Tenants (chaos.routing.tenancy, `tenancy`): at a request's first dispatch its tenant's token buckets and
+concurrency cap may reject it, and under overload the shedding rule may shed it or a lower-priority
+waiting request; every candidate list (routing, retries, hedges) keeps to the tenant's isolation set.
+
 The network, as the router and the client see it (docs/semantics.md has the whole table):
   * a dead process on a live host refuses a connection: an error `REFUSED_S` later, and resets its
     open streams at once;
@@ -143,6 +147,7 @@ class Driver(SilentStreams):
         cl = workload.closed_loop
         # how many requests end the run when it has no duration (extra arrivals raise it)
         self._expected = self._n_base if cl is None else cl.max_requests
+        self.tenancy = None      # chaos.routing.tenancy.TenantGate: tenant limits, isolation, shedding
         # (arrival_s, input) of the last arrivals and (finish_s, output) of the last completions, as
         # columns (at most 2 x RECENT_ROWS rows each)
         self._arrival_log = (array.array("d"), array.array("q"))
@@ -163,10 +168,15 @@ class Driver(SilentStreams):
         else:
             self.env.process(self._arrivals())
 
-    def _make_request(self, rid: int, arrival_s: float, input_tokens: int, output_tokens: int, hash_ids) -> Request:
+    def _make_request(self, rid: int, arrival_s: float, input_tokens: int, output_tokens: int, hash_ids,
+                      tenant: int = 0) -> Request:
+        for shifted, prompt_factor, output_factor, _ in (self.fleet.cost_shifts if self.fleet is not None else ()):
+            if shifted == tenant:                 # a cost_shift fault: this tenant's requests cost more now
+                input_tokens = max(1, round(int(input_tokens) * prompt_factor))
+                output_tokens = max(1, round(int(output_tokens) * output_factor))
         req = Request(id=rid, arrival_s=float(arrival_s), input_tokens=int(input_tokens),
                       output_tokens=int(output_tokens), hash_ids=hash_ids,
-                      hash_block_tokens=self.workload.hash_block_tokens)
+                      hash_block_tokens=self.workload.hash_block_tokens, tenant=tenant)
         self.requests[rid] = req
         self._created += 1
         _append_rows(self._arrival_log, (req.arrival_s, req.input_tokens))
@@ -184,10 +194,11 @@ class Driver(SilentStreams):
             if t > env.now:
                 yield UrgentTimeout(env, t - env.now)
             self.arrive(self._make_request(i, t, wl.input_tokens[i], wl.output_tokens[i],
-                                           hashes[i] if hashes is not None else None))
+                                           hashes[i] if hashes is not None else None, wl.tenant_of(i)))
 
-    def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause: str) -> None:
-        """Extra requests (a traffic spike) on top of the workload's own; ids after the base ones."""
+    def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause: str, tenant=None) -> None:
+        """Extra requests (a traffic spike) on top of the workload's own; ids after the base ones;
+        `tenant` (an id per request, or None for tenant 0) says whose they are."""
         order = np.argsort(np.asarray(arrival_s, dtype=float), kind="stable")
         batch = []
         for k in order:
@@ -195,17 +206,18 @@ class Driver(SilentStreams):
             if self.horizon_s is not None and t > self.horizon_s:
                 continue
             batch.append((self._next_extra_id, t, int(input_tokens[k]), int(output_tokens[k]),
-                          hash_ids[k] if hash_ids is not None else None))
+                          hash_ids[k] if hash_ids is not None else None,
+                          int(tenant[k]) if tenant is not None else 0))
             self._next_extra_id += 1
         if self._expected is not None:
             self._expected += len(batch)
         self.env.process(self._extra_arrivals(batch))
 
     def _extra_arrivals(self, batch):
-        for rid, t, inp, out, hashes in batch:
+        for rid, t, inp, out, hashes, tenant in batch:
             if t > self.env.now:
                 yield UrgentTimeout(self.env, t - self.env.now)
-            self.arrive(self._make_request(rid, t, inp, out, hashes))
+            self.arrive(self._make_request(rid, t, inp, out, hashes, tenant))
 
     def _new_closed_loop_request(self, delay_s: float) -> None:
         cl = self.workload.closed_loop
@@ -250,6 +262,8 @@ class Driver(SilentStreams):
                 self.stats.count("no healthy replica")
                 self._error(req, None, NO_REPLICA_REASON)
                 return
+            if self.tenancy is not None and not self._tenant_admit(req, picks[0]):
+                return
             # admission judges the replica the request would actually wait on
             reason = self.router.admit(req, [picks[0]], self.predict_ttft)
             if reason == NO_REPLICA:
@@ -276,6 +290,8 @@ class Driver(SilentStreams):
         """The pool, less the replicas that already failed this request (Envoy's previous_hosts retry
         predicate) while others remain."""
         pool = self.fleet.pool(role)
+        if self.tenancy is not None:
+            pool = self.tenancy.allowed(req, pool, role)
         tried = self._failed_on.get(req.id)
         if not tried:
             return pool
@@ -502,7 +518,7 @@ class Driver(SilentStreams):
             return
         copy = Request(id=req.id, arrival_s=req.arrival_s, input_tokens=req.input_tokens,
                        output_tokens=req.output_tokens, hash_ids=req.hash_ids,
-                       hash_block_tokens=req.hash_block_tokens)
+                       hash_block_tokens=req.hash_block_tokens, tenant=req.tenant)
         copy.generated, copy.retries, copy.replicas = req.generated, req.retries, list(req.replicas)
         self._hedges[req.id] = Hedge(copy, choice.replica_id, self.fleet.incarnation(choice.replica_id))
         self.router.on_hedge(req, self.env.now)
@@ -547,6 +563,8 @@ class Driver(SilentStreams):
         if status == "completed":
             _append_rows(self._completion_log, (self.env.now, req.output_tokens))
         self.router.on_done(req)
+        if self.tenancy is not None:
+            self.tenancy.release(req)
         self.log.append(req)                     # final: its row is written now
         if self.observer is not None:
             self.observer.ended(req.id)          # a live session reads ended requests' objects: kept
@@ -557,14 +575,41 @@ class Driver(SilentStreams):
         if self.finished == self._expected and not self.all_done.triggered:
             self.all_done.succeed()
 
+    def _tenant_admit(self, req: Request, entry) -> bool:
+        """First dispatch of a request: its tenant's buckets and cap, then shedding (chaos.routing.tenancy)."""
+        gate = self.tenancy
+        if req.id not in self._attempt and req.retries == 0:
+            reason = gate.admit(req, self.env.now)
+            if reason is not None:
+                self.stats.count("rejected: " + reason)
+                self._end(req, "rejected", reason)
+                return False
+            if gate.shedding is None:
+                return True
+            # overload and victims are judged on the replicas this tenant may use (its isolation set)
+            usable = [r for r in self.fleet.pool(entry.role) if self.router.available(r.replica_id)]
+            shed_self, victim = gate.shed_victim(req, gate.allowed(req, usable, entry.role))
+            if shed_self:
+                self.stats.count("rejected: shed")
+                self._end(req, "rejected", "shed: overload")
+                return False
+            if victim is not None:
+                attempt = self._attempt.get(victim.id)
+                if attempt is not None:
+                    self._abandon(victim, attempt)
+                self.stats.count("rejected: shed")
+                self._end(victim, "rejected", f"shed: overload (for a priority {gate.priority(req.tenant)} request)")
+        return True
+
     # ---- live requests (fleetchaos serve) -----------------------------------------------------------
-    def submit_live(self, input_tokens: int, output_tokens: int, hash_ids=None) -> Request:
-        """A request from a live client, arriving now; ids follow the workload's (like a spike's)."""
+    def submit_live(self, input_tokens: int, output_tokens: int, hash_ids=None, tenant: int = 0) -> Request:
+        """A request from a live client (of tenant id `tenant`), arriving now; ids follow the workload's
+        (like a spike's)."""
         rid = self._next_extra_id
         self._next_extra_id += 1
         if self._expected is not None:
             self._expected += 1
-        req = self._make_request(rid, self.env.now, input_tokens, output_tokens, hash_ids)
+        req = self._make_request(rid, self.env.now, input_tokens, output_tokens, hash_ids, tenant)
         self.arrive(req)
         return req
 

@@ -25,6 +25,7 @@ from chaos.errors import SimulationError
 
 from chaos.metrics import (Detection, FaultWindow, HypothesisResult, ResilienceConfig, ResilienceReport, RunData,
                            analyze_resilience, evaluate_hypothesis)
+from chaos.metrics.tenants import tenant_run
 from chaos.sim.run import Result, run
 
 
@@ -36,6 +37,7 @@ class Experiment:
     baseline: Result | None
     hypothesis: HypothesisResult | None
     resilience: ResilienceReport | None
+    tenant_resilience: dict | None = None     # tenant name -> ResilienceReport (with tenants: only)
 
     @property
     def verdict(self) -> str:
@@ -162,4 +164,12 @@ def run_experiment(scenario, *, baseline: bool | None = None, catalog=None,
         resilience = analyze_resilience(RunData.of(result), RunData.of(twin), faults=faults,
                                         detections=detections(result), slo=slo, config=config,
                                         settle_s=scenario.hypothesis.settle)
-    return Experiment(result, twin, hypothesis, resilience)
+    tenant_resilience = None
+    if twin is not None and getattr(scenario, "tenants", None):
+        run_data, twin_data = RunData.of(result), RunData.of(twin)
+        tenant_resilience = {
+            t.name: analyze_resilience(tenant_run(run_data, t), tenant_run(twin_data, t), faults=faults,
+                                       detections=detections(result), slo=t.slo, config=config,
+                                       settle_s=scenario.hypothesis.settle)
+            for t in result.tenants}
+    return Experiment(result, twin, hypothesis, resilience, tenant_resilience)

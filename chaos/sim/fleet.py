@@ -32,8 +32,10 @@ import numpy as np
 import simpy
 
 from chaos.catalog import GPUSpec, ModelSpec
+from chaos.engine.scheduling import TenantTable
 from chaos.engine.config import EngineConfig
 from chaos.engine.replica import Replica
+from chaos.errors import SimulationError
 from chaos.perf import Efficiency, build_perf_model, kv_capacity_tokens
 from chaos.sim.fabricshare import SharedFabric
 from chaos.sim.live import UNREACHABLE, LiveFabric
@@ -66,7 +68,7 @@ class Fleet(Reconfiguration):
                  placements: Sequence[Placement], engine: EngineConfig, on_event: Callable,
                  kv_replication: bool = False, efficiency: Efficiency | None = None,
                  latency_source: dict | None = None, wrap_cost: Callable | None = None,
-                 itl_window_s: float | None = None) -> None:
+                 itl_window_s: float | None = None, tenants: TenantTable | None = None) -> None:
         self.env = env
         self.model = model
         self.gpu = gpu
@@ -81,6 +83,9 @@ class Fleet(Reconfiguration):
         self.latency_source = latency_source or {"source": "roofline", "efficiency": (
             efficiency or Efficiency()).to_dict()}   # what the journal records (DESIGN principle 9)
         self.itl_window_s = itl_window_s      # replicas keep ITL binned per this metrics window
+        self.tenant_table = tenants   # tenant priorities and weights every engine schedules by
+        self.tenant_names: list[str] = ["default"]   # by id; set by build_fleet from tenants:
+        self.cost_shifts: list[tuple[int, float, float, str]] = []   # active cost_shift faults
         self.placements: dict[str, Placement] = {p.replica_id: p for p in placements}
         self.replicas: dict[str, Replica] = {}
         self.state: dict[str, ReplicaState] = {}
@@ -144,9 +149,9 @@ class Fleet(Reconfiguration):
         replica = self.replicas.get(rid)
         if replica is None:
             replica = Replica(self.env, rid, role, self._cost(rid), self.kv_capacity(p.tp), self.engine_config,
-                              self.on_event)
+                              self.on_event, tenants=self.tenant_table)
             if self.itl_window_s is not None:
-                replica.itl.bin_by(self.itl_window_s)
+                replica.bin_itl_by(self.itl_window_s)
             self.replicas[rid] = replica
         else:
             lost = replica.restart(cost=self._cost(rid), kv_capacity_tokens=self._kv_now(rid))
@@ -423,10 +428,13 @@ class Fleet(Reconfiguration):
                 if st.partitioned == 0 and not st.cut_off:
                     self.on_reachability(rid, True)
 
-    def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause: str) -> None:
+    def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause: str, tenant=None) -> None:
         if self.on_arrivals is None:
             raise RuntimeError("add_arrivals before the driver is attached")
-        self.on_arrivals(arrival_s, input_tokens, output_tokens, hash_ids, cause)
+        if tenant is None:
+            self.on_arrivals(arrival_s, input_tokens, output_tokens, hash_ids, cause)
+        else:
+            self.on_arrivals(arrival_s, input_tokens, output_tokens, hash_ids, cause, tenant=tenant)
 
     # ---- FleetControl: software crash and the workload a spike scales --------------------------------
     def crash_replica(self, replica_id: str, cause: str) -> None:
@@ -435,11 +443,39 @@ class Fleet(Reconfiguration):
         if replica is not None and replica.alive:
             self.kill(replica_id, f"engine crashed ({cause})")
 
-    def workload_lengths(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.workload.input_tokens, self.workload.output_tokens
+    def workload_lengths(self, tenant: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        wl = self.workload
+        if tenant is None:
+            return wl.input_tokens, wl.output_tokens
+        mine = self._tenant_rows(tenant)
+        return wl.input_tokens[mine], wl.output_tokens[mine]
 
-    def workload_rate(self, t0: float, t1: float) -> float:
+    def _tenant_rows(self, tenant: int) -> np.ndarray:
+        wl = self.workload
+        return (wl.tenant == tenant) if wl.tenant is not None else np.full(len(wl), tenant == 0)
+
+    def workload_tenants(self) -> np.ndarray | None:
+        """Tenant id per request of the workload (None without tenants)."""
+        return self.workload.tenant
+
+    def tenant_id(self, name: str) -> int:
+        """The id of a tenant by its tenants: name ("default" without tenants:)."""
+        try:
+            return self.tenant_names.index(name)
+        except ValueError:
+            raise SimulationError(f"unknown tenant {name!r}; the run has {', '.join(self.tenant_names)}") from None
+
+    def shift_cost(self, tenant: int, prompt_factor: float, output_factor: float, cause: str) -> None:
+        """From now, the tenant's arriving requests cost more (cost_shift); the driver applies it."""
+        self.cost_shifts.append((tenant, prompt_factor, output_factor, cause))
+
+    def unshift_cost(self, tenant: int, cause: str) -> None:
+        self.cost_shifts[:] = [s for s in self.cost_shifts if not (s[0] == tenant and s[3] == cause)]
+
+    def workload_rate(self, t0: float, t1: float, tenant: int | None = None) -> float:
         arrivals = self.workload.arrival_s
+        if tenant is not None:
+            arrivals = arrivals[self._tenant_rows(tenant)]
         if t1 <= t0 or len(arrivals) == 0:
             return 0.0
         n = np.searchsorted(arrivals, t1, side="left") - np.searchsorted(arrivals, t0, side="left")

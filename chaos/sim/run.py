@@ -12,12 +12,14 @@ from chaos.catalog import Catalog
 from chaos.engine.itl import bin_samples
 from chaos.metrics import FleetSeries, ItlSamples, RequestLog, Summary, TimeSeries, summarize, time_series
 from chaos.metrics.spill import ColumnFile, spilling
+from chaos.metrics.tenants import TenantInfo, tenant_series, tenant_summaries
 from chaos.routing import build_resilient_router
+from chaos.routing.tenancy import build_gate
 from chaos.sim.build import Fleet, build_fleet
 from chaos.sim.driver import Driver
 from chaos.sim.fate import RecoveryPolicy
 from chaos.sim.supervision import Supervision, supervise
-from chaos.workload import build_workload
+from chaos.workload.tenants import DEFAULT_TENANT, build_tenant_workload
 
 # Without a duration the run lasts until every request is done; this caps a run that cannot drain.
 DRAIN_CAP_S = 24 * 3600.0
@@ -37,6 +39,11 @@ class Result:
     fleet: Fleet | None
     supervision: Supervision | None = None
     stats: dict = field(default_factory=dict)
+    tenants: list = field(default_factory=list)            # chaos.metrics.tenants.TenantInfo by id
+    fair_weights: tuple[float, float] = (1.0, 2.0)         # engine.fair: service per prompt / output token
+    tenant_summaries: dict = field(default_factory=dict)   # name -> Summary (with tenants: only)
+    tenant_itl: dict = field(default_factory=dict)         # tenant id -> ItlSamples (with tenants: only)
+    tenant_series: dict = field(default_factory=dict)      # name -> TimeSeries (with tenants: only)
 
     def slim(self) -> "Result":
         """The same result without the live fleet and supervision (what a baseline twin keeps: the
@@ -169,6 +176,7 @@ def assemble(scenario, env: simpy.Environment, workload, horizon_s: float | None
                     if recovery is not None else RecoveryPolicy(), log_spill=scenario.metrics.spill)
     fleet = build_fleet(scenario, env, driver.on_event, catalog)
     router = build_resilient_router(scenario.router, scenario.seed, lambda: env.now)
+    driver.tenancy = build_gate(getattr(scenario, "tenants", None), scenario.router.shedding)
     driver.attach(fleet, router)
     supervision = supervise(scenario, fleet, driver, router)
     fleet_series = FleetSeries()
@@ -182,13 +190,13 @@ def run(scenario, *, catalog: Catalog | None = None,
     wall0, cpu0 = time.perf_counter(), time.process_time()
     env = simpy.Environment()
     horizon = scenario.duration
-    workload = build_workload(scenario.workload, seed=scenario.seed, base_dir=scenario.base_dir,
-                              duration_s=horizon)
+    workload = build_tenant_workload(scenario.workload, getattr(scenario, "tenants", None), seed=scenario.seed,
+                                     base_dir=scenario.base_dir, duration_s=horizon)
     wired = assemble(scenario, env, workload, horizon, catalog)
     driver, fleet, router = wired.driver, wired.fleet, wired.router
     supervision, fleet_series = wired.supervision, wired.fleet_series
     window_s = scenario.metrics.window
-    driver.streams.gaps.bin_by(window_s)     # gaps after stalls: binned as they come, like the replicas'
+    driver.streams.bin_by(window_s)          # gaps after stalls: binned as they come, like the replicas'
     fleet_itl = _FleetItl(window_s, scenario.metrics.spill)
     env.process(_fold_itl(env, fleet, fleet_itl, max(ITL_FOLD_S, window_s)))
 
@@ -221,10 +229,41 @@ def run(scenario, *, catalog: Catalog | None = None,
                             mapped=fleet_itl.spilled)
     slo = scenario.slo.to_slo() if scenario.slo is not None else None
     summary = summarize(log, itl=itl, slo=slo, window=(0.0, horizon_s))
+    tenant_itl = _tenant_itl(fleet, driver.streams, window_s) if getattr(scenario, "tenants", None) else {}
     series = time_series(log, window_s=window_s, t_end=horizon_s, slo=slo)
+    tenants = tenant_infos(scenario, slo)
+    per_tenant = getattr(scenario, "tenants", None)
     wall = time.perf_counter() - wall0
     stats = {"wall_s": wall, "cpu_s": time.process_time() - cpu0, "sim_s": horizon_s, "requests": len(log),
              "router": router.stats(),
              "request_path": dict(driver.stats)}
+    if driver.tenancy is not None:
+        stats["tenancy"] = driver.tenancy.stats()
+    fair = scenario.engine.fair
     return Result(scenario=scenario, log=log, itl=itl, series=series, fleet_series=fleet_series,
-                  summary=summary, horizon_s=horizon_s, fleet=fleet, supervision=supervision, stats=stats)
+                  summary=summary, horizon_s=horizon_s, fleet=fleet, supervision=supervision, stats=stats,
+                  tenants=tenants, fair_weights=(fair.input_weight, fair.output_weight),
+                  tenant_itl=tenant_itl,
+                  tenant_summaries=tenant_summaries(log, tenants, (0.0, horizon_s), tenant_itl) if per_tenant else {},
+                  tenant_series=tenant_series(log, tenants, window_s=window_s, t_end=horizon_s) if per_tenant else {})
+
+
+def tenant_infos(scenario, slo) -> list[TenantInfo]:
+    """TenantInfo by id: the scenario's tenants (own slo:, else the scenario's), or one "default"."""
+    tenants = getattr(scenario, "tenants", None)
+    if not tenants:
+        return [TenantInfo(DEFAULT_TENANT, 0, slo)]
+    return [TenantInfo(t.name, i, t.slo.to_slo() if t.slo is not None else slo, float(t.weight), int(t.priority))
+            for i, t in enumerate(tenants)]
+
+
+def _tenant_itl(fleet, streams, window_s: float) -> dict[int, ItlSamples]:
+    """ITL as each tenant's clients receive it: the replicas' per-tenant decode gaps plus the tenant's
+    gaps after stalls (tenant id -> samples; the tenants' weights sum to the fleet's)."""
+    parts: dict[int, list[ItlSamples]] = {}
+    for replica in fleet.replicas.values():
+        for tenant, a in replica.tenant_itl_samples().items():
+            parts.setdefault(tenant, []).append(ItlSamples(a.gaps_s, a.weights, a.t_s).compact(window_s))
+    for tenant, rec in streams.by_tenant.items():
+        parts.setdefault(tenant, []).append(ItlSamples(rec.gaps_s, rec.weights, rec.times_s).compact(window_s))
+    return {tenant: ItlSamples.concat(p) for tenant, p in sorted(parts.items())}

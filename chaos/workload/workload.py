@@ -66,15 +66,21 @@ class Workload:
     hash_ids: list[tuple[int, ...]] | None = None
     hash_block_tokens: int = 512
     closed_loop: ClosedLoop | None = None
+    tenant: np.ndarray | None = None   # int64 tenant id per request (chaos.workload.tenants); None: all 0
 
     def __post_init__(self) -> None:
         n = len(self.arrival_s)
         if len(self.input_tokens) != n or len(self.output_tokens) != n or (
-                self.hash_ids is not None and len(self.hash_ids) != n):
+                self.hash_ids is not None and len(self.hash_ids) != n) or (
+                self.tenant is not None and len(self.tenant) != n):
             raise ValueError("Workload columns must have equal lengths")
 
     def __len__(self) -> int:
         return len(self.arrival_s)
+
+    def tenant_of(self, i: int) -> int:
+        """Tenant id of request i (0 without tenants)."""
+        return int(self.tenant[i]) if self.tenant is not None else 0
 
     @property
     def ids(self) -> np.ndarray:

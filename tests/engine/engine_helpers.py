@@ -75,19 +75,24 @@ def make_requests(specs) -> list[Request]:
 
 def simulate(specs, config: EngineConfig | None = None, kv_tokens: int = 1 << 20, *,
              stepper: str | None = None, observe_at=(), until: float | None = None,
-             role: str = "aggregated", actions=()) -> Run:
+             role: str = "aggregated", actions=(), tenants=None, table=None, on_action=None,
+             holder=None) -> Run:
     """Run requests through one replica; arrivals, observations and `actions` are URGENT events.
 
     actions: (t, name, arg) lifecycle calls, see `act`. Submissions to a crashed replica wait for its
-    restart; requests a crash or restart hands back are resubmitted at the restart."""
+    restart; requests a crash or restart hands back are resubmitted at the restart. `tenants` gives each
+    request's tenant id, `table` the engine's TenantTable (priorities, weights); `on_action` maps extra
+    action names to callables (samplers); `holder`, a list, receives the Run before it starts."""
     config = config or EngineConfig()
     if stepper:
         config = config.model_copy(update={"stepper": stepper})
     env = simpy.Environment()
     requests = make_requests(specs)
+    for r, tenant in zip(requests, tenants or ()):
+        r.tenant = tenant
     run = Run(env, None, requests)  # type: ignore[arg-type]
     run.replica = Replica(env, "r0", role, FakeCost(), kv_tokens, config,
-                          lambda kind, r, t: run.events.append((kind, r.id, t)))
+                          lambda kind, r, t: run.events.append((kind, r.id, t)), tenants=table)
     for r in requests:
         call_at(env, r.arrival_s, lambda r=r: run.submit(r))
     probe_ids = requests[0].hash_ids if requests else None
@@ -97,8 +102,13 @@ def simulate(specs, config: EngineConfig | None = None, kv_tokens: int = 1 << 20
             run.replica.prefill_tokens_pending, run.replica.match_prefix_blocks(probe_ids),
             tuple(r.generated_tokens for r in requests), run.replica.last_progress_s, run.replica.busy,
             run.replica.kv_blocks_total)))
+    if holder is not None:
+        holder.append(run)
     for t, name, arg in actions:
-        call_at(env, t, lambda name=name, arg=arg: act(run, name, arg))
+        if on_action and name in on_action:
+            call_at(env, t, on_action[name])
+        else:
+            call_at(env, t, lambda name=name, arg=arg: act(run, name, arg))
     env.run(until=until)
     return run
 
@@ -134,13 +144,16 @@ def act(run: Run, name: str, arg) -> None:
 
 def simulate_disaggregated(specs, config: EngineConfig, kv_tokens: int, *, stepper: str,
                            transfer_s: float = 0.001, decode_kv_tokens: int | None = None,
-                           observe=None) -> Run:
+                           tenants=None, table=None, observe=None) -> Run:
     """One prefill and one decode replica, as the simulation's hand-off does it: the decode replica
     reserves the KV first (queueing while it is full; the prefill side keeps holding it), the KV
-    moves `transfer_s` after the reservation, then the prefill side releases it and decode admits it."""
+    moves `transfer_s` after the reservation, then the prefill side releases it and decode admits it.
+    `tenants` and `table` as in `simulate` (both replicas schedule by the table)."""
     config = config.model_copy(update={"stepper": stepper})
     env = simpy.Environment()
     requests = make_requests(specs)
+    for r, tenant in zip(requests, tenants or ()):
+        r.tenant = tenant
     run = Run(env, None, requests)  # type: ignore[arg-type]
 
     def send(r, t):
@@ -163,8 +176,9 @@ def simulate_disaggregated(specs, config: EngineConfig, kv_tokens: int, *, stepp
         elif kind == "kv_reserved":
             send(r, t)
 
-    prefill = Replica(env, "p0", "prefill", FakeCost(), kv_tokens, config, on_event)
-    decode = Replica(env, "d0", "decode", FakeCost(), decode_kv_tokens or kv_tokens, config, on_event)
+    prefill = Replica(env, "p0", "prefill", FakeCost(), kv_tokens, config, on_event, tenants=table)
+    decode = Replica(env, "d0", "decode", FakeCost(), decode_kv_tokens or kv_tokens, config, on_event,
+                     tenants=table)
     run.replica = decode
     for r in requests:
         call_at(env, r.arrival_s, lambda r=r: prefill.submit(r))

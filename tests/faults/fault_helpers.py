@@ -80,15 +80,27 @@ class FakeFleet:
     def crash_replica(self, replica_id, cause):
         self._rec("crash_replica", replica_id, cause)
 
-    def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause):
+    def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause, tenant=None):
         self._rec("add_arrivals", len(arrival_s), cause)
         self.arrivals.append((np.asarray(arrival_s), np.asarray(input_tokens), np.asarray(output_tokens), hash_ids))
 
-    def workload_lengths(self):
+    def workload_lengths(self, tenant=None):
         return self.lengths
 
-    def workload_rate(self, t0, t1):
+    def workload_rate(self, t0, t1, tenant=None):
         return self.rate_per_s
+
+    def workload_tenants(self):
+        return None
+
+    def tenant_id(self, name):
+        return {"default": 0, "batch": 1}[name]
+
+    def shift_cost(self, tenant, prompt_factor, output_factor, cause):
+        self._rec("shift_cost", tenant, cause)
+
+    def unshift_cost(self, tenant, cause):
+        self._rec("unshift_cost", tenant, cause)
 
     def methods(self) -> list[str]:
         return [c[1] for c in self.calls]

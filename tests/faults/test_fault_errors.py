@@ -12,7 +12,7 @@ OK = "target: {gpu: rack0/host1/gpu3}"
 CASES = [
     # (id, yaml list, field, fragments of the message, error class)
     ("unknown-type", "- {type: gpu_crsh, at: 1m}", "faults[0].type",
-     ["expected one of gpu_crash, kv_capacity_loss", "'gpu_crsh'", "did you mean gpu_crash?"], FaultError),
+     ["expected one of cost_shift, gpu_crash, kv_capacity_loss", "'gpu_crsh'", "did you mean gpu_crash?"], FaultError),
     ("missing-type", "- {at: 1m}", "faults[0].type", ["missing", "node_failure"], FaultError),
     ("not-a-mapping", "- 3", "faults[0]", ["expected a fault mapping", "got 3"], FaultError),
     ("unknown-key", f"- {{type: gpu_crash, {OK}, factor: 2}}", "faults[0].factor", ["unknown key 'factor'"], FaultError),
