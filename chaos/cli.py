@@ -293,8 +293,8 @@ def schema(sweep: bool = typer.Option(False, "--sweep", help="the sweep file's s
         from chaos.sweep.schema import SweepFile
         typer.echo(json.dumps(SweepFile.model_json_schema(by_alias=True), indent=2))
         return
-    from chaos.scenario import Scenario
-    typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+    from chaos.scenario.jsonschema import scenario_json_schema
+    typer.echo(json.dumps(scenario_json_schema(), indent=2))
 
 
 LIST_KINDS = ("gpus", "models", "backends", "routers", "faults", "controllers", "probes", "executors", "metrics")

@@ -86,7 +86,8 @@ DURATION_KEYS = frozenset({
     "model_load_time", "rerole_time", "window", "scale_down_delay", "think_time", "repair", "every", "mtbf",
     "deadline", "base", "ttft", "tpot", "ramp", "delay", "nvlink_latency", "network_latency", "stall_after",
     "ramp_up", "ramp_down", "max_predicted_ttft", "overhead", "settle", "warmup", "cliff_within", "ttft_p99",
-    "tpot_p99", "ttft_p50", "tpot_p50", "e2e_p99", "itl_p99"})
+    "tpot_p99", "ttft_p50", "tpot_p50", "e2e_p99", "itl_p99", "connect_timeout", "stream_idle_timeout",
+    "grace_period", "eviction_timeout", "monitor_period", "status_update_interval"})
 """Scenario field names that hold seconds wherever they appear (the report and schedule files use it)."""
 DURATION_KEYS_IN = {"backoff": frozenset({"max"}), "repair": frozenset({"value", "mean", "median", "min", "max"}),
                     "mtbf": frozenset({"value", "mean", "median", "min", "max"})}
