@@ -196,7 +196,8 @@ class MetricsConfig(_Section):
     """`metrics:` — how results are aggregated over time."""
     window: Duration = 10.0
     """Seconds per time-series window."""
-    spill: Literal["auto", "on", "off"] = "auto"
+    spill: Annotated[Literal["auto", "on", "off"], WithJsonSchema(
+        {"anyOf": [{"enum": ["auto", "on", "off"]}, {"type": "boolean"}]})] = "auto"
     """Where a run keeps what is finished (request rows, closed ITL windows): "off" = in memory; "on" =
     written to temporary files as the run goes and memory-mapped at the end, so a long run's memory
     stays flat; "auto" = "on" once a run passes 200,000 requests or ITL bins (chaos.metrics.spill).

@@ -24,6 +24,9 @@ def test_unit_strings_validate():
     assert [e.message for e in validator.iter_errors(VALID)] == []
     bad = {**VALID, "deployment": {**VALID["deployment"], "replicas": "two"}}
     assert list(validator.iter_errors(bad))          # a count is still a number
+    for spill in ("on", True, False, "auto"):         # YAML reads a bare on/off as a boolean
+        assert not list(validator.iter_errors({**VALID, "metrics": {"spill": spill}})), spill
+    assert list(validator.iter_errors({**VALID, "metrics": {"spill": "sometimes"}}))
 
 
 def test_widen_only_numeric_unit_keys():
