@@ -57,8 +57,35 @@ def spike_arrivals(rate: Callable[[float, float], float], t0: float, t1: float, 
     return cand[keep]
 
 
+class FleetWindowFault(TimedFault):
+    """A fault on the fleet's traffic, not on a component: no target, no mtbf; active over [at, at +
+    duration) or, without duration, to the end of the run (traffic_spike, tenant_spike, cost_shift)."""
+
+    takes_target: ClassVar[bool] = False
+    allows_mtbf: ClassVar[bool] = False
+    selector_unit: ClassVar[None] = None
+    target_kind: ClassVar[str] = "fleet"
+
+    def plan(self, ctx: PlanContext) -> list[PlannedFault]:
+        if self.duration is None and ctx.horizon_s is None:
+            raise FaultError(f"a {self.type} without duration lasts until the end of the run, but the run has "
+                             f"no duration; set duration:", field=f"{ctx.field}.duration")
+        out = []
+        for k, start in enumerate(self.starts(ctx)):
+            end = ctx.end_s if self.duration is None else start + self.duration
+            self._check_window(ctx, start, end)
+            out.append(self.planned(ctx, k, (), start, end, self.duration is None))
+        return out
+
+    def _check_window(self, ctx: PlanContext, start: float, end: float) -> None:
+        """Refuse a planned window this fault cannot fill (FaultError naming the field)."""
+
+    def effect(self, view: FleetView, targets: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (), ()
+
+
 @FAULTS.register("traffic_spike")
-class TrafficSpike(TimedFault):
+class TrafficSpike(FleetWindowFault):
     """`{type: traffic_spike, at: 15m, duration: 2m, factor: 3, ramp_up: 20s, ramp_down: 20s, prompt_factor: 1.5}`."""
 
     type: Literal["traffic_spike"] = "traffic_spike"
@@ -71,10 +98,7 @@ class TrafficSpike(TimedFault):
     prompt_factor: float = 1.0
     """Multiplier of the spike requests' prompt lengths (2 = twice as long), > 0."""
 
-    takes_target: ClassVar[bool] = False
-    allows_mtbf: ClassVar[bool] = False
-    selector_unit: ClassVar[None] = None
-    target_kind: ClassVar[str] = "fleet"
+    _stream: ClassVar[str] = "spike"
 
     @field_validator("factor", mode="before")
     @classmethod
@@ -106,33 +130,30 @@ class TrafficSpike(TimedFault):
         return {"factor": self.factor, "ramp_up_s": self.ramp_up, "ramp_down_s": self.ramp_down,
                 "prompt_factor": self.prompt_factor}
 
-    def plan(self, ctx: PlanContext) -> list[PlannedFault]:
-        if self.duration is None and ctx.horizon_s is None:
-            raise FaultError("a spike without duration lasts until the end of the run, but the run has no "
-                             "duration; set duration:", field=f"{ctx.field}.duration")
-        out = []
-        for k, start in enumerate(self.starts(ctx)):
-            end = ctx.end_s if self.duration is None else start + self.duration
-            if self.ramp_up + self.ramp_down > end - start:
-                raise FaultError(f"ramp_up + ramp_down ({format_duration(self.ramp_up + self.ramp_down)}) exceed "
-                                 f"the spike's {format_duration(end - start)} before the end of the run",
-                                 field=f"{ctx.field}.ramp_up")
-            out.append(self.planned(ctx, k, (), start, end, self.duration is None))
-        return out
-
-    def effect(self, view: FleetView, targets: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        return (), ()
+    def _check_window(self, ctx: PlanContext, start: float, end: float) -> None:
+        if self.ramp_up + self.ramp_down > end - start:
+            raise FaultError(f"ramp_up + ramp_down ({format_duration(self.ramp_up + self.ramp_down)}) exceed "
+                             f"the spike's {format_duration(end - start)} before the end of the run",
+                             field=f"{ctx.field}.ramp_up")
 
     def apply(self, fleet: FleetControl, pf: PlannedFault) -> None:
-        rng = stream(pf.seed, f"spike:{pf.index}:{pf.occurrence}")
-        times = spike_arrivals(fleet.workload_rate, pf.start_s, pf.end_s, self.factor, self.ramp_up,
-                               self.ramp_down, rng)
-        inputs, outputs = fleet.workload_lengths()
+        self._add_spike(fleet, pf, None)
+
+    def _add_spike(self, fleet: FleetControl, pf: PlannedFault, tenant: int | None) -> None:
+        """Draw the spike's arrivals over the base rate (of one tenant, or of the whole workload) and add
+        them with lengths resampled from the same requests."""
+        rng = stream(pf.seed, f"{self._stream}:{pf.index}:{pf.occurrence}")
+        rate = fleet.workload_rate if tenant is None else (lambda a, b: fleet.workload_rate(a, b, tenant=tenant))
+        times = spike_arrivals(rate, pf.start_s, pf.end_s, self.factor, self.ramp_up, self.ramp_down, rng)
+        inputs, outputs = fleet.workload_lengths() if tenant is None else fleet.workload_lengths(tenant=tenant)
         if len(times) == 0 or len(inputs) == 0:
             return
         pick = rng.integers(0, len(inputs), size=len(times))
         prompt = np.maximum(1, np.rint(np.asarray(inputs, dtype=float)[pick] * self.prompt_factor)).astype(np.int64)
         output = np.asarray(outputs, dtype=np.int64)[pick]
+        if tenant is not None:
+            fleet.add_arrivals(times, prompt, output, None, pf.cause, tenant=np.full(len(times), tenant, dtype=np.int64))
+            return
         tenants = fleet.workload_tenants()
         if tenants is None:
             fleet.add_arrivals(times, prompt, output, None, pf.cause)
