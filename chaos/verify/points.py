@@ -80,8 +80,9 @@ def calibration_points(log: RequestLog, decode_replicas: int, *, aggregated: boo
 
     decoding = (osl >= 2) & (fin > ft)
     a, b = ft[decoding], fin[decoding]
-    batch = _mean_over(dec_t, dec_n, a, b) / decode_replicas
-    mean_ctx = _mean_over(ctx_t, ctx_sum, a, b) / np.maximum(_mean_over(dec_t, dec_n, a, b), 1e-12)
+    decoders = _mean_over(dec_t, dec_n, a, b)            # fleet-wide, r itself included
+    batch = decoders / decode_replicas
+    mean_ctx = _mean_over(ctx_t, ctx_sum, a, b) / np.maximum(decoders, 1e-12)
     prefilling = _mean_over(pre_t, pre_n, a, b)          # mean prefills in flight during the decode
     tpot_ms = (b - a) / (osl[decoding] - 1) * 1e3
     clean = prefilling <= max_prefill_overlap
