@@ -73,6 +73,7 @@ from typing import Callable, Literal
 import numpy as np
 import simpy
 
+from chaos.engine.caching import PrefixCaching
 from chaos.engine.config import EngineConfig
 from chaos.engine.cost import IterationCost
 from chaos.engine.itl import ITLArrays, ITLRecorder, TenantITL
@@ -94,7 +95,7 @@ EventCallback = Callable[[str, Request, float], None]
 iteration after a KV transfer or a move); `request.last_token_s` still holds the previous token's time."""
 
 
-class Replica(Scheduler, Lifecycle, Reservations):
+class Replica(Scheduler, PrefixCaching, Lifecycle, Reservations):
     """One engine replica; `submit`/`submit_decode`/`release` change it, the properties are router views;
     crash/restart/stall/resume/cancel/set_kv_capacity/set_role (lifecycle.py) are for faults and control."""
 

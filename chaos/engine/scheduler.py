@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from chaos.engine.caching import park_key
 from chaos.engine.request import (COMPLETED, FAILED, PH_DECODE, PH_DONE, PH_HELD, PH_PREFILL, PH_WAIT,
                                   QUEUED, REJECTED, RUNNING, TRANSFERRING, Request)
 from chaos.engine.stretch import (MAX_STRETCH, Stretch, blocks_needed, count_congruent, safe_iterations,
@@ -319,7 +320,7 @@ class Scheduler:
         if m:
             kv.acquire(r.hash_ids, m)
         if parked:
-            kv.unpark(-1 - r.id)                 # its own blocks again, their KV intact
+            kv.unpark(park_key(r))                 # its own blocks again, their KV intact
             r._park = None
         kv.alloc(own)
         r._n_shared, r._own0, r._cov = m, own, max(cov, m * hbt)
@@ -367,17 +368,6 @@ class Scheduler:
         r._own0 += need
         r._cov = end
         return victims
-
-    def _cache_computed(self, r: Request) -> None:
-        """Turn the prompt segments r has fully computed into prefix-cache entries it references (vLLM V1
-        and SGLang cache each full block as it is computed, not when the prefill ends), so a request
-        arriving meanwhile, or r itself after a preemption, finds them."""
-        k = min(r._n_full, r.prefilled_tokens // r.hash_block_tokens)
-        if k > r._n_shared:
-            bph = -(-r.hash_block_tokens // self.block_size)
-            self.kv.insert(r.hash_ids, r._n_shared, k, bph)
-            r._own0 -= (k - r._n_shared) * bph
-            r._n_shared = k
 
     def _reserved_arrived(self) -> bool:
         """Decode role: a transferred request waits here on blocks reserved for it. A head admitted by
@@ -438,20 +428,6 @@ class Scheduler:
             self._waiting.popleft()
         else:
             self._waiting.remove(r)
-
-    def _cache_transferred(self, r: Request) -> None:
-        """Decode role: the transferred prompt's full segments become prefix-cache entries r references,
-        as vLLM caches remote KV once it has landed (`cache_blocks` when a request leaves
-        WAITING_FOR_REMOTE_KVS). A segment already cached is shared, not held twice; after a preemption
-        the recompute finds them instead of starting over. Only where a segment is a whole number of
-        blocks (hash_block_tokens a multiple of block_size), so r's block layout does not change."""
-        hbt = r.hash_block_tokens
-        n_full = min(len(r.hash_ids), r.input_tokens // hbt)
-        if n_full:
-            bph = hbt // self.block_size
-            self.kv.insert(r.hash_ids, 0, n_full, bph)
-            r._own0 -= n_full * bph
-            r._n_full = r._n_shared = n_full
 
     def _enter_decode(self, r: Request, D: int, ctx: int) -> None:
         r._phase = PH_DECODE
@@ -574,29 +550,6 @@ class Scheduler:
         r.status = QUEUED
         self._pending_prefill += r._prompt
         self._waiting.appendleft(r)
-
-    def _park(self, r: Request, computed: int) -> None:
-        """Keep the full blocks of r's computed KV beyond its cached prompt segments in the prefix cache,
-        evictable, as vLLM V1 does: it hashes every full block, prompt and output, so a preempted
-        request's recompute finds what was not evicted meanwhile. Modelled as one entry per request
-        (evicted whole, not block by block) so that only a preemption pays for it."""
-        seg = r._n_full * r.hash_block_tokens
-        blocks = (computed - seg) // self.block_size
-        if blocks > 0:
-            self.kv.park(-1 - r.id, blocks, r.hash_ids[:r._n_full] if r._n_full else ())
-            r._park = (self, r._n_full, blocks)
-
-    def _unpark_hit(self, r: Request, n_full: int, m: int) -> int:
-        """Blocks r parked here that line up after the m cached prompt segments now matched (0 if none)."""
-        park = r._park
-        if park is None:
-            return 0
-        if park[0] is not self or park[1] != n_full or m != n_full:
-            if park[0] is self:
-                self.kv.unpark(-1 - r.id)        # misaligned: the blocks are of no use to anyone
-            r._park = None
-            return 0
-        return self.kv.parked(-1 - r.id)
 
     def _drop_unservable(self, r: Request, reason: str) -> None:
         started = r.generated > 0 or r.preemptions > 0
