@@ -38,7 +38,10 @@ def stretch_times(t0: float, lat: np.ndarray) -> np.ndarray:
     buf = np.empty(len(lat) + 1)
     buf[0] = t0
     buf[1:] = lat
-    return buf.cumsum(out=buf)[1:]
+    return _accumulate(buf, out=buf)[1:]
+
+
+_accumulate = np.add.accumulate     # cumsum without its Python wrapper (a fifth of this function's time)
 
 
 def blocks_needed(key_cnt: list[int], n: int, d_first: int, d_last: int) -> int:

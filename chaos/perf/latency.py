@@ -43,7 +43,10 @@ position, not for every prompt token):
 
 Every term is linear in its work argument except the MoE term, which is increasing and saturates at
 all experts. The constants are folded into per-unit seconds once, in build_perf_model; the scalar
-path is plain float math and the array path runs the same expression on numpy arrays.
+path is plain float math and the array path runs the same expression on numpy arrays. A pure-decode
+iteration (no prefill) sums its constants first: max(c1 * ctx + a, c2 * ctx + b) (`_decode_terms`), the
+same value up to rounding, evaluated with the same float operations by the scalar path and by a decode
+stretch, so a stretch prices each iteration exactly as the per-iteration reference stepper does.
 """
 from __future__ import annotations
 
@@ -120,6 +123,8 @@ class PerfModel:
         tokens = float(n_decode + prefill_tokens)
         if tokens <= 0:
             return 0.0
+        if prefill_tokens == 0 and not prefill_seqs:       # pure decode: the stretch's expression
+            return _decode_latency(self, tokens, float(decode_ctx_sum))
         seqs = (1.0 if prefill_tokens > 0 else 0.0) if prefill_seqs is None else float(prefill_seqs)
         overhead = self.overhead_prefill_s if prefill_tokens > 0 else self.overhead_s
         return float(_latency(self, tokens, n_decode + seqs, decode_ctx_sum, decode_ctx_sum + prefill_kv_read,
@@ -175,28 +180,62 @@ def _latency(p: PerfModel, tokens, sampled, dctx, ctx_read, pattn, overhead, max
             + sampled * p.overhead_per_seq_s)
 
 
-def _decode_latencies(p: PerfModel, tokens: float, ctx_sum0: float, k: int) -> np.ndarray:
-    """`_latency` for k pure-decode iterations (sampled = tokens, no prefill), the same float operations
-    in the same order, done in place on two buffers: the engine prices a stretch after every arrival
-    and finish, so the dozen temporaries of the general path were most of its cost. Terms the general
-    path adds as exact zeros (+ 0.0) are left out, which changes no value (all terms are positive)."""
-    dctx = np.arange(k, dtype=np.float64)
-    dctx *= tokens
-    dctx += ctx_sum0                                   # ctx_sum0 + i * n_decode
-    lat = dctx * p.compute_s_per_decode_ctx
-    lat += p.compute_fixed_s + tokens * p.compute_s_per_token + tokens * p.compute_s_per_sampled
-    mem = dctx
-    mem += tokens
-    mem *= p.kv_s_per_token
-    mem += p.dense_weights_s + p.routed_experts_s * (1.0 - p.expert_miss ** tokens)
-    mem += tokens * p.embed_s_per_token
-    np.maximum(lat, mem, out=lat)                      # the roofline: compute vs memory
-    lat += p.moe_floor_s
-    lat *= p.slowdown
-    lat += p.allreduce_fixed_s
-    lat += tokens * (p.allreduce_s_per_token + p.kv_replication_s_per_token)
-    lat += p.overhead_s
-    lat += tokens * p.overhead_per_seq_s
+def _decode_terms(p: PerfModel, n: float) -> tuple[float, float, float]:
+    """A pure-decode iteration of n sequences is max(c1 * ctx + a, c2 * ctx + b), then the MoE floor and
+    slowdown, then + c, with ctx the decode context sum: `_latency` with its prefill terms zero and its
+    constants summed first. Returns (a, b, c); c1 and c2 are compute_s_per_decode_ctx and kv_s_per_token."""
+    a = p.compute_fixed_s + n * p.compute_s_per_token + n * p.compute_s_per_sampled
+    b = p.dense_weights_s + p.routed_experts_s * (1.0 - p.expert_miss ** n) + n * p.kv_s_per_token \
+        + n * p.embed_s_per_token
+    c = (p.allreduce_fixed_s + n * (p.allreduce_s_per_token + p.kv_replication_s_per_token) + p.overhead_s
+         + n * p.overhead_per_seq_s)
+    return a, b, c
+
+
+def _decode_latency(p: PerfModel, n: float, ctx: float) -> float:
+    """One pure-decode iteration (the scalar path); `_decode_latencies` does the same float operations."""
+    a, b, c = _decode_terms(p, n)
+    x = max(ctx * p.compute_s_per_decode_ctx + a, ctx * p.kv_s_per_token + b)
+    return (x + p.moe_floor_s) * p.slowdown + c
+
+
+# iteration offsets 0 .. MAX-1 as floats, sliced by every stretch (an arange per call was a tenth of it)
+_OFFSETS = np.arange(4096, dtype=np.float64)
+_MARGIN = 1e-9      # relative: a branch this far ahead at both ends of a stretch is ahead all along
+
+
+def _decode_latencies(p: PerfModel, n: float, ctx_sum0: float, k: int) -> np.ndarray:
+    """`_decode_latency` for k pure-decode iterations, context ctx_sum0 + i * n, with the same float
+    operations per element (the engine prices a stretch after every arrival and finish, so its cost is
+    the number of numpy calls). Both roofline branches are affine in the context: when one is ahead by
+    a margin at both ends of the stretch it is ahead at every iteration between, and the other branch
+    and the maximum are not computed (the maximum would return the same floats)."""
+    a, b, c = _decode_terms(p, n)
+    c1, c2 = p.compute_s_per_decode_ctx, p.kv_s_per_token
+    ctx = _OFFSETS[:k] * n if k <= len(_OFFSETS) else np.arange(k, dtype=np.float64) * n
+    ctx += ctx_sum0
+    last = ctx_sum0 + (k - 1) * n
+    lo_c, lo_m = ctx_sum0 * c1 + a, ctx_sum0 * c2 + b
+    hi_c, hi_m = last * c1 + a, last * c2 + b
+    if lo_c > lo_m * (1.0 + _MARGIN) and hi_c > hi_m * (1.0 + _MARGIN):
+        ctx *= c1
+        ctx += a
+        lat = ctx
+    elif lo_m > lo_c * (1.0 + _MARGIN) and hi_m > hi_c * (1.0 + _MARGIN):
+        ctx *= c2
+        ctx += b
+        lat = ctx
+    else:
+        lat = ctx * c1
+        lat += a
+        ctx *= c2
+        ctx += b
+        np.maximum(lat, ctx, out=lat)
+    if p.moe_floor_s:
+        lat += p.moe_floor_s
+    if p.slowdown != 1.0:
+        lat *= p.slowdown
+    lat += c
     return lat
 
 

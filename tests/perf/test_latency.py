@@ -271,16 +271,36 @@ def test_decode_stretch_equals_iteration_time(name, tp, n, ctx0, k):
 @given(name=st.sampled_from(sorted(MODELS)), tp=st.sampled_from([1, 4, 8]), n=st.integers(1, 1024),
        ctx0=st.integers(0, 10**7), k=st.integers(1, 600), slowdown=st.sampled_from([1.0, 2.7]),
        replicate=st.booleans())
-def test_decode_stretch_is_bit_for_bit_the_general_array_path(name, tp, n, ctx0, k, slowdown, replicate):
-    """The in-place stretch pricing (issue #12) does the general path's float operations in the same
-    order: the same bits, so a run's timings do not move."""
+def test_decode_stretch_is_bit_for_bit_the_scalar_path(name, tp, n, ctx0, k, slowdown, replicate):
+    """A stretch prices each iteration with the scalar path's float operations (issue #12): the fast
+    stepper's times are the per-iteration reference stepper's to the bit; and both stay within rounding
+    of the general expression (`_latency` with its prefill terms zero)."""
     from chaos.perf.latency import _latency
     gpu = CAT.gpu("b200")
     p = build_perf_model(MODELS[name], gpu, tp, gpu.nvlink_Bps, LAT, slowdown=slowdown,
                          kv_replication_Bps=50e9 if replicate else None)
+    stretch = p.decode_stretch(n, float(ctx0), k)
+    assert np.array_equal(stretch, [p.iteration_time(n, ctx0 + i * n, 0, 0.0, 0.0, 0) for i in range(k)])
     dctx = float(ctx0) + np.arange(k, dtype=np.float64) * n
     general = _latency(p, float(n), float(n), dctx, dctx + 0.0, 0.0, p.overhead_s, np.maximum)
-    assert np.array_equal(p.decode_stretch(n, float(ctx0), k), general)
+    np.testing.assert_allclose(stretch, general, rtol=1e-13, atol=0)
+
+
+def test_decode_stretch_is_bit_for_bit_where_the_roofline_branches_cross():
+    """A stretch whose context runs across the compute/memory crossover takes the maximum per
+    iteration: still the scalar path's bits on both sides of the crossing."""
+    gpu = CAT.gpu("b200")
+    p = build_perf_model(MODELS[sorted(MODELS)[0]], gpu, 1, gpu.nvlink_Bps, LAT)
+    n = 256
+    # crossover context: c1 * x + a == c2 * x + b
+    from chaos.perf.latency import _decode_terms
+    a, b, _ = _decode_terms(p, float(n))
+    x = (b - a) / (p.compute_s_per_decode_ctx - p.kv_s_per_token)
+    if not x > 0:
+        pytest.skip("the branches do not cross at positive context for this model")
+    ctx0, k = max(0, int(x) - 50 * n), 100
+    stretch = p.decode_stretch(n, float(ctx0), k)
+    assert np.array_equal(stretch, [p.iteration_time(n, ctx0 + i * n, 0) for i in range(k)])
 
 
 @settings(max_examples=100, deadline=None)
