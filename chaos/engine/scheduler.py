@@ -176,8 +176,10 @@ class Scheduler:
         # chunk admission: a growth block that evicts a cached prefix can make the queue head's first
         # chunk fit (it needs fewer new blocks than the hits it loses), so stop before evicting
         room = self.kv.free if self._chunk_alloc and self._waiting else self.kv.available
-        k_blk = safe_iterations(self._key_cnt, self._n_dec, D, room)
-        return min(k_fin, k_blk, MAX_STRETCH)
+        k = min(k_fin, MAX_STRETCH)
+        if k <= (room // self._n_dec) * self.block_size:     # whole periods of blocks cover it
+            return k
+        return min(k, safe_iterations(self._key_cnt, self._n_dec, D, room))
 
     def _apply_stretch(self, st: Stretch, j: int) -> None:
         """Allocate the decode blocks of stretch iterations up to index j (their starts have passed)."""

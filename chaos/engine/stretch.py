@@ -10,7 +10,9 @@ stretch length, with no per-sequence work.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 
@@ -52,11 +54,12 @@ def blocks_needed(key_cnt: list[int], n: int, d_first: int, d_last: int) -> int:
     if d_last < d_first:
         return 0
     bs = len(key_cnt)
-    span = d_last - d_first + 1
-    periods, extra = divmod(span, bs)
+    periods, extra = divmod(d_last - d_first + 1, bs)
     need = periods * n
-    for d in range(d_first, d_first + extra):
-        need += key_cnt[d % bs]
+    if extra:
+        start = d_first % bs
+        end = start + extra
+        need += sum(key_cnt[start:end]) if end <= bs else sum(key_cnt[start:]) + sum(key_cnt[:end - bs])
     return need
 
 
@@ -64,16 +67,16 @@ def safe_iterations(key_cnt: list[int], n: int, d0: int, available: int) -> int:
     """J such that iterations d0+1 .. d0+J-1 get their blocks from `available` and iteration d0+J would not.
 
     Iteration d0's own blocks are already allocated. A full period of block_size iterations needs
-    exactly n blocks, so the answer is q*block_size plus a scan of one period.
+    exactly n blocks, so the answer is q*block_size plus the first point where one period's running
+    sum of needs (from iteration d0+1 on) exceeds the remainder.
     """
     bs = len(key_cnt)
     q, rem = divmod(available, n)
-    cum = 0
-    for t in range(bs):
-        cum += key_cnt[(d0 + 1 + t) % bs]
-        if cum > rem:
-            return q * bs + t + 1
-    raise AssertionError("a period needs n blocks and rem < n")  # pragma: no cover
+    start = (d0 + 1) % bs
+    t = bisect_right(list(accumulate(key_cnt[start:] + key_cnt[:start])), rem)
+    if t >= bs:
+        raise AssertionError("a period needs n blocks and rem < n")  # pragma: no cover
+    return q * bs + t + 1
 
 
 def count_congruent(a: int, b: int, key: int, bs: int) -> int:
