@@ -9,7 +9,7 @@ import numpy as np
 import simpy
 
 from chaos.catalog import Catalog
-from chaos.engine.itl import bin_samples
+from chaos.engine.itl import Bins, bin_samples, bins_to_samples, merge_bins
 from chaos.metrics import FleetSeries, ItlSamples, RequestLog, Summary, TimeSeries, summarize, time_series
 from chaos.metrics.spill import ColumnFile, spilling
 from chaos.metrics.tenants import TenantInfo, tenant_series, tenant_summaries
@@ -83,7 +83,7 @@ class _FleetItl:
 
     def __init__(self, window_s: float, spill: str = "off") -> None:
         self.window_s = window_s
-        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._bins: Bins | None = None    # the open windows' bins, sorted (chaos.engine.itl key space)
         self._spill = spill
         self._disk: tuple[ColumnFile, ColumnFile, ColumnFile] | None = None
         self._disk_last_t = -np.inf       # midpoint of the last window written
@@ -92,16 +92,15 @@ class _FleetItl:
         self._final: ItlSamples | None = None
 
     def fold(self, fleet: Fleet, now_s: float | None = None) -> None:
+        """Merge every replica's samples since the last fold into the bins (one sort for the fleet)."""
+        parts = [self._bins] if self._bins is not None else []
         for replica in fleet.replicas.values():
-            t, g, w = replica.itl.drain()
-            if len(g):
-                self._parts.append((t, g, w))
-        if len(self._parts) > 1:
-            t, g, w = (np.concatenate(c) for c in zip(*self._parts))
-            self._parts = [bin_samples(t, g, w, self.window_s)]
+            parts += replica.itl.drain_bins()
+        if len(parts) > 1 or (parts and self._bins is None):
+            self._bins = merge_bins(parts)
         if now_s is not None:
             cut, self._cut_s = self._cut_s, now_s
-            if self._parts and spilling(self._spill, len(self._parts[0][1]) + self._spilled()):
+            if self._bins is not None and spilling(self._spill, len(self._bins[1]) + self._spilled()):
                 self._write_closed(cut)
 
     def _spilled(self) -> int:
@@ -109,38 +108,40 @@ class _FleetItl:
 
     def _write_closed(self, cut_s: float) -> None:
         """Move the bins of windows that ended by `cut_s` to the column files."""
-        t, g, w = self._parts[0]
-        k = int(np.searchsorted(t, cut_s - 0.5 * self.window_s, side="right"))
+        win, q, w = self._bins
+        k = int(np.searchsorted((win + 0.5) * self.window_s, cut_s - 0.5 * self.window_s, side="right"))
         if k == 0:
             return
         if self._disk is None:
             self._disk = (ColumnFile(np.float64), ColumnFile(np.float64), ColumnFile(np.float64))
+        t, g, w_f = bins_to_samples((win[:k], q[:k], w[:k]), self.window_s)
         if t[0] <= self._disk_last_t:
             self._ordered = False
-        for f, col in zip(self._disk, (t, g, w)):
-            f.append(col[:k])
+        for f, col in zip(self._disk, (t, g, w_f)):
+            f.append(col)
         self._disk_last_t = float(t[k - 1])
-        self._parts = [(t[k:].copy(), g[k:].copy(), w[k:].copy())] if k < len(t) else []
+        self._bins = (win[k:].copy(), q[k:].copy(), w[k:].copy()) if k < len(win) else None
 
     def samples(self, fleet: Fleet) -> ItlSamples:
         if self._final is not None:
             return self._final
         self.fold(fleet)
+        rest = bins_to_samples(self._bins, self.window_s) if self._bins is not None else None
+        self._bins = None
         if self._disk is not None:
-            if self._parts and self._parts[0][0][0] <= self._disk_last_t:
+            if rest is not None and rest[0][0] <= self._disk_last_t:
                 self._ordered = False
-            if self._parts:
-                for f, col in zip(self._disk, self._parts[0]):
+            if rest is not None:
+                for f, col in zip(self._disk, rest):
                     f.append(col)
-                self._parts = []
             t, g, w = (f.map() for f in self._disk)
             if not self._ordered:       # a window was written twice: merge as the in-memory path does
                 t, g, w = bin_samples(t, g, w, self.window_s)
             self._final = ItlSamples(g, w, t)
-        elif not self._parts:
+        elif rest is None:
             self._final = ItlSamples(np.empty(0), np.empty(0), np.empty(0))
         else:
-            t, g, w = self._parts[0]
+            t, g, w = rest
             self._final = ItlSamples(g, w, t)
         return self._final
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from chaos.engine.itl import ITLRecorder, bin_samples
 from chaos.metrics import spill
 from chaos.report.journal import build_journal
 from chaos.scenario import load_scenario
@@ -56,3 +60,39 @@ def test_the_switch_reads_yaml_on_off_and_refuses_other_values():
         assert sc.metrics.spill == expected
     with pytest.raises(ScenarioError, match=r"metrics\.spill.*sometimes"):
         load_scenario_text(text + "\nmetrics: {window: 10s, spill: sometimes}\n", base_dir=ROOT / "examples")
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), mode=st.sampled_from(["on", "off"]), n_replicas=st.integers(1, 4),
+       n_folds=st.integers(2, 6))
+def test_fleet_itl_folds_equal_bin_samples_of_every_sample_spilled_or_not(seed, mode, n_replicas, n_folds):
+    """The fleet's ITL histogram, folded from every replica's recorder at each fold time (closed
+    windows written to disk when spilling, late samples included), ends with exactly bin_samples'
+    bins of every sample recorded: the mode changes where bins live, never their values."""
+    rng = np.random.default_rng(seed)
+    window = 10.0
+    fleet = SimpleNamespace(replicas={i: SimpleNamespace(itl=ITLRecorder()) for i in range(n_replicas)})
+    for r in fleet.replicas.values():
+        r.itl.bin_by(window)
+    fleet_itl = run_mod._FleetItl(window, mode)
+    everything, now = [], 0.0
+    for _ in range(n_folds):
+        end = now + float(rng.choice([20.0, 35.0, 60.0]))
+        for r in fleet.replicas.values():
+            t = now - float(rng.choice([0.0, 0.0, 0.0, 25.0]))          # sometimes a late sample
+            while t < end:
+                k = int(rng.integers(1, 30))
+                gaps = float(rng.choice([0.02, 0.0315, 0.4])) + np.arange(k) * float(rng.choice([0.0, 3e-7, 2e-6]))
+                times = max(t, 0.0) + np.cumsum(gaps)
+                n = int(rng.integers(1, 9))
+                r.itl.add_many(times, gaps, n)
+                everything.append((times, gaps, np.full(k, n)))
+                t = float(times[-1]) + float(rng.choice([0.0, 4.0]))
+        now = end
+        fleet_itl.fold(fleet, now)
+    got = fleet_itl.samples(fleet)
+    t, g, w = (np.concatenate(c) for c in zip(*everything))
+    want_t, want_g, want_w = bin_samples(t, g, w, window)
+    assert got.t_s.tobytes() == want_t.tobytes() and got.gaps_s.tobytes() == want_g.tobytes()
+    assert got.weights.tobytes() == want_w.tobytes()
+    assert fleet_itl.spilled == (mode == "on")     # the second fold writes what closed by the first
