@@ -105,16 +105,18 @@ class ITLArrays:
 
 
 _NO_F = np.empty(0)
-_NO_I = np.empty(0, dtype=np.int64)
 
 
 class ITLRecorder:
     """Append-only (end time, gap, weight) samples; per-iteration scalars or whole stretches."""
 
-    __slots__ = ("_t", "_g", "_w", "_n", "_bin_s", "_runs", "_held", "_merged", "_cache")
+    __slots__ = ("_t", "_g", "_ws", "_wv", "_wlast", "_n", "_bin_s", "_runs", "_held", "_merged", "_cache")
 
     def __init__(self) -> None:
-        self._t, self._g, self._w = _NO_F, _NO_F, _NO_I   # column buffers; rows [0, _n) are samples
+        self._t, self._g = _NO_F, _NO_F       # column buffers: rows [0, _n) are samples
+        self._ws: list[int] = []              # weights run-length coded: row where each run starts...
+        self._wv: list[int] = []              # ...and its weight (a stretch is one run: no per-row fill)
+        self._wlast = None
         self._n = 0
         self._bin_s: float | None = None      # metrics window to bin by (None: keep every sample)
         self._runs: list[Bins] = []           # binned mode: folded parts (sample_runs / merge_bins)
@@ -140,7 +142,10 @@ class ITLRecorder:
             n = self._n
         self._t[n] = t_end_s
         self._g[n] = gap_s
-        self._w[n] = weight
+        if weight != self._wlast:
+            self._ws.append(n)
+            self._wv.append(weight)
+            self._wlast = weight
         self._n = n + 1
         self._cache = None
 
@@ -156,7 +161,10 @@ class ITLRecorder:
             m = n + len(gap_s)
         self._t[n:m] = t_end_s
         self._g[n:m] = gap_s
-        self._w[n:m] = weight
+        if weight != self._wlast:
+            self._ws.append(n)
+            self._wv.append(weight)
+            self._wlast = weight
         self._n = m
         self._cache = None
 
@@ -173,19 +181,31 @@ class ITLRecorder:
         cap = max(n + k, 2 * cap, _FIRST_CAPACITY)
         if self._bin_s is not None:
             cap = min(cap, max(BIN_EVERY, n + k))
-        t, g, w = np.empty(cap), np.empty(cap), np.empty(cap, dtype=np.int64)
-        t[:n], g[:n], w[:n] = self._t[:n], self._g[:n], self._w[:n]
-        self._t, self._g, self._w = t, g, w
+        t, g = np.empty(cap), np.empty(cap)
+        t[:n], g[:n] = self._t[:n], self._g[:n]
+        self._t, self._g = t, g
+
+    def _weights(self) -> np.ndarray:
+        """The weight column of the buffer's rows (int64)."""
+        if not self._ws:
+            return np.empty(0, dtype=np.int64)
+        ends = self._ws[1:]
+        ends.append(self._n)
+        return np.repeat(np.array(self._wv, dtype=np.int64), np.subtract(ends, self._ws))
+
+    def _empty_buffer(self) -> None:
+        self._n = 0
+        self._ws, self._wv, self._wlast = [], [], None
 
     def _fold(self) -> None:
         """Move the buffer's samples into a folded part; when the parts hold twice what the last merge
         left (and at least BIN_EVERY rows), merge them (so the work stays linear in samples)."""
         n = self._n
         if n:
-            part = sample_runs(self._t[:n], self._g[:n], self._w[:n], self._bin_s)
+            part = sample_runs(self._t[:n], self._g[:n], self._weights(), self._bin_s)
             self._runs.append(part)
             self._held += len(part[1])
-            self._n = 0
+            self._empty_buffer()
             if len(self._runs) > 1 and self._held >= max(BIN_EVERY, 2 * self._merged):
                 self._merge()
 
@@ -208,7 +228,7 @@ class ITLRecorder:
                     t, g, w = np.empty(0), np.empty(0), np.empty(0)
             else:
                 n = self._n
-                t, g, w = self._t[:n], self._g[:n], self._w[:n]    # later samples go past n
+                t, g, w = self._t[:n], self._g[:n], self._weights()    # later samples go past n
             self._cache = (t, g, w)
         return self._cache
 
@@ -231,8 +251,8 @@ class ITLRecorder:
 
     def _forget(self) -> None:
         if self._bin_s is None:      # the caller holds views of the buffer: start a new one
-            self._t, self._g, self._w = _NO_F, _NO_F, _NO_I
-        self._n = 0
+            self._t, self._g = _NO_F, _NO_F
+        self._empty_buffer()
         self._runs = []
         self._held = self._merged = 0
         self._cache = None
