@@ -88,6 +88,17 @@ def bins_to_samples(bins: Bins, window_s: float) -> tuple[np.ndarray, np.ndarray
     return (win + 0.5) * window_s, np.round(q * RESOLUTION_S, 12), w.astype(np.float64)
 
 
+def split_closed(bins: Bins, window_s: float, cut_s: float) -> tuple[tuple | None, Bins | None]:
+    """Sorted bins cut at `cut_s`: (the windows that ended by then as bins_to_samples arrays, or None;
+    the later windows' bins, or None)."""
+    win = bins[0]
+    k = int(np.searchsorted((win + 0.5) * window_s, cut_s - 0.5 * window_s, side="right"))
+    if k == 0:
+        return None, bins
+    closed = bins_to_samples(tuple(c[:k] for c in bins), window_s)
+    return closed, (tuple(c[k:].copy() for c in bins) if k < len(win) else None)
+
+
 def _count(weight) -> int:
     """A sample weight (decoding sequences) as an int; anything else is a caller's bug."""
     if isinstance(weight, Integral) or (isinstance(weight, float) and weight.is_integer()):
@@ -257,6 +268,21 @@ class ITLRecorder:
         self._held = self._merged = 0
         self._cache = None
 
+    def take_closed(self, cut_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """A binning recorder's bins of the windows that ended by `cut_s` (as `arrays` gives them), which
+        it then forgets, keeping the later ones (None when no window closed): what a spilling run
+        writes to disk."""
+        self._fold()
+        self._merge()
+        if not self._runs:
+            return None
+        closed, rest = split_closed(self._runs[0], self._bin_s, cut_s)
+        if closed is not None:
+            self._runs = [rest] if rest is not None else []
+            self._held = self._merged = len(rest[1]) if rest is not None else 0
+            self._cache = None
+        return closed
+
     @property
     def window_s(self) -> float | None:
         """The metrics window the recorder bins by (None: it keeps every sample)."""
@@ -340,6 +366,15 @@ class TenantITL:
         """A decode stretch (its batch is the snapshot's)."""
         for tenant, n in self._snap.items():
             self._rec(tenant).add_many(t_end_s, gap_s, n)
+
+    def take_closed(self, cut_s: float) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Every tenant's bins of windows that ended by `cut_s` (ITLRecorder.take_closed), by tenant id."""
+        out = {}
+        for tenant, rec in sorted(self.recorders.items()):
+            closed = rec.take_closed(cut_s)
+            if closed is not None:
+                out[tenant] = closed
+        return out
 
     def arrays(self) -> dict[int, ITLArrays]:
         out = {}
