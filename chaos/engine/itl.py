@@ -145,8 +145,6 @@ class ITLRecorder:
         self._bin_s = float(window_s)
 
     def add(self, t_end_s: float, gap_s: float, weight: int) -> None:
-        if weight.__class__ is not int:
-            weight = _count(weight)
         n = self._n
         if n == len(self._g):
             self._room(1)
@@ -154,6 +152,8 @@ class ITLRecorder:
         self._t[n] = t_end_s
         self._g[n] = gap_s
         if weight != self._wlast:
+            if weight.__class__ is not int:
+                weight = _count(weight)
             self._ws.append(n)
             self._wv.append(weight)
             self._wlast = weight
@@ -162,8 +162,6 @@ class ITLRecorder:
 
     def add_many(self, t_end_s: np.ndarray, gap_s: np.ndarray, weight: int) -> None:
         """A stretch of iterations with one weight; the arrays are copied (they may be views)."""
-        if weight.__class__ is not int:
-            weight = _count(weight)
         n = self._n
         m = n + len(gap_s)
         if m > len(self._g):
@@ -173,6 +171,8 @@ class ITLRecorder:
         self._t[n:m] = t_end_s
         self._g[n:m] = gap_s
         if weight != self._wlast:
+            if weight.__class__ is not int:
+                weight = _count(weight)
             self._ws.append(n)
             self._wv.append(weight)
             self._wlast = weight
