@@ -8,8 +8,8 @@ A fleet-hour has millions of iterations, but the metrics only need a histogram p
 `ITLRecorder.bin_by(window_s)` makes the recorder fold its buffer into (window, gap rounded to 1 us)
 bins every BIN_EVERY samples, so memory is bounded by the distinct gaps per window, not by the
 iterations run. A fold first merges consecutive samples of equal (window, gap) -- a stretch's gaps
-grow by less than 1 us per iteration, so it is a few runs, not ~100 samples -- and sorts only those
-runs. Binning is exact and idempotent: binning in pieces gives the same arrays as `bin_samples` (the
+grow by less than 1 us per iteration, so it is a few runs, not ~100 samples (the fleet benchmark's
+9.6 M samples make 0.65 M runs) -- and sorts only those runs. Binning is exact and idempotent: binning in pieces gives the same arrays as `bin_samples` (the
 straightforward reference, which metrics.ItlSamples.compact also uses) on every sample at once.
 """
 from __future__ import annotations
@@ -71,8 +71,9 @@ def merge_bins(parts: list[Bins]) -> Bins:
     if len(q) == 0:
         return win, q, w
     lo = int(q.min())
-    key = win * (int(q.max()) - lo + 1)
+    key = win * (int(q.max()) - lo + 1)      # orders by window, then gap
     key += q
+    key -= lo
     order = np.argsort(key)
     key = key[order]
     starts = np.flatnonzero(key[1:] != key[:-1])
@@ -272,6 +273,8 @@ class ITLRecorder:
         """A binning recorder's bins of the windows that ended by `cut_s` (as `arrays` gives them), which
         it then forgets, keeping the later ones (None when no window closed): what a spilling run
         writes to disk."""
+        if self._bin_s is None:
+            raise ValueError("take_closed needs a binning recorder (call bin_by first)")
         self._fold()
         self._merge()
         if not self._runs:
@@ -282,11 +285,6 @@ class ITLRecorder:
             self._held = self._merged = len(rest[1]) if rest is not None else 0
             self._cache = None
         return closed
-
-    @property
-    def window_s(self) -> float | None:
-        """The metrics window the recorder bins by (None: it keeps every sample)."""
-        return self._bin_s
 
     @property
     def times_s(self) -> np.ndarray:

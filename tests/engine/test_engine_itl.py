@@ -174,3 +174,13 @@ def test_a_weight_must_be_a_count():
     assert rec.weights.tolist() == [2, 3]
     with pytest.raises(ValueError, match="integer ITL weight"):
         rec.add(3.0, 0.1, 2.5)
+
+
+def test_merge_orders_by_window_then_gap_whatever_the_gaps():
+    """Key-space merging orders (window, gap) lexicographically even for a gap below zero (never
+    recorded by the engine, but the merge must not depend on it)."""
+    win = np.array([1, 0, 1, 0, 1], dtype=np.int64)
+    q = np.array([-5, 7, 3, 7, -5], dtype=np.int64)
+    w = np.array([1, 2, 3, 4, 5], dtype=np.int64)
+    mw, mq, ms = itl_mod.merge_bins([(win, q, w)])
+    assert mw.tolist() == [0, 1, 1] and mq.tolist() == [7, -5, 3] and ms.tolist() == [6, 6, 3]
