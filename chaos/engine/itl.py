@@ -19,7 +19,7 @@ from numbers import Integral
 
 import numpy as np
 
-BIN_EVERY = 1 << 16          # raw samples a binning recorder holds before folding them into bins
+BIN_EVERY = 1 << 14          # raw samples a binning recorder holds before folding them into bins (~256 KB)
 RESOLUTION_S = 1e-6          # gap resolution of the bins
 _FIRST_CAPACITY = 1024       # a recorder's first buffer (grown by doubling)
 
