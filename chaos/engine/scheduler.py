@@ -152,12 +152,12 @@ class Scheduler:
         self._t = t = float(st.times[k - 1])
         self.iterations += k
         self._progress_s = t
-        gaps = st.lat if k == len(st.lat) else st.lat[:k].copy()
+        gaps = st.lat[:k]              # views: the recorders copy what they keep
         if self._itl_carry_s:
             gaps = gaps.copy()
             gaps[0] += self._itl_carry_s
             self._itl_carry_s = 0.0
-        times = st.times if k == len(st.lat) else st.times[:k].copy()
+        times = st.times[:k]
         self.itl.add_many(times, gaps, st.n)
         if self._titl is not None:
             self._titl.add_many(times, gaps)
