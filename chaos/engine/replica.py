@@ -356,7 +356,8 @@ class Replica(Scheduler, PrefixCaching, Lifecycle, Reservations):
         if pol is not None:            # fair: the lift on joining reads counters as of now
             self._sync()
         self._waiting.append(r)
-        self._load_changed()
+        if self.on_load is not None:
+            self.on_load(self)
         # a request with reserved blocks is admitted past a head blocked on KV (scheduler._admit_reserved)
         if pol is None:
             self._poke(maybe_admissible=len(self._waiting) == 1 or r.id in self._reserved)
