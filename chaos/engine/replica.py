@@ -342,7 +342,8 @@ class Replica(Scheduler, PrefixCaching, Lifecycle, Reservations):
         self._enqueue(r, kv_ready=True)
 
     def _enqueue(self, r: Request, kv_ready: bool) -> None:
-        self._check_submittable(r)
+        if not self.alive or r._engine is not None:
+            self._check_submittable(r)              # raises
         if not (self._waiting or self._running):
             self._progress_s = max(self._progress_s, float(self.env.now))   # idle -> busy: the clock starts
         r._engine = self
@@ -360,7 +361,7 @@ class Replica(Scheduler, PrefixCaching, Lifecycle, Reservations):
             self.on_load(self)
         # a request with reserved blocks is admitted past a head blocked on KV (scheduler._admit_reserved)
         if pol is None:
-            self._poke(maybe_admissible=len(self._waiting) == 1 or r.id in self._reserved)
+            self._poke(len(self._waiting) == 1 or r.id in self._reserved)
         else:
             self._poke(maybe_admissible=self._waiting[0] is r or r.id in self._reserved,
                        force=pol.preempts(r, self._running))

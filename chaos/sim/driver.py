@@ -70,20 +70,21 @@ class _ArrivalChain:
     schedule, in the same order (a zero-delay URGENT start where env.process put its Initialize),
     so same-time order (engine/events.py) is unchanged; only the process's machinery is gone."""
 
-    __slots__ = ("_driver", "_rows", "_due")
+    __slots__ = ("_driver", "_rows", "_due", "_fire_cb")
 
     def __init__(self, driver: "Driver", rows) -> None:
         self._driver = driver
         self._rows = rows
         self._due: tuple | None = None
+        self._fire_cb = self._fire
         UrgentTimeout(driver.env, 0.0).callbacks.append(self._start)
 
     def _start(self, _event) -> None:
         self._play()
 
     def _fire(self, _event) -> None:
-        row, self._due = self._due, None
-        self._driver._arrive_row(row)
+        driver, row, self._due = self._driver, self._due, None
+        driver.arrive(driver._make_request(*row))
         self._play()
 
     def _play(self) -> None:
@@ -94,9 +95,9 @@ class _ArrivalChain:
             t = row[1]
             if t > env.now:
                 self._due = row
-                UrgentTimeout(env, t - env.now).callbacks.append(self._fire)
+                UrgentTimeout(env, t - env.now).callbacks.append(self._fire_cb)
                 return
-            driver._arrive_row(row)
+            driver.arrive(driver._make_request(*row))
 
 
 class IdSet:
@@ -242,9 +243,6 @@ class Driver(SilentStreams):
                 yield (i, t, inputs[k], outputs[k], hashes[i] if hashes is not None else None,
                        int(tenants[k]) if tenants is not None else 0)
 
-    def _arrive_row(self, row: tuple) -> None:
-        self.arrive(self._make_request(*row))
-
     def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause: str, tenant=None) -> None:
         """Extra requests (a traffic spike) on top of the workload's own; ids after the base ones;
         `tenant` (an id per request, or None for tenant 0) says whose they are."""
@@ -347,8 +345,21 @@ class Driver(SilentStreams):
         (TCP retransmits the SYN, so a partition that heals first lets it through); a dead process on a
         live host refuses at once; a hung one accepts and never answers."""
         first = attempt.replica_ids[0]
-        manner = self.fleet.dead_manner(first)
-        if not self.fleet.reachable(first) or manner == "blackhole":
+        fleet = self.fleet
+        replica = fleet.replicas.get(first)
+        if replica is not None and replica.alive and fleet.reachable(first):   # the usual case: it answers
+            if attempt.parked_on is not None:
+                self._unpark(attempt)
+            attempt.submitted = True
+            if not kv_ready:
+                replica.submit(req)
+            elif replica.role == "decode":
+                replica.submit_decode(req)
+            else:
+                replica.submit(req, kv_ready=True)
+            return
+        manner = fleet.dead_manner(first)
+        if not fleet.reachable(first) or manner == "blackhole":
             self._deferred[first].connects.append((req, attempt, kv_ready))
             self._park(attempt, first)
             self.env.process(self._connect_timeout(req, attempt, first))
