@@ -10,24 +10,34 @@ for the next word (`has_uint32`). `DistinctPairs` replays that arithmetic in Pyt
 outputs, keeping the spare half itself, so a run routes exactly as it did with `choice` while every
 pick costs a few integer operations instead of a numpy call with its array set-up. It must be the
 only consumer of its generator (the routing stream is the policy's own), since it holds the spare
-half outside the generator's state.
+half and the 64-bit outputs it draws ahead (`RAW_BATCH` per numpy call, read as Python ints) outside
+the generator's state.
 """
 from __future__ import annotations
 
 import numpy as np
 
 _M32 = 0xFFFFFFFF
+RAW_BATCH = 512     # 64-bit outputs drawn per bit-generator call (the sequence is the same one by one)
 
 
 class DistinctPairs:
     """Ordered pairs of distinct positions of [0, n), identical to successive
     `rng.choice(n, size=2, replace=False)` calls on the generator it was given."""
 
-    __slots__ = ("_raw", "_half")
+    __slots__ = ("_random_raw", "_ahead", "_half")
 
     def __init__(self, rng: np.random.Generator) -> None:
-        self._raw = rng.bit_generator.random_raw
+        self._random_raw = rng.bit_generator.random_raw
+        self._ahead: list[int] = []             # outputs drawn, not used yet, last first
         self._half: int | None = None          # the high 32 bits of the last 64-bit output, unused yet
+
+    def _raw(self) -> int:
+        """The bit generator's next 64-bit output."""
+        ahead = self._ahead
+        if not ahead:
+            ahead.extend(reversed(self._random_raw(RAW_BATCH).tolist()))
+        return ahead.pop()
 
     def _u32(self) -> int:
         half = self._half
