@@ -67,6 +67,7 @@ The reference stepper runs the same code with k = 1 and one timeout per iteratio
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from typing import Callable, Literal
 
@@ -395,7 +396,8 @@ class Replica(Scheduler, PrefixCaching, Lifecycle, Reservations):
         stretch's end, now wakes at that iteration's end (its resume callback moves to a new timeout)."""
         st.interrupted = True
         env = self.env
-        j = int(st.times.searchsorted(env.now, side="left"))
+        # searchsorted(times, now, "left") on the sorted times, without numpy's call set-up (per arrival)
+        j = bisect_left(st.times, env.now)
         if j + 1 >= st.k:
             return                                  # the iteration in progress is the last one anyway
         st.k = j + 1
