@@ -285,6 +285,11 @@ class Replica(Scheduler, PrefixCaching, Lifecycle, Reservations):
         """ITL samples by tenant id (empty when the fleet has no tenants); weights sum to itl_samples'."""
         return self._titl.arrays() if self._titl is not None else {}
 
+    def take_closed_tenant_itl(self, cut_s: float) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per-tenant ITL bins of windows that ended by `cut_s`, handed over (a spilling run writes them
+        to disk; ITLRecorder.take_closed)."""
+        return self._titl.take_closed(cut_s) if self._titl is not None else {}
+
     def waiting_requests(self) -> list[Request]:
         """Requests queued here, not yet admitted (for the router's shedding)."""
         return list(self._waiting)

@@ -9,7 +9,7 @@ import numpy as np
 import simpy
 
 from chaos.catalog import Catalog
-from chaos.engine.itl import bin_samples
+from chaos.engine.itl import Bins, bin_samples, bins_to_samples, merge_bins, split_closed
 from chaos.metrics import FleetSeries, ItlSamples, RequestLog, Summary, TimeSeries, summarize, time_series
 from chaos.metrics.spill import ColumnFile, spilling
 from chaos.metrics.tenants import TenantInfo, tenant_series, tenant_summaries
@@ -81,9 +81,10 @@ class _FleetItl:
     final samples are the same values, memory-mapped (if a late sample ever lands in a window already
     written, everything is merged again at the end, so the result never depends on the mode)."""
 
-    def __init__(self, window_s: float, spill: str = "off") -> None:
+    def __init__(self, window_s: float, spill: str = "off", tenants: bool = False) -> None:
         self.window_s = window_s
-        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.tenants = _TenantSpill() if tenants else None   # per-tenant bins spill when these do
+        self._bins: Bins | None = None    # the open windows' bins, sorted (chaos.engine.itl key space)
         self._spill = spill
         self._disk: tuple[ColumnFile, ColumnFile, ColumnFile] | None = None
         self._disk_last_t = -np.inf       # midpoint of the last window written
@@ -92,61 +93,112 @@ class _FleetItl:
         self._final: ItlSamples | None = None
 
     def fold(self, fleet: Fleet, now_s: float | None = None) -> None:
+        """Merge every replica's samples since the last fold into the bins (one sort for the fleet)."""
+        parts = [self._bins] if self._bins is not None else []
         for replica in fleet.replicas.values():
-            t, g, w = replica.itl.drain()
-            if len(g):
-                self._parts.append((t, g, w))
-        if len(self._parts) > 1:
-            t, g, w = (np.concatenate(c) for c in zip(*self._parts))
-            self._parts = [bin_samples(t, g, w, self.window_s)]
+            parts += replica.itl.drain_bins()
+        if len(parts) > 1 or (parts and self._bins is None):
+            self._bins = merge_bins(parts)
         if now_s is not None:
             cut, self._cut_s = self._cut_s, now_s
-            if self._parts and spilling(self._spill, len(self._parts[0][1]) + self._spilled()):
-                self._write_closed(cut)
+            if spilling(self._spill, (len(self._bins[1]) if self._bins is not None else 0) + self._spilled()):
+                if self._bins is not None:
+                    self._write_closed(cut)
+                if self.tenants is not None:
+                    self.tenants.write(fleet, cut)
 
     def _spilled(self) -> int:
         return self._disk[0].rows if self._disk is not None else 0
 
     def _write_closed(self, cut_s: float) -> None:
         """Move the bins of windows that ended by `cut_s` to the column files."""
-        t, g, w = self._parts[0]
-        k = int(np.searchsorted(t, cut_s - 0.5 * self.window_s, side="right"))
-        if k == 0:
+        closed, self._bins = split_closed(self._bins, self.window_s, cut_s)
+        if closed is None:
             return
         if self._disk is None:
-            self._disk = (ColumnFile(np.float64), ColumnFile(np.float64), ColumnFile(np.float64))
-        if t[0] <= self._disk_last_t:
+            self._disk = _column_files()
+        if closed[0][0] <= self._disk_last_t:
             self._ordered = False
-        for f, col in zip(self._disk, (t, g, w)):
-            f.append(col[:k])
-        self._disk_last_t = float(t[k - 1])
-        self._parts = [(t[k:].copy(), g[k:].copy(), w[k:].copy())] if k < len(t) else []
+        for f, col in zip(self._disk, closed):
+            f.append(col)
+        self._disk_last_t = float(closed[0][-1])
 
     def samples(self, fleet: Fleet) -> ItlSamples:
         if self._final is not None:
             return self._final
         self.fold(fleet)
+        rest = bins_to_samples(self._bins, self.window_s) if self._bins is not None else None
+        self._bins = None
         if self._disk is not None:
-            if self._parts and self._parts[0][0][0] <= self._disk_last_t:
+            if rest is not None and rest[0][0] <= self._disk_last_t:
                 self._ordered = False
-            if self._parts:
-                for f, col in zip(self._disk, self._parts[0]):
+            if rest is not None:
+                for f, col in zip(self._disk, rest):
                     f.append(col)
-                self._parts = []
             t, g, w = (f.map() for f in self._disk)
             if not self._ordered:       # a window was written twice: merge as the in-memory path does
                 t, g, w = bin_samples(t, g, w, self.window_s)
             self._final = ItlSamples(g, w, t)
-        elif not self._parts:
+        elif rest is None:
             self._final = ItlSamples(np.empty(0), np.empty(0), np.empty(0))
         else:
-            t, g, w = self._parts[0]
+            t, g, w = rest
             self._final = ItlSamples(g, w, t)
         return self._final
 
     @property
     def spilled(self) -> bool:
         return self._disk is not None
+
+
+def _column_files() -> tuple[ColumnFile, ColumnFile, ColumnFile]:
+    """Column files for binned ITL samples: window midpoint, gap, weight (all float64)."""
+    return ColumnFile(np.float64), ColumnFile(np.float64), ColumnFile(np.float64)
+
+
+class _TenantSpill:
+    """The per-tenant ITL bins of closed windows, moved from every replica's tenant recorders to disk
+    (one set of column files per tenant) when the fleet's histogram spills, so a long run with tenants
+    holds only open windows too. `samples` reassembles each tenant's arrays exactly as the in-memory
+    path builds them: replica by replica, each replica's bins sorted."""
+
+    def __init__(self) -> None:
+        self._files: dict[int, tuple[ColumnFile, ColumnFile, ColumnFile]] = {}
+        self._segments: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (tenant, replica) -> (row, rows)
+
+    def write(self, fleet: Fleet, cut_s: float) -> None:
+        for rid, replica in fleet.replicas.items():
+            for tenant, cols in replica.take_closed_tenant_itl(cut_s).items():
+                files = self._files.get(tenant)
+                if files is None:
+                    files = self._files[tenant] = _column_files()
+                self._segments.setdefault((tenant, rid), []).append((files[0].rows, len(cols[0])))
+                for f, col in zip(files, cols):
+                    f.append(col)
+
+    @property
+    def spilled(self) -> bool:
+        return bool(self._files)
+
+    def samples(self, fleet: Fleet, window_s: float) -> dict[int, list[ItlSamples]]:
+        """Tenant id -> one ItlSamples per replica (written windows, then those still in memory)."""
+        maps = {tenant: [f.map() for f in files] for tenant, files in self._files.items()}
+        parts: dict[int, list[ItlSamples]] = {}
+        for rid, replica in fleet.replicas.items():
+            rest = replica.tenant_itl_samples()
+            for tenant in sorted(set(rest) | {t for t in maps if (t, rid) in self._segments}):
+                t, g, w = maps.get(tenant, (None, None, None))
+                pieces = [ItlSamples(g[i:i + n], w[i:i + n], t[i:i + n])
+                          for i, n in self._segments.get((tenant, rid), ())]
+                if tenant in rest:
+                    a = rest[tenant]
+                    pieces.append(ItlSamples(a.gaps_s, a.weights, a.t_s).compact(window_s))
+                pieces = [p for p in pieces if len(p.gaps_s)]
+                if any(a.t_s[-1] >= b.t_s[0] for a, b in zip(pieces, pieces[1:])):
+                    # a late sample reopened a written window: bin as the in-memory path does
+                    pieces = [ItlSamples.concat(pieces).compact(window_s)]
+                parts.setdefault(tenant, []).extend(pieces)
+        return parts
 
 
 def _fold_itl(env: simpy.Environment, fleet: Fleet, itl: _FleetItl, every_s: float):
@@ -197,7 +249,7 @@ def run(scenario, *, catalog: Catalog | None = None,
     supervision, fleet_series = wired.supervision, wired.fleet_series
     window_s = scenario.metrics.window
     driver.streams.bin_by(window_s)          # gaps after stalls: binned as they come, like the replicas'
-    fleet_itl = _FleetItl(window_s, scenario.metrics.spill)
+    fleet_itl = _FleetItl(window_s, scenario.metrics.spill, tenants=bool(getattr(scenario, "tenants", None)))
     env.process(_fold_itl(env, fleet, fleet_itl, max(ITL_FOLD_S, window_s)))
 
     if horizon is not None:
@@ -229,7 +281,7 @@ def run(scenario, *, catalog: Catalog | None = None,
                             mapped=fleet_itl.spilled)
     slo = scenario.slo.to_slo() if scenario.slo is not None else None
     summary = summarize(log, itl=itl, slo=slo, window=(0.0, horizon_s))
-    tenant_itl = _tenant_itl(fleet, driver.streams, window_s) if getattr(scenario, "tenants", None) else {}
+    tenant_itl = _tenant_itl(fleet, driver.streams, window_s, fleet_itl.tenants) if getattr(scenario, "tenants", None) else {}
     series = time_series(log, window_s=window_s, t_end=horizon_s, slo=slo)
     tenants = tenant_infos(scenario, slo)
     per_tenant = getattr(scenario, "tenants", None)
@@ -257,13 +309,17 @@ def tenant_infos(scenario, slo) -> list[TenantInfo]:
             for i, t in enumerate(tenants)]
 
 
-def _tenant_itl(fleet, streams, window_s: float) -> dict[int, ItlSamples]:
+def _tenant_itl(fleet, streams, window_s: float, spilled: _TenantSpill | None = None) -> dict[int, ItlSamples]:
     """ITL as each tenant's clients receive it: the replicas' per-tenant decode gaps plus the tenant's
     gaps after stalls (tenant id -> samples; the tenants' weights sum to the fleet's)."""
-    parts: dict[int, list[ItlSamples]] = {}
-    for replica in fleet.replicas.values():
-        for tenant, a in replica.tenant_itl_samples().items():
-            parts.setdefault(tenant, []).append(ItlSamples(a.gaps_s, a.weights, a.t_s).compact(window_s))
+    if spilled is not None and spilled.spilled:
+        parts = spilled.samples(fleet, window_s)
+    else:
+        parts = {}
+        for replica in fleet.replicas.values():
+            for tenant, a in replica.tenant_itl_samples().items():
+                parts.setdefault(tenant, []).append(ItlSamples(a.gaps_s, a.weights, a.t_s).compact(window_s))
     for tenant, rec in streams.by_tenant.items():
         parts.setdefault(tenant, []).append(ItlSamples(rec.gaps_s, rec.weights, rec.times_s).compact(window_s))
-    return {tenant: ItlSamples.concat(p) for tenant, p in sorted(parts.items())}
+    mapped = spilled is not None and spilled.spilled
+    return {tenant: ItlSamples.concat(p, mapped=mapped) for tenant, p in sorted(parts.items())}
