@@ -132,8 +132,9 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
                                                      "or a probe compares with the baseline)"),
         report: bool = typer.Option(True, "--report/--no-report", help="write report.html, report.md and figures"),
         parallel: Optional[bool] = typer.Option(None, "--parallel/--no-parallel",
-                                                help="run the twin in a second process when two cores are "
-                                                     "usable (default: the scenario's experiment.parallel_twin, on)"),
+                                                help="run the twin (and half of the report's figures) in a second "
+                                                     "process when two cores are usable (default: the scenario's "
+                                                     "experiment.parallel_twin, on)"),
         quiet: bool = typer.Option(False, "--quiet", "-q",
                                    help="print only the verdict, the score and where the report is")) -> None:
     """Simulate a scenario as an experiment and print a summary, the verdict and the resilience score.
@@ -175,7 +176,7 @@ def run(scenario: Path = typer.Argument(..., help="scenario YAML file"),
     files = None
     if report:
         from chaos.report import render_report
-        files = render_report([out_dir / "journal.json"], out_dir)
+        files = render_report([out_dir / "journal.json"], out_dir, parallel=parallel)
         written += files.paths
     if not quiet:
         _print_summary(result)

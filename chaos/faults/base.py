@@ -24,7 +24,6 @@ from chaos.faults.target import (FleetControl, FleetView, TargetSpec, check_elem
                                  empty_selection, population)
 from chaos.registry import Registry
 from chaos.rng import stream
-from chaos.topology import blast_radius, remove_element
 from chaos.units import format_duration, parse_duration
 
 FAULTS: Registry[type["FaultBase"]] = Registry("fault type")
@@ -328,14 +327,19 @@ def element_effect(view: FleetView, elements: tuple[str, ...]) -> tuple[tuple[st
     key = ("elements", elements)
     if key in view.effects:
         return view.effects[key]
-    graph = view.fabric.graph
+    work = view.faulted
     lost: set[str] = set()
     degraded: set[str] = set()
-    for element in elements:
-        br = blast_radius(view.fabric, view.placements, element, graph)
-        lost.update(br.replicas_lost)
-        degraded.update(br.replicas_degraded)
-        graph = remove_element(view.fabric, element, graph)
+    failed: list[str] = []
+    try:
+        for element in elements:
+            br, _ = work.fail_with_radius(element, view.placements)
+            failed.append(element)
+            lost.update(br.replicas_lost)
+            degraded.update(br.replicas_degraded)
+    finally:
+        for element in reversed(failed):
+            work.repair(element)          # back to healthy for the next question
     view.effects[key] = tuple(sorted(lost)), tuple(sorted(degraded - lost))
     return view.effects[key]
 

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from chaos.errors import TopologyError, did_you_mean, expected_one_of
 from chaos.faults.errors import FaultError
 from chaos.topology import BlastRadius, Fabric, Placement, link_id
+from chaos.topology.faulted import FaultedFabric
 
 MODES = ("one", "all", "fixed", "fixed-percent", "random-max-percent")
 ROLES = ("prefill", "decode", "aggregated", "spare")
@@ -196,10 +197,24 @@ class FleetView:
     placements: tuple[Placement, ...]
     by_id: dict[str, Placement] = field(init=False)
     effects: dict = field(init=False, repr=False)   # (fault key, targets) -> (lost, degraded): blast radius is not cheap
+    _faulted: Optional[FaultedFabric] = field(init=False, repr=False, default=None)
+    _gpu_owner: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_id = {p.replica_id: p for p in self.placements}
         self.effects = {}
+        self._gpu_owner = {}
+        for p in self.placements:
+            for gpu in p.gpus:
+                self._gpu_owner.setdefault(gpu, p.replica_id)
+
+    @property
+    def faulted(self) -> FaultedFabric:
+        """A working copy of the healthy fabric that blast radii are computed on (faults applied, then
+        repaired: it is healthy between two questions)."""
+        if self._faulted is None:
+            self._faulted = FaultedFabric(self.fabric)
+        return self._faulted
 
     def node(self, element: str) -> dict:
         return self.fabric.graph.nodes[element]
@@ -214,7 +229,7 @@ class FleetView:
 
     def replica_of_gpu(self, gpu: str) -> Optional[str]:
         """The replica (spares included) whose TP group holds `gpu`, or None."""
-        return next((p.replica_id for p in self.placements if gpu in p.gpus), None)
+        return self._gpu_owner.get(gpu)
 
     def uplinks(self, replica_id: str) -> list[str]:
         """The scale-out cables (nic--leaf) of a replica's GPUs: its all-reduce and KV-transfer path off the host."""

@@ -116,35 +116,47 @@ def tokens_generated(log: RequestLog, t: np.ndarray, *, before: bool = False) ->
     docstring: 1 token at the first token, the rest evenly over (first token, finish]); with
     before=True a token generated exactly at t is not counted yet. One sort per column, no loop
     over requests."""
-    t = np.asarray(t, dtype=np.float64)
-    done = (log.status == Status.COMPLETED) & ~np.isnan(log.first_token_s) & ~np.isnan(log.finish_s)
-    first, finish = log.first_token_s[done], log.finish_s[done]
-    gen = log.generated_tokens[done].astype(np.float64)
-    rest = np.maximum(gen - 1.0, 0.0)
-    dur = finish - first
-    spread = dur > 0
-    rate = np.where(spread, rest / np.where(spread, dur, 1.0), 0.0)
-    # point masses: the first token, and the rest when first token and finish coincide
-    points = np.concatenate([first[gen >= 1], finish[~spread]])
-    mass = np.concatenate([np.ones(int((gen >= 1).sum())), rest[~spread]])
-    out = _step_sum(points, mass, t, side="left" if before else "right")
-    # ramps: sum_i rate_i * clip(t - first_i, 0, dur_i) = R(t; first) - R(t; finish)
-    out += _ramp_sum(first[spread], rate[spread], t) - _ramp_sum(finish[spread], rate[spread], t)
-    return out
+    return Generated(log).by(t, before=before)
 
 
-def _step_sum(at: np.ndarray, mass: np.ndarray, t: np.ndarray, side: str) -> np.ndarray:
-    order = np.argsort(at, kind="stable")
-    cum = np.concatenate(([0.0], np.cumsum(mass[order])))
-    return cum[np.searchsorted(at[order], t, side=side)]
+class Generated:
+    """A log's cumulative generated tokens, sorted once and read at any times (`tokens_generated`)."""
+
+    __slots__ = ("_points", "_cum", "_ramps")
+
+    def __init__(self, log: RequestLog) -> None:
+        done = (log.status == Status.COMPLETED) & ~np.isnan(log.first_token_s) & ~np.isnan(log.finish_s)
+        first, finish = log.first_token_s[done], log.finish_s[done]
+        gen = log.generated_tokens[done].astype(np.float64)
+        rest = np.maximum(gen - 1.0, 0.0)
+        dur = finish - first
+        spread = dur > 0
+        rate = np.where(spread, rest / np.where(spread, dur, 1.0), 0.0)
+        # point masses: the first token, and the rest when first token and finish coincide
+        points = np.concatenate([first[gen >= 1], finish[~spread]])
+        mass = np.concatenate([np.ones(int((gen >= 1).sum())), rest[~spread]])
+        order = np.argsort(points, kind="stable")
+        self._points = points[order]
+        self._cum = np.concatenate(([0.0], np.cumsum(mass[order])))
+        # ramps: sum_i rate_i * clip(t - first_i, 0, dur_i) = R(t; first) - R(t; finish)
+        self._ramps = (_ramp(first[spread], rate[spread]), _ramp(finish[spread], rate[spread]))
+
+    def by(self, t: np.ndarray, *, before: bool = False) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        out = self._cum[np.searchsorted(self._points, t, side="left" if before else "right")]
+        out += _ramp_at(self._ramps[0], t) - _ramp_at(self._ramps[1], t)
+        return out
 
 
-def _ramp_sum(at: np.ndarray, rate: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """sum_i rate_i * max(t - at_i, 0)."""
+def _ramp(at: np.ndarray, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted starts and the prefix sums that give sum_i rate_i * max(t - at_i, 0) at any t."""
     order = np.argsort(at, kind="stable")
     a, r = at[order], rate[order]
-    cr = np.concatenate(([0.0], np.cumsum(r)))
-    cra = np.concatenate(([0.0], np.cumsum(r * a)))
+    return a, np.concatenate(([0.0], np.cumsum(r))), np.concatenate(([0.0], np.cumsum(r * a)))
+
+
+def _ramp_at(ramp: tuple[np.ndarray, np.ndarray, np.ndarray], t: np.ndarray) -> np.ndarray:
+    a, cr, cra = ramp
     k = np.searchsorted(a, t, side="right")
     return cr[k] * t - cra[k]
 
@@ -157,14 +169,16 @@ def grid(horizon_s: float, window_s: float) -> tuple[np.ndarray, np.ndarray]:
     return t0, t1
 
 
-def throughput_curve(log: RequestLog, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+def throughput_curve(log: RequestLog | Generated, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
     """Generation-time output tokens/s in each back-to-back window [t0, t1) (see the module
-    docstring); the last window also takes tokens at exactly its end."""
+    docstring); the last window also takes tokens at exactly its end. `log` may be the log's
+    `Generated` already built (one sort for several grids)."""
     if len(t0) == 0:
         return np.empty(0)
+    generated = log if isinstance(log, Generated) else Generated(log)
     edges = np.append(t0, t1[-1])
-    cum = tokens_generated(log, edges, before=True)
-    cum[-1] = tokens_generated(log, edges[-1:])[0]
+    cum = generated.by(edges, before=True)
+    cum[-1] = generated.by(edges[-1:])[0]
     tokens = np.diff(cum)
     # the ramp sums cancel large cumulative terms: snap the float residue of an empty window
     # (|x| ~ 1e-10 tokens, even negative) to 0, or it reads as a 100%/200% "cliff" from nothing
@@ -339,8 +353,9 @@ def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[Faul
     w = cfg.window
     t0, t1 = grid(horizon, w)
     n = len(t0)
-    thr = throughput_curve(run.log, t0, t1)
-    base_thr = throughput_curve(baseline.log, t0, t1)
+    generated = Generated(run.log), Generated(baseline.log)     # sorted once for both grids
+    thr = throughput_curve(generated[0], t0, t1)
+    base_thr = throughput_curve(generated[1], t0, t1)
     ttft = probe_values("ttft_p99", run, t0, t1)
     base_ttft = probe_values("ttft_p99", baseline, t0, t1)
     with np.errstate(invalid="ignore"):
@@ -363,7 +378,7 @@ def analyze_resilience(run: RunData, baseline: RunData, *, faults: Sequence[Faul
 
     faults = [f for f in faults if f.start_s < horizon]   # a fault after the horizon did nothing
     spans = {f.name: f.span(horizon, settle_s) for f in faults}
-    cliffs = _cliffs(run, baseline, cfg, horizon, t0, thr, base_thr, ttft, base_ttft, spans)
+    cliffs = _cliffs(generated, cfg, horizon, t0, thr, base_thr, ttft, base_ttft, spans)
 
     impacts: list[FaultImpact] = []
     in_any = np.zeros(n, dtype=bool)
@@ -469,12 +484,13 @@ def _detect(f: FaultWindow, detections: Sequence[Detection]) -> tuple[Optional[f
     return first.t_s - f.start_s, f"{first.replica}: {first.reason}" if first.reason else first.replica
 
 
-def _cliffs(run, baseline, cfg: ResilienceConfig, horizon, t0, thr, base_thr, ttft, base_ttft, spans) -> list[Cliff]:
+def _cliffs(generated: tuple[Generated, Generated], cfg: ResilienceConfig, horizon, t0, thr, base_thr, ttft,
+            base_ttft, spans) -> list[Cliff]:
     out: list[tuple[float, Cliff]] = []
     wc = cfg.cliff_within / CLIFF_SUBWINDOWS
     c0, c1 = grid(horizon, wc)
-    fine = throughput_curve(run.log, c0, c1)
-    fine_base = throughput_curve(baseline.log, c0, c1)
+    fine = throughput_curve(generated[0], c0, c1)
+    fine_base = throughput_curve(generated[1], c0, c1)
 
     def blame(kind: str, t: float, width: float, frm: float, to: float, change: float, base: float) -> Cliff:
         names = [name for name, (a, b) in spans.items() if a < t + width and max(b, a + 1e-9) > t - cfg.cliff_within]

@@ -15,14 +15,10 @@ interpreter's hash seed).
 from __future__ import annotations
 
 import multiprocessing
-import os
-import pickle
-import traceback
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from chaos.errors import SimulationError
-
+from chaos.forked import ForkedCall, usable_cores
 from chaos.metrics import (Detection, FaultWindow, HypothesisResult, ResilienceConfig, ResilienceReport, RunData,
                            analyze_resilience, evaluate_hypothesis)
 from chaos.metrics.tenants import tenant_run
@@ -70,14 +66,6 @@ def detections(result: Result) -> list[Detection]:
     return [Detection(d.t_s, d.replica, d.healthy, d.reason) for d in result.supervision.detections]
 
 
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, so `taskset -c 0` counts as one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:                      # not Linux
-        return os.cpu_count() or 1
-
-
 def twin_in_parallel(scenario, parallel: bool | None = None) -> bool:
     """Whether the twin runs in a second process: `parallel` (None = the scenario's
     experiment.parallel_twin), two usable cores, and the fork start method (Linux)."""
@@ -85,52 +73,25 @@ def twin_in_parallel(scenario, parallel: bool | None = None) -> bool:
     return bool(wanted) and usable_cores() >= 2 and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _twin_child(conn, scenario, catalog) -> None:
-    """In the forked child: run the twin and send back its slim Result (or the error) as pickle bytes."""
-    try:
-        twin = run(scenario, catalog=catalog).slim()
-        payload = pickle.dumps(("ok", replace(twin, scenario=None)), protocol=pickle.HIGHEST_PROTOCOL)
-    except BaseException as exc:                # noqa: BLE001 - the parent re-raises it
-        try:
-            payload = pickle.dumps(("error", exc))
-        except Exception:                       # an unpicklable exception: send its text
-            payload = pickle.dumps(("error", SimulationError(traceback.format_exc())))
-    conn.send_bytes(payload)
-    conn.close()
+def _twin(scenario, catalog) -> Result:
+    """In the forked child: the twin's slim Result, without the scenario the parent already has."""
+    return replace(run(scenario, catalog=catalog).slim(), scenario=None)
 
 
 class _ParallelTwin:
-    """The twin running in a forked child; `result()` waits for it."""
+    """The twin running in a forked child (chaos.forked); `result()` waits for it."""
 
     def __init__(self, scenario, catalog) -> None:
         self.scenario = scenario
-        ctx = multiprocessing.get_context("fork")
-        self._conn, child_conn = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_twin_child, args=(child_conn, scenario, catalog), daemon=True,
-                                 name=f"{scenario.name}-twin")
-        self._proc.start()
-        child_conn.close()
+        self._call = ForkedCall(_twin, scenario, catalog, name=f"{scenario.name}-twin",
+                                died="run the baseline twin in this process with experiment.parallel_twin: "
+                                     "false (or --no-parallel)")
 
     def result(self) -> Result:
-        try:
-            status, value = pickle.loads(self._conn.recv_bytes())
-        except EOFError:
-            self._proc.join()
-            raise SimulationError(f"the baseline twin's process died (exit code {self._proc.exitcode}), "
-                                  f"perhaps out of memory; run it in this process with "
-                                  f"experiment.parallel_twin: false (or --no-parallel)") from None
-        finally:
-            self._conn.close()
-        self._proc.join()
-        if status == "error":
-            raise value
-        return replace(value, scenario=self.scenario)
+        return replace(self._call.result(), scenario=self.scenario)
 
     def cancel(self) -> None:
-        if self._proc.is_alive():
-            self._proc.terminate()
-        self._proc.join()
-        self._conn.close()
+        self._call.cancel()
 
 
 def run_experiment(scenario, *, baseline: bool | None = None, catalog=None,

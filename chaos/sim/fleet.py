@@ -41,7 +41,7 @@ from chaos.sim.fabricshare import SharedFabric
 from chaos.sim.live import UNREACHABLE, LiveFabric
 from chaos.sim.reconfig import ActionRecord, Reconfiguration
 from chaos.topology import Fabric, Placement
-from chaos.topology.blast import BlastRadius, blast_radius
+from chaos.topology.blast import BlastRadius
 
 
 @dataclass
@@ -286,8 +286,7 @@ class Fleet(Reconfiguration):
 
     # ---- FleetControl (faults) -------------------------------------------------------------------
     def fail_element(self, element: str, cause: str) -> BlastRadius:
-        radius = blast_radius(self.fabric, [s.placement for s in self.state.values()], element, self.live.graph)
-        self.live.fail(element)
+        radius = self.live.fail(element, [s.placement for s in self.state.values()])
         self._reassess(cause)
         return radius
 

@@ -18,6 +18,7 @@ from chaos.routing.tenancy import build_gate
 from chaos.sim.build import Fleet, build_fleet
 from chaos.sim.driver import Driver
 from chaos.sim.fate import RecoveryPolicy
+from chaos.sim.gcpolicy import run_gc
 from chaos.sim.supervision import Supervision, supervise
 from chaos.workload.tenants import DEFAULT_TENANT, build_tenant_workload
 
@@ -239,12 +240,19 @@ def assemble(scenario, env: simpy.Environment, workload, horizon_s: float | None
 def run(scenario, *, catalog: Catalog | None = None,
         progress: Callable[[float, float], None] | None = None) -> Result:
     """Simulate `scenario`; `progress(sim_now_s, sim_end_s)` is called every simulated minute or so."""
+    with run_gc() as freeze:                 # chaos.sim.gcpolicy: restored afterwards, also on errors
+        return _run(scenario, catalog, progress, freeze)
+
+
+def _run(scenario, catalog: Catalog | None, progress: Callable[[float, float], None] | None,
+         freeze: Callable[[], None]) -> Result:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     env = simpy.Environment()
     horizon = scenario.duration
     workload = build_tenant_workload(scenario.workload, getattr(scenario, "tenants", None), seed=scenario.seed,
                                      base_dir=scenario.base_dir, duration_s=horizon)
     wired = assemble(scenario, env, workload, horizon, catalog)
+    freeze()                                 # the wired fleet and workload live until the end
     driver, fleet, router = wired.driver, wired.fleet, wired.router
     supervision, fleet_series = wired.supervision, wired.fleet_series
     window_s = scenario.metrics.window

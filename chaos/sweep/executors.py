@@ -8,10 +8,10 @@ pluggable kind, so `--executor` and `fleetchaos list executors` show the same se
 """
 from __future__ import annotations
 
-import os
 from typing import Callable, Optional, Protocol, Sequence
 
 from chaos.errors import InputError
+from chaos.forked import usable_cores
 from chaos.registry import Registry
 from chaos.sweep.outcome import Task, run_task
 
@@ -29,10 +29,7 @@ EXECUTORS: Registry[Callable[..., Executor]] = Registry("executor")
 
 def default_workers() -> int:
     """The cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 @EXECUTORS.register("local")

@@ -45,7 +45,11 @@ def remove_element(fabric: Fabric, element: str, graph: nx.Graph | None = None) 
 
 def frontend_reachable_gpus(fabric: Fabric, graph: nx.Graph | None = None) -> set[str]:
     """GPUs whose own NIC still reaches the frontend through the switches on `graph`."""
-    g = fabric.graph if graph is None else graph
+    return reach_from_frontend(fabric, fabric.graph if graph is None else graph)[1]
+
+
+def reach_from_frontend(fabric: Fabric, g: nx.Graph) -> tuple[set[str], set[str]]:
+    """(switches the frontend tier reaches through switches, GPUs whose own NIC hangs off one of them)."""
     tier = "spine" if fabric.spec.scale_out.spines else "leaf"
     frontier = [n for n in fabric.nodes_of_kind(tier) if n in g]
     seen = set(frontier)
@@ -61,7 +65,7 @@ def frontend_reachable_gpus(fabric: Fabric, graph: nx.Graph | None = None) -> se
                     seen.add(nb)
                     nxt.append(nb)
         frontier = nxt
-    return {g.nodes[n]["gpu"] for n in nics if g.has_edge(n, g.nodes[n]["gpu"])}
+    return seen, {g.nodes[n]["gpu"] for n in nics if g.has_edge(n, g.nodes[n]["gpu"])}
 
 
 def blast_radius(fabric: Fabric, placements: Sequence[Placement], element: str,
@@ -111,11 +115,16 @@ def lost_reason(fabric: Fabric, p: Placement, graph: nx.Graph, reach: set[str] |
     return _lost_reason(fabric, p, planned, graph, frontend_reachable_gpus(fabric, graph) if reach is None else reach)
 
 
-def _lost_reason(fabric: Fabric, p: Placement, before: list, after: nx.Graph, reach_after: set[str]) -> str:
+def _lost_reason(fabric: Fabric, p: Placement, before: list, after: nx.Graph, reach_after: set[str],
+                 after_routes: list | None = None) -> str:
+    """Why `p` cannot serve on `after`; `before` = its ring routes when it last served (their transports),
+    `after_routes` = ring_routes on `after` when already known."""
     gone = [gpu for gpu in p.gpus if gpu not in after]
     if gone:
         return f"GPU {gone[0]} failed"
-    for i, route in enumerate(ring_routes(fabric, p.gpus, after)):
+    if after_routes is None:
+        after_routes = ring_routes(fabric, p.gpus, after)
+    for i, route in enumerate(after_routes):
         if route is None:
             a, b = p.gpus[i], p.gpus[(i + 1) % len(p.gpus)]
             return f"all-reduce hop {a} -> {b} has no route"

@@ -41,6 +41,7 @@ class Fabric:
         for node, kind in graph.nodes(data="kind"):
             self._by_kind[kind].append(node)
         self._domains: dict[str, list[str]] = {}
+        self._members: dict[str, list[str]] | None = None   # host/rack -> members(), built on first use
         self._hosts_gpus: dict[str, list[str]] = {}
         for gpu in self._by_kind["gpu"]:
             attrs = graph.nodes[gpu]
@@ -92,13 +93,18 @@ class Fabric:
         and (rack domain) its NVSwitch.
         """
         kind = self.kind_of(element)
-        if kind == "host":
-            return [element] + [n for n, h in self.graph.nodes(data="host")
-                                if h == element and n != element]
-        if kind == "rack":
-            return [element] + [n for n, r in self.graph.nodes(data="rack")
-                                if r == element and n != element]
-        return [element]
+        if kind not in ("host", "rack"):
+            return [element]
+        if self._members is None:          # one pass over the graph for every host and rack
+            self._members = {}
+            for n, attrs in self.graph.nodes(data=True):
+                for key in ("host", "rack"):
+                    owner = attrs.get(key)
+                    if owner is not None:
+                        self._members.setdefault(owner, [owner])
+                        if n != owner:
+                            self._members[owner].append(n)
+        return list(self._members.get(element, [element]))
 
     def links(self) -> list[str]:
         """Every data link as "a--b"."""

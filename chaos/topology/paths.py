@@ -115,14 +115,26 @@ def gpu_route(fabric: Fabric, a: str, b: str, graph: nx.Graph | None = None) -> 
                  net.ecmp_links | {link_id(a, nic_a), link_id(b, nic_b)})
 
 
-def ring_routes(fabric: Fabric, gpus: tuple[str, ...], graph: nx.Graph | None = None) -> list[Route | None]:
-    """Routes of a ring all-reduce over `gpus` in order (hop i: gpus[i] -> gpus[i+1], wrapping)."""
+def ring_hops(gpus: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The hops of a ring all-reduce over `gpus` in order (gpus[i] -> gpus[i+1], wrapping; one for two GPUs)."""
     if len(gpus) < 2:
         return []
     hops = [(gpus[i], gpus[(i + 1) % len(gpus)]) for i in range(len(gpus))]
-    if len(gpus) == 2:
-        hops = hops[:1]
-    return [gpu_route(fabric, a, b, graph) for a, b in hops]
+    return hops[:1] if len(gpus) == 2 else hops
+
+
+def ring_routes(fabric: Fabric, gpus: tuple[str, ...], graph: nx.Graph | None = None) -> list[Route | None]:
+    """Routes of a ring all-reduce over `gpus` in order (hop i: gpus[i] -> gpus[i+1], wrapping)."""
+    return [gpu_route(fabric, a, b, graph) for a, b in ring_hops(gpus)]
+
+
+def ring_bottleneck(fabric: Fabric, routes: list[Route | None]) -> tuple[float, float]:
+    """`ring_link` of already computed ring routes."""
+    if not routes:
+        return fabric.nvlink_Bps, 0.0
+    if any(r is None for r in routes):
+        return 0.0, math.inf
+    return min(r.bandwidth_Bps for r in routes), max(r.latency_s for r in routes)
 
 
 def ring_link(fabric: Fabric, gpus: tuple[str, ...], graph: nx.Graph | None = None) -> tuple[float, float]:
@@ -131,12 +143,7 @@ def ring_link(fabric: Fabric, gpus: tuple[str, ...], graph: nx.Graph | None = No
     A single GPU has no ring: it reports its NVLink bandwidth and zero latency. A broken ring
     reports (0.0, inf).
     """
-    routes = ring_routes(fabric, gpus, graph)
-    if not routes:
-        return fabric.nvlink_Bps, 0.0
-    if any(r is None for r in routes):
-        return 0.0, math.inf
-    return min(r.bandwidth_Bps for r in routes), max(r.latency_s for r in routes)
+    return ring_bottleneck(fabric, ring_routes(fabric, gpus, graph))
 
 
 def path(fabric: Fabric, a: "Placement", b: "Placement", graph: nx.Graph | None = None) -> tuple[float, float]:

@@ -238,3 +238,31 @@ def test_verdict_none_means_no_probes(journals, tmp_path):
     html = files.html.read_text()
     assert 'class="badge none"' in html and "no steady_state probes" in html
     assert "**Hypothesis: not evaluated**" in files.markdown.read_text()
+
+
+def test_figures_drawn_in_a_second_process_are_the_same_bytes(enriched, tmp_path, monkeypatch):
+    """Half of the figures in a forked child (two cores) or all here: the same files, byte for byte;
+    a child that dies costs nothing but time (its figures are drawn here)."""
+    import os
+
+    from chaos.report import render
+    monkeypatch.setattr(render, "can_fork_in_parallel", lambda: True)     # a 1-core CI box still forks
+    parallel = render_report([enriched], tmp_path / "p", parallel=True)
+    serial = render_report([enriched], tmp_path / "s", parallel=False)
+    assert set(parallel.figures) == set(serial.figures) >= {"timeline", "capacity", "fabric", "load"}
+    assert list(parallel.figures) == list(serial.figures)          # FIGURES order either way
+    for name in parallel.figures:
+        assert parallel.figures[name].read_bytes() == serial.figures[name].read_bytes(), name
+    assert parallel.html.read_bytes().replace(b"/p/", b"/s/") == serial.html.read_bytes()
+
+    real = render._draw
+
+    def dies_in_the_child(jobs):
+        if set(jobs) == set(render.CHILD_FIGURES) and os.getpid() != parent:
+            os._exit(3)
+        return real(jobs)
+    parent = os.getpid()
+    monkeypatch.setattr(render, "_draw", dies_in_the_child)
+    again = render_report([enriched], tmp_path / "d", parallel=True)
+    assert set(again.figures) == set(serial.figures)
+    assert again.figures["fabric"].read_bytes() == serial.figures["fabric"].read_bytes()
