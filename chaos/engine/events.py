@@ -20,7 +20,9 @@ class PriorityTimeout(Event):
     def __init__(self, env: simpy.Environment, delay: float, priority: int, value: Any = None) -> None:
         if delay < 0:
             raise ValueError(f"Negative delay {delay}")
-        super().__init__(env)
+        # Event.__init__ inlined, as simpy.Timeout does (one of these per arrival and per timer)
+        self.env = env
+        self.callbacks = []
         self._ok = True
         self._value = value
         env.schedule(self, priority, delay)
@@ -31,7 +33,14 @@ class UrgentTimeout(PriorityTimeout):
     t is seen by the iteration that starts at t."""
 
     def __init__(self, env: simpy.Environment, delay: float, value: Any = None) -> None:
-        super().__init__(env, delay, URGENT, value)
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        # PriorityTimeout.__init__ inlined: no super() call per arrival
+        self.env = env
+        self.callbacks = []
+        self._ok = True
+        self._value = value
+        env.schedule(self, URGENT, delay)
 
 
 def call_at(env: simpy.Environment, t: float, fn: Callable[[], Any]) -> Event:

@@ -67,6 +67,7 @@ The reference stepper runs the same code with k = 1 and one timeout per iteratio
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from typing import Callable, Literal
 
@@ -347,7 +348,8 @@ class Replica(Scheduler, PrefixCaching, Lifecycle, Reservations):
         self._enqueue(r, kv_ready=True)
 
     def _enqueue(self, r: Request, kv_ready: bool) -> None:
-        self._check_submittable(r)
+        if not self.alive or r._engine is not None:
+            self._check_submittable(r)              # raises
         if not (self._waiting or self._running):
             self._progress_s = max(self._progress_s, float(self.env.now))   # idle -> busy: the clock starts
         r._engine = self
@@ -361,10 +363,11 @@ class Replica(Scheduler, PrefixCaching, Lifecycle, Reservations):
         if pol is not None:            # fair: the lift on joining reads counters as of now
             self._sync()
         self._waiting.append(r)
-        self._load_changed()
+        if self.on_load is not None:
+            self.on_load(self)
         # a request with reserved blocks is admitted past a head blocked on KV (scheduler._admit_reserved)
         if pol is None:
-            self._poke(maybe_admissible=len(self._waiting) == 1 or r.id in self._reserved)
+            self._poke(len(self._waiting) == 1 or r.id in self._reserved)
         else:
             self._poke(maybe_admissible=self._waiting[0] is r or r.id in self._reserved,
                        force=pol.preempts(r, self._running))
@@ -398,7 +401,8 @@ class Replica(Scheduler, PrefixCaching, Lifecycle, Reservations):
         stretch's end, now wakes at that iteration's end (its resume callback moves to a new timeout)."""
         st.interrupted = True
         env = self.env
-        j = int(st.times.searchsorted(env.now, side="left"))
+        # searchsorted(times, now, "left") on the sorted times, without numpy's call set-up (per arrival)
+        j = bisect_left(st.times, env.now)
         if j + 1 >= st.k:
             return                                  # the iteration in progress is the last one anyway
         st.k = j + 1

@@ -201,6 +201,18 @@ def _row(r: Any) -> tuple:
             getattr(r, "prefix_hit_tokens", 0) or 0, getattr(r, "tenant", 0) or 0)
 
 
+def request_row(r: Any) -> tuple:
+    """`_row` of an engine Request (chaos.engine.request), which has every column's attribute: the same
+    values, read without the defaults' getattr calls (the simulation writes one row per request)."""
+    status = _STATUS_CODES.get(r.status)
+    if status is None:
+        status = _status_code(r.status)
+    return (r.id, r.arrival_s, r.first_token_s, r.finish_s, r.input_tokens, r.output_tokens,
+            r.generated_tokens, status, r.reason or "", "+".join(r.replicas), r.retries or 0,
+            r.preemptions or 0, r.prefix_hit_tokens or 0, r.tenant or 0)
+
+
+_STATUS_CODES = {name: int(s) for name, s in _STATUS_NAMES.items()}
 _TYPECODES = {np.int64: "q", np.float64: "d", np.uint8: "B"}
 
 
@@ -238,7 +250,10 @@ class RequestLogBuilder:
 
     def append(self, record: Any) -> None:
         """Add a record as RequestLog.from_records reads it (its values are copied now)."""
-        row = _row(record)
+        self.append_row(_row(record))
+
+    def append_row(self, row: tuple) -> None:
+        """Add one row of values in COLUMNS order, as `_row` (or `request_row`) gives it."""
         c, strings = self._cols, self._strings
         for i in _NUMERIC:
             c[i].append(row[i])

@@ -162,7 +162,8 @@ class ResilientRouter:
     def _view(self, pool: str, replicas: Sequence[R]) -> Sequence[R]:
         """The usable replicas of `pool` for the policy: the kept view when `replicas` is the tuple it was
         built from and no mark or ejection changed since; else declared (`set_pool`) and filtered."""
-        self._expire(self.now())
+        if self._ejected:
+            self._expire(self.now())
         kept = self._views.get(pool)
         if kept is not None and kept[0] is replicas and kept[1] == self._version:
             return kept[2]

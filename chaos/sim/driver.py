@@ -34,6 +34,7 @@ A reset stream is recovered per `recovery:` — except that a started response c
 from __future__ import annotations
 
 import array
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -42,7 +43,7 @@ import simpy
 
 from chaos.engine.events import UrgentTimeout
 from chaos.engine.request import Request
-from chaos.metrics.log import RequestLog, RequestLogBuilder
+from chaos.metrics.log import RequestLog, RequestLogBuilder, request_row
 from chaos.routing.resilience import NO_REPLICA
 from chaos.sim.delivery import ClientStreams
 from chaos.sim.disagg import KVHandoff
@@ -52,16 +53,51 @@ from chaos.workload import Workload
 
 REFUSED_S = 1e-3       # a connection refused by a host whose engine is gone comes back within a RTT
 RECENT_ROWS = 50_000   # arrivals recent_arrivals looks back over, at most
+ARRIVAL_CHUNK = 4096   # workload rows converted to Python numbers at a time (driver._base_arrivals)
 
 
-def _append_rows(columns: tuple, row: tuple) -> None:
-    """Append one row to typed columns; past 2 x RECENT_ROWS rows the oldest RECENT_ROWS go (the
-    recent_* views read at most the last RECENT_ROWS)."""
-    for col, value in zip(columns, row):
-        col.append(value)
-    if len(columns[0]) >= 2 * RECENT_ROWS:
-        for col in columns:
-            del col[:RECENT_ROWS]
+def _trim(columns: tuple) -> None:
+    """Typed columns (arrival or completion log) that reached 2 x RECENT_ROWS rows lose their oldest
+    RECENT_ROWS (the recent_* views read at most the last RECENT_ROWS)."""
+    for col in columns:
+        del col[:RECENT_ROWS]
+
+
+class _ArrivalChain:
+    """Plays arrival rows (id, t, input, output, hash ids, tenant), sorted by t, into the driver: one
+    URGENT timeout per distinct arrival time whose callback admits the row, not a SimPy process
+    resumed by it. The events are those a process yielding `UrgentTimeout(t - now)` per row would
+    schedule, in the same order (a zero-delay URGENT start where env.process put its Initialize),
+    so same-time order (engine/events.py) is unchanged; only the process's machinery is gone."""
+
+    __slots__ = ("_driver", "_rows", "_due", "_fire_cb")
+
+    def __init__(self, driver: "Driver", rows) -> None:
+        self._driver = driver
+        self._rows = rows
+        self._due: tuple | None = None
+        self._fire_cb = self._fire
+        UrgentTimeout(driver.env, 0.0).callbacks.append(self._start)
+
+    def _start(self, _event) -> None:
+        self._play()
+
+    def _fire(self, _event) -> None:
+        driver, row, self._due = self._driver, self._due, None
+        driver.arrive(driver._make_request(*row))
+        self._play()
+
+    def _play(self) -> None:
+        """Admit the rows due now; schedule the wake-up for the first later one."""
+        driver = self._driver
+        env = driver.env
+        for row in self._rows:
+            t = row[1]
+            if t > env.now:
+                self._due = row
+                UrgentTimeout(env, t - env.now).callbacks.append(self._fire_cb)
+                return
+            driver.arrive(driver._make_request(*row))
 
 
 class IdSet:
@@ -82,9 +118,10 @@ class IdSet:
 
 
 NO_REPLICA_REASON = f"{NO_REPLICA} (503)"
+_STREAMED = frozenset({"first_token", "token", "finished"})   # engine events that carry bytes to the client
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """One dispatch of a request: where it went, the incarnations it relies on, and what its client
     has seen of it (bytes stop reaching the client when the replica dies silently or is cut off)."""
@@ -101,7 +138,7 @@ class Attempt:
     delivered: int = 0                    # tokens the client had when the stream went quiet
 
 
-@dataclass
+@dataclass(slots=True)
 class Hedge:
     """A second copy of a request sent to another replica when the first is slow to its first token."""
 
@@ -166,35 +203,45 @@ class Driver(SilentStreams):
             for _ in range(self.workload.closed_loop.concurrency):
                 self._new_closed_loop_request(0.0)
         else:
-            self.env.process(self._arrivals())
+            _ArrivalChain(self, self._base_arrivals())
 
     def _make_request(self, rid: int, arrival_s: float, input_tokens: int, output_tokens: int, hash_ids,
                       tenant: int = 0) -> Request:
-        for shifted, prompt_factor, output_factor, _ in (self.fleet.cost_shifts if self.fleet is not None else ()):
-            if shifted == tenant:                 # a cost_shift fault: this tenant's requests cost more now
-                input_tokens = max(1, round(int(input_tokens) * prompt_factor))
-                output_tokens = max(1, round(int(output_tokens) * output_factor))
-        req = Request(id=rid, arrival_s=float(arrival_s), input_tokens=int(input_tokens),
-                      output_tokens=int(output_tokens), hash_ids=hash_ids,
-                      hash_block_tokens=self.workload.hash_block_tokens, tenant=tenant)
+        if self.fleet is not None and self.fleet.cost_shifts:
+            for shifted, prompt_factor, output_factor, _ in self.fleet.cost_shifts:
+                if shifted == tenant:             # a cost_shift fault: this tenant's requests cost more now
+                    input_tokens = max(1, round(int(input_tokens) * prompt_factor))
+                    output_tokens = max(1, round(int(output_tokens) * output_factor))
+        req = Request(rid, float(arrival_s), int(input_tokens), int(output_tokens), hash_ids,
+                      self.workload.hash_block_tokens, tenant=tenant)
         self.requests[rid] = req
         self._created += 1
-        _append_rows(self._arrival_log, (req.arrival_s, req.input_tokens))
+        times, inputs = self._arrival_log
+        times.append(req.arrival_s)
+        inputs.append(req.input_tokens)
+        if len(times) >= 2 * RECENT_ROWS:
+            _trim(self._arrival_log)
         return req
 
-    def _arrivals(self):
+    def _base_arrivals(self):
+        """The workload's own arrivals up to the horizon, as (id, t, input, output, hash ids, tenant)
+        rows; the columns are read a chunk at a time as Python numbers (no numpy scalar per request)."""
         wl = self.workload
-        horizon = self.horizon_s if self.horizon_s is not None else np.inf
+        horizon = self.horizon_s if self.horizon_s is not None else math.inf
         hashes = wl.hash_ids
-        env = self.env
-        for i in range(self._n_base):
-            t = float(wl.arrival_s[i])
-            if t > horizon:
-                break
-            if t > env.now:
-                yield UrgentTimeout(env, t - env.now)
-            self.arrive(self._make_request(i, t, wl.input_tokens[i], wl.output_tokens[i],
-                                           hashes[i] if hashes is not None else None, wl.tenant_of(i)))
+        n = self._n_base
+        for lo in range(0, n, ARRIVAL_CHUNK):
+            hi = min(n, lo + ARRIVAL_CHUNK)
+            times = np.asarray(wl.arrival_s[lo:hi], dtype=float).tolist()
+            inputs = np.asarray(wl.input_tokens[lo:hi]).tolist()
+            outputs = np.asarray(wl.output_tokens[lo:hi]).tolist()
+            tenants = np.asarray(wl.tenant[lo:hi]).tolist() if wl.tenant is not None else None
+            for k, t in enumerate(times):
+                if t > horizon:
+                    return
+                i = lo + k
+                yield (i, t, inputs[k], outputs[k], hashes[i] if hashes is not None else None,
+                       int(tenants[k]) if tenants is not None else 0)
 
     def add_arrivals(self, arrival_s, input_tokens, output_tokens, hash_ids, cause: str, tenant=None) -> None:
         """Extra requests (a traffic spike) on top of the workload's own; ids after the base ones;
@@ -211,13 +258,7 @@ class Driver(SilentStreams):
             self._next_extra_id += 1
         if self._expected is not None:
             self._expected += len(batch)
-        self.env.process(self._extra_arrivals(batch))
-
-    def _extra_arrivals(self, batch):
-        for rid, t, inp, out, hashes, tenant in batch:
-            if t > self.env.now:
-                yield UrgentTimeout(self.env, t - self.env.now)
-            self.arrive(self._make_request(rid, t, inp, out, hashes, tenant))
+        _ArrivalChain(self, iter(batch))
 
     def _new_closed_loop_request(self, delay_s: float) -> None:
         cl = self.workload.closed_loop
@@ -255,7 +296,7 @@ class Driver(SilentStreams):
                                                        self._candidates(req, "decode"))
             else:
                 pick = self.router.pick(req, self._candidates(req, "aggregated"), "aggregated")
-                picks = (pick,) if pick is not None else None
+                picks = None if pick is None else (pick,)
             if picks is None:
                 # unavailability, not shedding: a proxy with no healthy upstream answers 503 (Envoy
                 # counts upstream_cx_none_healthy), so the client got no answer: failed
@@ -274,9 +315,10 @@ class Driver(SilentStreams):
                 self.stats.count("rejected: " + reason)
                 self._end(req, "rejected", reason)
                 return
-            targets = tuple(p.replica_id for p in picks)
-        number = self._attempt[req.id].number + 1 if req.id in self._attempt else 0
-        attempt = Attempt(number, targets, tuple(fleet.incarnation(t) for t in targets), env.now)
+            targets = (picks[0].replica_id,) if len(picks) == 1 else (picks[0].replica_id, picks[1].replica_id)
+        prev = self._attempt.get(req.id)
+        attempt = Attempt(0 if prev is None else prev.number + 1, targets,
+                          tuple(map(fleet.incarnation, targets)), env.now)
         self._attempt[req.id] = attempt
         timeout = self.router.config.timeout
         if timeout is not None:
@@ -303,8 +345,21 @@ class Driver(SilentStreams):
         (TCP retransmits the SYN, so a partition that heals first lets it through); a dead process on a
         live host refuses at once; a hung one accepts and never answers."""
         first = attempt.replica_ids[0]
-        manner = self.fleet.dead_manner(first)
-        if not self.fleet.reachable(first) or manner == "blackhole":
+        fleet = self.fleet
+        replica = fleet.replicas.get(first)
+        if replica is not None and replica.alive and fleet.reachable(first):   # the usual case: it answers
+            if attempt.parked_on is not None:
+                self._unpark(attempt)
+            attempt.submitted = True
+            if not kv_ready:
+                replica.submit(req)
+            elif replica.role == "decode":
+                replica.submit_decode(req)
+            else:
+                replica.submit(req, kv_ready=True)
+            return
+        manner = fleet.dead_manner(first)
+        if not fleet.reachable(first) or manner == "blackhole":
             self._deferred[first].connects.append((req, attempt, kv_ready))
             self._park(attempt, first)
             self.env.process(self._connect_timeout(req, attempt, first))
@@ -361,7 +416,7 @@ class Driver(SilentStreams):
         if kind == "kv_reserved":
             self.handoff.reserved(req)
             return
-        hedge = self._hedges.get(req.id)
+        hedge = self._hedges.get(req.id) if self._hedges else None
         if hedge is not None and req is hedge.request:
             if kind == "first_token":
                 self._promote_hedge(req.id)          # the copy won the race: it becomes the request
@@ -380,16 +435,15 @@ class Driver(SilentStreams):
             self.handoff.prefill_done(req, attempt)
             return
         prev = req.last_token_s                      # the engine updates it after this callback
-        if kind in ("first_token", "token", "finished") and not self.fleet.reachable(source):
+        if kind in _STREAMED and not self.fleet.reachable(source):
             self._deferred[source].events.append((kind, req, attempt, prev))
             return
         self._deliver(kind, req, attempt, source, t, prev)
 
     def _deliver(self, kind: str, req: Request, attempt: Attempt, source: str, t: float,
                  prev_token_s: float) -> None:
-        if kind in ("first_token", "token"):
-            self.streams.deliver(req, kind, t, prev_token_s)
         if kind == "first_token":
+            self.streams.deliver(req, kind, t, prev_token_s)
             self._started.add(req.id)
             self.router.on_success(source, t)
             if self.observer is not None:
@@ -398,6 +452,8 @@ class Driver(SilentStreams):
             self._attempt.pop(req.id, None)
             self._unpark(attempt)
             self._end(req, "completed", "")
+        elif kind == "token":
+            self.streams.deliver(req, kind, t, prev_token_s)
         elif kind in ("rejected", "failed"):
             self._attempt.pop(req.id, None)
             self._unpark(attempt)
@@ -545,31 +601,40 @@ class Driver(SilentStreams):
         return req.id in self._ended
 
     def _end(self, req: Request, status: str, reason: str) -> None:
-        self._drop_hedge(req.id)
-        self.streams.close(req.id)
-        self.handoff.forget(req.id)
-        self._ended.add(req.id)
-        self._failed_on.pop(req.id, None)
-        self._started.discard(req.id)
-        attempt = self._attempt.pop(req.id, None)
-        if attempt is not None:
+        rid = req.id
+        now = self.env.now
+        if self._hedges:
+            self._drop_hedge(rid)
+        self.streams.close(rid)
+        self.handoff.forget(rid)
+        self._ended.add(rid)
+        if self._failed_on:
+            self._failed_on.pop(rid, None)
+        self._started.discard(rid)
+        attempt = self._attempt.pop(rid, None)
+        if attempt is not None and attempt.parked_on is not None:
             self._unpark(attempt)
-        if status != "completed":
+        self.finished += 1
+        if now > self.last_finish_s:
+            self.last_finish_s = now
+        if status == "completed":
+            times, outputs = self._completion_log
+            times.append(now)
+            outputs.append(req.output_tokens)
+            if len(times) >= 2 * RECENT_ROWS:
+                _trim(self._completion_log)
+        else:
             req.status = status
             req.reason = reason
-            req.finish_s = self.env.now
-        self.finished += 1
-        self.last_finish_s = max(self.last_finish_s, self.env.now)
-        if status == "completed":
-            _append_rows(self._completion_log, (self.env.now, req.output_tokens))
+            req.finish_s = now
         self.router.on_done(req)
         if self.tenancy is not None:
             self.tenancy.release(req)
-        self.log.append(req)                     # final: its row is written now
+        self.log.append_row(request_row(req))    # final: its row is written now
         if self.observer is not None:
-            self.observer.ended(req.id)          # a live session reads ended requests' objects: kept
+            self.observer.ended(rid)             # a live session reads ended requests' objects: kept
         else:
-            self.requests.pop(req.id, None)      # a simulated run drops the object
+            self.requests.pop(rid, None)         # a simulated run drops the object
         if self.workload.closed_loop is not None:
             self._new_closed_loop_request(self.workload.closed_loop.think_time_s)
         if self.finished == self._expected and not self.all_done.triggered:

@@ -95,3 +95,23 @@ def test_auto_spills_only_past_the_threshold(monkeypatch):
         builder.append(Rec(i, float(i), "completed", generated_tokens=5))
     assert builder.spilled_rows == 10 and len(builder) == 12     # the 10th row crossed it: all 10 went
     assert builder.build().id.tolist() == list(range(12))
+
+
+@settings(max_examples=60, deadline=None)
+@given(status=st.sampled_from(["completed", "failed", "rejected", "queued", "running", "in_flight"]),
+       reason=st.sampled_from(["", "deadline of 5s exceeded", "shed: overload"]),
+       replicas=st.lists(st.sampled_from(["aggregated-0", "prefill-1", "decode-2"]), max_size=3),
+       generated=st.integers(0, 40), retries=st.integers(0, 3), tenant=st.integers(0, 3),
+       first=st.one_of(st.just(math.nan), st.floats(0, 1e4)))
+def test_request_row_is_row_of_an_engine_request(status, reason, replicas, generated, retries, tenant, first):
+    """The driver's fast row (request_row) is exactly what the generic reader gives for a Request."""
+    from chaos.engine.request import Request
+    from chaos.metrics.log import _row, request_row
+
+    r = Request(7, 1.25, 300, 41, None, 512, tenant=tenant)
+    r.status, r.reason, r.replicas, r.generated, r.retries, r.first_token_s = (
+        status, reason, list(replicas), generated, retries, first)
+    fast, generic = request_row(r), _row(r)
+    assert len(fast) == len(COLUMNS)
+    assert [type(v) for v in fast] == [type(v) for v in generic]
+    assert all(a == b or (a != a and b != b) for a, b in zip(fast, generic))
