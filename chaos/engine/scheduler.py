@@ -60,7 +60,9 @@ class Scheduler:
         if not preempted or not (chunks or self._n_dec):   # vLLM skips admissions after a preemption
             while self._waiting:
                 if len(self._running) >= self._max_seqs:
-                    if pol is not None and self._preempt_for_head(pol, chunks, budget):
+                    freed = None if pol is None else self._preempt_for_head(pol, chunks, budget)
+                    if freed is not None:
+                        budget += freed
                         continue
                     break
                 r = self._waiting[0]
@@ -69,7 +71,9 @@ class Scheduler:
                         break
                     admitted = self._admit_decode(r, D)
                     if admitted < 0:
-                        if pol is not None and self._preempt_for_head(pol, chunks, budget):
+                        freed = None if pol is None else self._preempt_for_head(pol, chunks, budget)
+                        if freed is not None:
+                            budget += freed
                             continue
                         break
                     if admitted:
@@ -80,7 +84,9 @@ class Scheduler:
                     break
                 c = self._admit_prefill(r, budget, first=not p_tokens)
                 if c < 0:
-                    if pol is not None and self._preempt_for_head(pol, chunks, budget):
+                    freed = None if pol is None else self._preempt_for_head(pol, chunks, budget)
+                    if freed is not None:
+                        budget += freed
                         continue
                     if self._reserved:             # blocks already held for them: they never wait for KV
                         budget -= self._admit_reserved(D, budget, fresh)
@@ -238,10 +244,12 @@ class Scheduler:
         self._alloc_D = D
         return preempted
 
-    def _preempt_for_head(self, pol, chunks, budget: int) -> bool:
+    def _preempt_for_head(self, pol, chunks, budget: int) -> int | None:
         """Priority scheduling: when the waiting head cannot get in for want of a batch slot or KV blocks
         (as admission counts them), preempt the running sequence of lowest priority below the head's,
-        if any, other than those with a prefill chunk in this iteration. True when one was preempted."""
+        if any, other than those with a prefill chunk in this iteration. None when none was preempted,
+        else the tokens it gives back to this iteration's budget (1 for a decoder: its token is not
+        computed; a replica whose last decoder went could otherwise sit idle with a budget of 0)."""
         head = self._waiting[0]
         if head._kv_ready:             # a decode admission: its reserved blocks, if any, come with it
             total = self._decode_blocks(head)
@@ -251,15 +259,16 @@ class Scheduler:
             _, m, bph, _, total, _, _, _, own, available, parked = self._prefill_plan(head, budget)
             blocked = self._kv_blocked(total, m, bph, own, available, parked)
         if total > self.kv.total_blocks:
-            return False             # it can never fit: admission drops it, no one is preempted
+            return None             # it can never fit: admission drops it, no one is preempted
         if len(self._running) < self._max_seqs and not blocked:
-            return False             # blocked by the token budget: preempting would not help
+            return None             # blocked by the token budget: preempting would not help
         busy = {id(r) for r, _ in chunks}
         victim = pol.preempt_victim(head, [r for r in self._running if id(r) not in busy])
         if victim is None:
-            return False
+            return None
+        freed = 1 if victim._phase == PH_DECODE else 0
         self._preempt(victim)
-        return True
+        return freed
 
     def _prefill_plan(self, r: Request, budget: int) -> tuple[int, ...]:
         """(whole hash blocks, of them cached, KV blocks per hash block, tail blocks, total blocks, cached

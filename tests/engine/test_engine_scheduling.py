@@ -198,3 +198,26 @@ def test_fair_queue_lifts_a_newly_backlogged_tenant():
     q.decode(c, 0, 1)
     clock[0] = 10                                    # 10 decode tokens for tenant 0
     assert q.value(0) == 1020.0 and q[0] is b
+
+
+def test_a_head_that_preempts_the_last_decoder_gets_its_token_budget():
+    """Regression (found by the property above): with max_num_batched_tokens 1 the decode replica's one
+    decoder (low priority) used the whole budget; the high-priority recompute head preempted it, and
+    the budget stayed 0, so neither the head nor the reserved transfers behind it were admitted; with
+    nothing running the replica slept forever and 4 requests never ended. A preempted decoder's token
+    now goes back to the iteration's budget."""
+    specs = [(0.0, 1, 1, None, 3)] * 37
+    specs[0] = (0.0, 160, 3, None, 3)
+    specs[12] = (0.0, 128, 2, None, 3)
+    specs[15] = (0.0, 208, 2, None, 3)
+    specs[34] = (0.0, 103, 27, tuple(range(1034000, 1034035)), 3)
+    tenants = [1 if i in (0, 12, 15) else 0 for i in range(37)]
+    config = EngineConfig(max_num_seqs=1, max_num_batched_tokens=1, block_size=16, prefix_cache=True,
+                          chunked_prefill=False, kv_admission="chunk", scheduling="priority")
+    kw = dict(transfer_s=0.0, decode_kv_tokens=672, tenants=tenants,
+              table=TenantTable(priorities=(0, 1, 0), weights=(0.5, 0.5, 0.5)))
+    fast = simulate_disaggregated(specs, config, 672, stepper="fast", **kw)
+    ref = simulate_disaggregated(specs, config, 672, stepper="reference", **kw)
+    assert_same(fast, ref)
+    assert_conserved(fast)
+    assert [r.status for r in fast.requests].count("completed") == 37
