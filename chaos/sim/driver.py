@@ -45,6 +45,7 @@ from chaos.engine.events import UrgentTimeout
 from chaos.engine.request import Request
 from chaos.metrics.log import RequestLog, RequestLogBuilder, request_row
 from chaos.routing.resilience import NO_REPLICA
+from chaos.sim.arrivals import ArrivalChain, IdSet
 from chaos.sim.delivery import ClientStreams
 from chaos.sim.disagg import KVHandoff
 from chaos.sim.fate import FateStats, RecoveryPolicy
@@ -61,60 +62,6 @@ def _trim(columns: tuple) -> None:
     RECENT_ROWS (the recent_* views read at most the last RECENT_ROWS)."""
     for col in columns:
         del col[:RECENT_ROWS]
-
-
-class _ArrivalChain:
-    """Plays arrival rows (id, t, input, output, hash ids, tenant), sorted by t, into the driver: one
-    URGENT timeout per distinct arrival time whose callback admits the row, not a SimPy process
-    resumed by it. The events are those a process yielding `UrgentTimeout(t - now)` per row would
-    schedule, in the same order (a zero-delay URGENT start where env.process put its Initialize),
-    so same-time order (engine/events.py) is unchanged; only the process's machinery is gone."""
-
-    __slots__ = ("_driver", "_rows", "_due", "_fire_cb")
-
-    def __init__(self, driver: "Driver", rows) -> None:
-        self._driver = driver
-        self._rows = rows
-        self._due: tuple | None = None
-        self._fire_cb = self._fire
-        UrgentTimeout(driver.env, 0.0).callbacks.append(self._start)
-
-    def _start(self, _event) -> None:
-        self._play()
-
-    def _fire(self, _event) -> None:
-        driver, row, self._due = self._driver, self._due, None
-        driver.arrive(driver._make_request(*row))
-        self._play()
-
-    def _play(self) -> None:
-        """Admit the rows due now; schedule the wake-up for the first later one."""
-        driver = self._driver
-        env = driver.env
-        for row in self._rows:
-            t = row[1]
-            if t > env.now:
-                self._due = row
-                UrgentTimeout(env, t - env.now).callbacks.append(self._fire_cb)
-                return
-            driver.arrive(driver._make_request(*row))
-
-
-class IdSet:
-    """A set of a run's request ids (dense from 0) as one byte per id, not a Python int in a hash set."""
-
-    __slots__ = ("_bits",)
-
-    def __init__(self) -> None:
-        self._bits = bytearray()
-
-    def add(self, rid: int) -> None:
-        if rid >= len(self._bits):
-            self._bits.extend(bytes(max(rid + 1 - len(self._bits), len(self._bits) // 2 + 1024)))
-        self._bits[rid] = 1
-
-    def __contains__(self, rid: int) -> bool:
-        return rid < len(self._bits) and self._bits[rid] == 1
 
 
 NO_REPLICA_REASON = f"{NO_REPLICA} (503)"
@@ -203,7 +150,7 @@ class Driver(SilentStreams):
             for _ in range(self.workload.closed_loop.concurrency):
                 self._new_closed_loop_request(0.0)
         else:
-            _ArrivalChain(self, self._base_arrivals())
+            ArrivalChain(self, self._base_arrivals())
 
     def _make_request(self, rid: int, arrival_s: float, input_tokens: int, output_tokens: int, hash_ids,
                       tenant: int = 0) -> Request:
@@ -258,7 +205,7 @@ class Driver(SilentStreams):
             self._next_extra_id += 1
         if self._expected is not None:
             self._expected += len(batch)
-        _ArrivalChain(self, iter(batch))
+        ArrivalChain(self, iter(batch))
 
     def _new_closed_loop_request(self, delay_s: float) -> None:
         cl = self.workload.closed_loop

@@ -1,5 +1,5 @@
 """The driver plays arrivals through a chain of URGENT timeouts with callbacks (sim/driver.py
-_ArrivalChain) instead of a SimPy process: the same-time order of a run must not change (arrivals
+ArrivalChain) instead of a SimPy process: the same-time order of a run must not change (arrivals
 with ties, against other URGENT and NORMAL events at the same instants, engine/events.py)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chaos.engine.events import UrgentTimeout
-from chaos.sim.driver import _ArrivalChain
+from chaos.sim.arrivals import ArrivalChain
 
 
 class _Recorder:
@@ -57,7 +57,7 @@ def test_arrival_chain_keeps_the_order_of_the_arrival_process(arrivals, marks, s
         if start_before:
             _others(env, seen, marks)
         if chain:
-            _ArrivalChain(driver, iter(rows))
+            ArrivalChain(driver, iter(rows))
         else:
             env.process(_process_arrivals(env, driver, rows))
         if not start_before:

@@ -85,7 +85,7 @@ def test_a_run_keeps_only_requests_in_flight_as_objects(monkeypatch):
 
 
 def test_id_set_holds_ids_as_bytes():
-    from chaos.sim.driver import IdSet
+    from chaos.sim.arrivals import IdSet
     ids = IdSet()
     for rid in (5, 0, 70_000, 3):
         ids.add(rid)
