@@ -33,3 +33,18 @@ def test_a_band_with_no_replica_in_a_window_is_blank_and_warns_nothing(journals,
     band = next(k for k, m in enumerate(members) if "aggregated-249" in m)
     others = [np.asarray(load[r], dtype=float) for r in members[band] if r != "aggregated-249"]
     assert np.allclose(mat[band, :3], np.mean(others, axis=0)[:3])    # the mean of those present
+
+
+def test_a_repair_due_after_the_horizon_does_not_stretch_the_time_axis():
+    """A 6-minute run whose random failures' repairs fell 17-242 minutes in drew its figures over
+    250 minutes: fault windows are clipped to the run."""
+    from chaos.report.figures.common import fault_span
+    from chaos.report.view import Fault
+
+    def fault(start, end, permanent=False):
+        return Fault(type="gpu_crash", cause="", start_s=start, end_s=end, permanent=permanent, target_kind="gpu",
+                     targets=(), replicas_lost=(), replicas_degraded=(), detail="")
+
+    assert fault_span(fault(60.0, 14_520.0), 360.0) == (60.0, 360.0)
+    assert fault_span(fault(60.0, 120.0), 360.0) == (60.0, 120.0)
+    assert fault_span(fault(60.0, None, permanent=True), 360.0) == (60.0, 360.0)

@@ -12,8 +12,11 @@ MAX_POINTS = 1500
 
 
 def fault_span(f: Fault, horizon_s: float) -> tuple[float, float]:
+    """The part of a fault's window inside the run (a repair due after the horizon would stretch the
+    time axis far past the run: a 6-minute run's figures spanned 250 minutes)."""
+    start = min(f.start_s, horizon_s)
     end = f.end_s if f.end_s is not None else horizon_s
-    return f.start_s, max(end, f.start_s)
+    return start, min(max(end, start), horizon_s)
 
 
 def marker_rows(starts: list[float], span: float, *, min_gap: float = 0.035, rows: int = 3) -> list[int]:

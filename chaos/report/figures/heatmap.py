@@ -93,7 +93,7 @@ def draw(run: RunView, out: Path) -> Path | None:
         for f in run.faults:
             t0, t1 = fault_span(f, run.horizon_s)
             ax.axvline(t0 / scale, color=style.FAULT_SHADE, lw=1.2)
-            if f.end_s is not None and not f.permanent:
+            if f.end_s is not None and not f.permanent and f.end_s < run.horizon_s:
                 ax.axvline(t1 / scale, color=style.FAULT_SHADE, lw=1.0, ls="--")
         cb = fig.colorbar(im, ax=ax, pad=0.01)
         cb.set_label("outstanding requests" + (" (band mean)" if len(labels) < len(fs.replica_load) else ""))
