@@ -153,11 +153,7 @@ class ITLRecorder:
         self._t[n] = t_end_s
         self._g[n] = gap_s
         if weight != self._wlast:
-            if weight.__class__ is not int:
-                weight = _count(weight)
-            self._ws.append(n)
-            self._wv.append(weight)
-            self._wlast = weight
+            self._weight_run(n, weight)
         self._n = n + 1
         self._cache = None
 
@@ -172,13 +168,17 @@ class ITLRecorder:
         self._t[n:m] = t_end_s
         self._g[n:m] = gap_s
         if weight != self._wlast:
-            if weight.__class__ is not int:
-                weight = _count(weight)
-            self._ws.append(n)
-            self._wv.append(weight)
-            self._wlast = weight
+            self._weight_run(n, weight)
         self._n = m
         self._cache = None
+
+    def _weight_run(self, n: int, weight) -> None:
+        """Samples from row n on have `weight` (a new run: weights are kept run-length coded)."""
+        if weight.__class__ is not int:
+            weight = _count(weight)
+        self._ws.append(n)
+        self._wv.append(weight)
+        self._wlast = weight
 
     def _room(self, k: int) -> None:
         """Make room for k more samples: a binning recorder past BIN_EVERY folds its buffer, else the

@@ -348,8 +348,7 @@ class Replica(Scheduler, PrefixCaching, Lifecycle, Reservations):
         self._enqueue(r, kv_ready=True)
 
     def _enqueue(self, r: Request, kv_ready: bool) -> None:
-        if not self.alive or r._engine is not None:
-            self._check_submittable(r)              # raises
+        self._check_submittable(r)
         if not (self._waiting or self._running):
             self._progress_s = max(self._progress_s, float(self.env.now))   # idle -> busy: the clock starts
         r._engine = self
@@ -363,8 +362,7 @@ class Replica(Scheduler, PrefixCaching, Lifecycle, Reservations):
         if pol is not None:            # fair: the lift on joining reads counters as of now
             self._sync()
         self._waiting.append(r)
-        if self.on_load is not None:
-            self.on_load(self)
+        self._load_changed()
         # a request with reserved blocks is admitted past a head blocked on KV (scheduler._admit_reserved)
         if pol is None:
             self._poke(len(self._waiting) == 1 or r.id in self._reserved)

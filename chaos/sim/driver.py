@@ -295,15 +295,7 @@ class Driver(SilentStreams):
         fleet = self.fleet
         replica = fleet.replicas.get(first)
         if replica is not None and replica.alive and fleet.reachable(first):   # the usual case: it answers
-            if attempt.parked_on is not None:
-                self._unpark(attempt)
-            attempt.submitted = True
-            if not kv_ready:
-                replica.submit(req)
-            elif replica.role == "decode":
-                replica.submit_decode(req)
-            else:
-                replica.submit(req, kv_ready=True)
+            self._submit(req, attempt, replica, kv_ready)
             return
         manner = fleet.dead_manner(first)
         if not fleet.reachable(first) or manner == "blackhole":
@@ -318,15 +310,18 @@ class Driver(SilentStreams):
             self._park(attempt, first)
             self._go_quiet(req, attempt, first)
             return
+        self._submit(req, attempt, fleet.replicas[first], kv_ready)
+
+    def _submit(self, req: Request, attempt: Attempt, replica, kv_ready: bool) -> None:
+        """The connection is open: the request reaches the engine (a decode replica takes transferred KV)."""
         self._unpark(attempt)
         attempt.submitted = True
-        replica = self.fleet.replicas[first]
-        if kv_ready and replica.role == "decode":
-            replica.submit_decode(req)
-        elif kv_ready:
-            replica.submit(req, kv_ready=True)
-        else:
+        if not kv_ready:
             replica.submit(req)
+        elif replica.role == "decode":
+            replica.submit_decode(req)
+        else:
+            replica.submit(req, kv_ready=True)
 
     def _refused(self, req: Request, attempt: Attempt, replica_id: str):
         yield UrgentTimeout(self.env, REFUSED_S)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from chaos.errors import PlacementError
 from chaos.topology import FabricSpec, blast_radius, build_fabric, frontend_reachable_gpus, link_id, place, ring_link
-from chaos.topology.blast import lost_reason
+from chaos.topology.blast import lost_reason, remove_element
 from chaos.topology.faulted import FaultedFabric
 
 
@@ -25,12 +25,7 @@ def _reference_graph(fabric, failed: Counter, factors: dict, changed: bool = Tru
         return fabric.graph
     g = fabric.graph.copy()
     for element in failed:
-        if fabric.kind_of(element) == "link":
-            u, _, v = element.partition("--")
-            if g.has_edge(u, v):
-                g.remove_edge(u, v)
-        else:
-            g.remove_nodes_from([n for n in fabric.members(element) if n in g])
+        g = remove_element(fabric, element, g)
     for link, fs in factors.items():
         u, _, v = link.partition("--")
         if g.has_edge(u, v):
